@@ -1,0 +1,16 @@
+const fs = require('node:fs');
+const path = require('node:path');
+
+// Only roots that exist: git keeps no empty folder, so a fresh clone may lack services/ for a while.
+const roots = ['packages', 'services', 'test'].filter((d) => fs.existsSync(path.join(__dirname, d)));
+
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: roots.map((d) => `<rootDir>/${d}`),
+  testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
+  moduleNameMapper: { '^@lumbar/([a-z-]+)$': '<rootDir>/packages/$1/src' },
+  testTimeout: 120000,
+};

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ALGORITHM, LumbarError } from '@lumbar/core';
+import { phantomCommand } from './commands/phantom';
+
+export function buildProgram(): Command {
+  const program = new Command('lumbar')
+    .description(
+      `${ALGORITHM.name} ${ALGORITHM.version}: lumbar spine MRI disc herniation node. ${ALGORITHM.disclaimer}`,
+    )
+    .version(ALGORITHM.version)
+    .exitOverride();
+  for (const cmd of [phantomCommand()]) program.addCommand(cmd.exitOverride());
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof LumbarError) {
+      process.stderr.write(`lumbar: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(
+      `lumbar: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

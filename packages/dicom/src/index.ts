@@ -1,0 +1,5 @@
+export * from './uid';
+export * from './geometry';
+export * from './write';
+export * from './mr-image';
+export * from './read';

@@ -1,0 +1,11 @@
+// dcmjs ships no type declarations; we type the small surface we use where we use it.
+declare module 'dcmjs' {
+  export const data: {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    DicomDict: any;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    DicomMessage: any;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    DicomMetaDictionary: any;
+  };
+}

@@ -1,0 +1,529 @@
+import { DISC_LEVELS, DiscLevel, AxialClass } from '@lumbar/core';
+import type { Vec3 } from '@lumbar/dicom';
+import { Rng } from './rng';
+import { T } from './tissues';
+
+/**
+ * The phantom's anatomy in DICOM patient coordinates (mm; +x patient left, +y posterior, +z head).
+ *
+ * The spine is a chain of segments in the mid-sagittal plane x = x0: vertebrae T12..L5 and two
+ * sacral segments, each a body between two endplate planes with its own tilt (lordosis), and a
+ * disc between consecutive bodies (wedge-shaped where the endplates are not parallel). Every point
+ * is classified by the segment it lies in, using that segment's local frame:
+ *   a = lateral (x - x0, + patient left), b = antero-posterior (+ posterior), u = along the spine axis.
+ */
+
+export interface Segment {
+  name: string;
+  cy: number;
+  cz: number;
+  /** Axis (towards the head) and AP direction (posterior) in the y-z plane. */
+  ty: number;
+  tz: number;
+  ny: number;
+  nz: number;
+  halfHeight: number;
+  halfWidth: number;
+  halfDepth: number;
+  sacral: boolean;
+}
+
+export interface Disc {
+  level: DiscLevel;
+  label: number;
+  lower: number; // index of the segment below
+  pathology: AxialClass;
+  /** Herniation: lateral centre (mm, + patient left), depth and lateral sigma (mm). */
+  herniationCentre: number;
+  herniationDepth: number;
+  herniationSigma: number;
+  bulge: number;
+  degeneration: number; // 0 healthy .. 1 severe
+  halfWidth: number;
+  halfDepth: number;
+  /** Centre and axis of the disc (mid-point between the endplates; mean of both axes). */
+  cy: number;
+  cz: number;
+  ty: number;
+  tz: number;
+  ny: number;
+  nz: number;
+  height: number;
+}
+
+export interface Anatomy {
+  x0: number;
+  size: number;
+  segments: Segment[];
+  discs: Disc[];
+  torso: { cy: number; ax: number; ay: number; fat: number };
+  canal: { halfWidth: number; halfDepth: number };
+  /** Nerve roots of the cauda equina: (a, b offset) pairs, flat. */
+  roots: Float64Array;
+  texture: Float64Array;
+}
+
+const SEGMENT_NAMES = ['T12', 'L1', 'L2', 'L3', 'L4', 'L5', 'S1', 'S2'];
+/** Axis tilt (degrees, + towards posterior going up) of each segment at average lordosis. */
+const TILT = [12, 7, 2, -3, -10, -18, -38, -52];
+const BODY_HALF_HEIGHT = [11.5, 12.5, 13, 13.5, 13.5, 13, 14, 11];
+const BODY_HALF_WIDTH = [19, 20, 21.5, 23, 24, 25, 24, 18];
+const BODY_HALF_DEPTH = [14, 15, 15.5, 16, 16.5, 16.5, 15, 12];
+/** Disc heights (mm) above each segment: T12-L1 ... L5-S1 (below index i+1), S1-S2 fused. */
+const DISC_HEIGHT = [6.5, 8, 9, 10, 11, 10, 2.5];
+
+export interface PathologyPlan {
+  levels: Partial<Record<DiscLevel, AxialClass>>;
+}
+
+export function buildAnatomy(rng: Rng, plan: PathologyPlan): Anatomy {
+  const size = rng.uniform(0.85, 1.2);
+  const lordosis = rng.uniform(0.6, 1.35);
+  const discScale = rng.uniform(0.8, 1.15);
+  const x0 = rng.uniform(-4, 4);
+  const n = SEGMENT_NAMES.length;
+  const bodyScale = Math.sqrt(size);
+
+  // Build the chain from S2 upwards: each body sits on the disc above the previous one.
+  const segments: Segment[] = new Array(n);
+  const discHeights: number[] = [];
+  let topY = 0;
+  let topZ = -150;
+  let prevT: [number, number] | null = null;
+  const degeneration: number[] = [];
+  for (let k = n - 1; k >= 0; k--) {
+    const tilt = ((TILT[k] * lordosis + rng.uniform(-2, 2)) * Math.PI) / 180;
+    const ty = Math.sin(tilt);
+    const tz = Math.cos(tilt);
+    const hh = BODY_HALF_HEIGHT[k] * bodyScale * rng.uniform(0.95, 1.05);
+    let baseY = topY;
+    let baseZ = topZ;
+    if (prevT) {
+      // disc between segment k+1 (below) and k (above)
+      const di = k; // DISC_HEIGHT index: disc above segment k+1 is disc index k
+      const deg = rng.next() < 0.35 ? rng.uniform(0.2, 1) : rng.uniform(0, 0.25);
+      degeneration[di] = deg;
+      const h = DISC_HEIGHT[di] * discScale * (1 - 0.3 * deg) * (di < 6 ? 1 : 1);
+      discHeights[di] = h;
+      const my = prevT[0] + ty;
+      const mz = prevT[1] + tz;
+      const ml = Math.hypot(my, mz);
+      baseY = topY + (h * my) / ml;
+      baseZ = topZ + (h * mz) / ml;
+    }
+    const cy = baseY + hh * ty;
+    const cz = baseZ + hh * tz;
+    segments[k] = {
+      name: SEGMENT_NAMES[k],
+      cy,
+      cz,
+      ty,
+      tz,
+      ny: tz,
+      nz: -ty,
+      halfHeight: hh,
+      halfWidth: BODY_HALF_WIDTH[k] * bodyScale * rng.uniform(0.95, 1.05),
+      halfDepth: BODY_HALF_DEPTH[k] * bodyScale * rng.uniform(0.95, 1.05),
+      sacral: k >= 6,
+    };
+    topY = cy + hh * ty;
+    topZ = cz + hh * tz;
+    prevT = [ty, tz];
+  }
+  // Centre the lumbar spine: mean of L1..L5 body centres at y = 20*size, z = 0.
+  let my = 0;
+  let mz = 0;
+  for (let k = 1; k <= 5; k++) {
+    my += segments[k].cy / 5;
+    mz += segments[k].cz / 5;
+  }
+  for (const s of segments) {
+    s.cy += 20 * size - my;
+    s.cz -= mz;
+  }
+
+  const discs: Disc[] = [];
+  for (let i = 0; i < DISC_LEVELS.length; i++) {
+    const up = segments[i];
+    const lo = segments[i + 1];
+    const level = DISC_LEVELS[i];
+    const pathology = plan.levels[level] ?? 'healthy';
+    const sy = up.ty + lo.ty;
+    const sz = up.tz + lo.tz;
+    const sl = Math.hypot(sy, sz);
+    const ty = sy / sl;
+    const tz = sz / sl;
+    // disc centre: midway between the lower body's top and the upper body's bottom
+    const cy = (lo.cy + lo.halfHeight * lo.ty + up.cy - up.halfHeight * up.ty) / 2;
+    const cz = (lo.cz + lo.halfHeight * lo.tz + up.cz - up.halfHeight * up.tz) / 2;
+    const halfWidth = Math.max(up.halfWidth, lo.halfWidth) * 1.03;
+    const halfDepth = Math.max(up.halfDepth, lo.halfDepth) * 1.05;
+    let deg = degeneration[i];
+    if (pathology !== 'healthy') deg = Math.max(deg, rng.uniform(0.3, 0.9));
+    const side = pathology === 'left' ? 1 : pathology === 'right' ? -1 : 0;
+    const herniation = pathology === 'central' || side !== 0;
+    discs.push({
+      level,
+      label: i + 1,
+      lower: i + 1,
+      pathology,
+      herniationCentre: side * halfWidth * rng.uniform(0.3, 0.45) + (side === 0 ? rng.uniform(-1.5, 1.5) : 0),
+      herniationDepth: herniation ? rng.uniform(2, 8) : 0,
+      herniationSigma: herniation ? rng.uniform(4.5, 7.5) : 0,
+      bulge: pathology === 'bulge' ? rng.uniform(1.8, 3.5) : 0,
+      degeneration: deg,
+      halfWidth,
+      halfDepth,
+      cy,
+      cz,
+      ty,
+      tz,
+      ny: tz,
+      nz: -ty,
+      height: discHeights[i],
+    });
+  }
+
+  const texture = new Float64Array(24);
+  for (let i = 0; i < texture.length; i++) texture[i] = rng.uniform(0, 2 * Math.PI);
+  const roots = new Float64Array(20);
+  for (let i = 0; i < 10; i++) {
+    const side = i % 2 === 0 ? 1 : -1;
+    roots[2 * i] = side * rng.uniform(1.5, 6.5);
+    roots[2 * i + 1] = rng.uniform(0.5, 5);
+  }
+  return {
+    x0,
+    size,
+    segments,
+    discs,
+    torso: {
+      cy: 0,
+      ax: 150 * size * rng.uniform(0.9, 1.1),
+      ay: 110 * size * rng.uniform(0.9, 1.08),
+      fat: rng.uniform(6, 30) * size,
+    },
+    canal: {
+      halfWidth: 9 * bodyScale * rng.uniform(0.9, 1.1),
+      halfDepth: 7 * bodyScale * rng.uniform(0.85, 1.1),
+    },
+    roots,
+    texture,
+  };
+}
+
+/** The centre of a disc in patient coordinates. */
+export function discCentre(an: Anatomy, d: Disc): Vec3 {
+  return [an.x0, d.cy, d.cz];
+}
+
+/** Result of classifying one point: tissue code and disc label (0 when not disc). */
+export interface Sample {
+  tissue: number;
+  disc: number;
+}
+
+/**
+ * Classifies a point. Written for speed (it runs for every pixel): no allocation, early exits.
+ * `out` receives the result.
+ */
+export function classify(an: Anatomy, x: number, y: number, z: number, out: Sample): void {
+  out.disc = 0;
+  const a = x - an.x0;
+  const to = an.torso;
+  const ry = (y - to.cy) / to.ay;
+  const rx = a / to.ax;
+  const rho = rx * rx + ry * ry;
+  if (rho >= 1) {
+    out.tissue = T.Air;
+    return;
+  }
+  const r = Math.sqrt(rho);
+  const minAxis = to.ay;
+  if (r > 1 - 2 / minAxis) {
+    out.tissue = T.Skin;
+    return;
+  }
+  if (r > 1 - (2 + to.fat) / minAxis) {
+    out.tissue = T.Fat;
+    return;
+  }
+
+  // Which segment of the chain: the vertebra whose slab contains the point, or the disc between two.
+  const segs = an.segments;
+  let k = -1;
+  let disc = -1;
+  let best = Infinity;
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i];
+    const u = (y - s.cy) * s.ty + (z - s.cz) * s.tz;
+    const au = Math.abs(u) - s.halfHeight;
+    if (au < best) {
+      best = au;
+      k = i;
+    }
+  }
+  const s = segs[k];
+  const dy = y - s.cy;
+  const dz = z - s.cz;
+  const u = dy * s.ty + dz * s.tz;
+  const b = dy * s.ny + dz * s.nz;
+  if (best > 0) {
+    // between two bodies: the disc above (u > 0) or below (u < 0) segment k
+    disc = u > 0 ? k - 1 : k;
+    if (disc < 0 || disc >= an.discs.length + 1) disc = -1;
+  }
+  if (disc >= 0 && disc < an.discs.length) {
+    const d = an.discs[disc];
+    const ddy = y - d.cy;
+    const ddz = z - d.cz;
+    const db = ddy * d.ny + ddz * d.nz;
+    const du = ddy * d.ty + ddz * d.tz;
+    if (discTissue(d, a, db, du, out)) return;
+    if (posteriorTissue(an, d.halfDepth, a, db, du, out, true, disc + 1)) return;
+  } else if (disc === an.discs.length) {
+    // fused S1-S2 "disc": bone
+    if (insideKidney(a, b, s.halfWidth, s.halfDepth, 0.1)) {
+      out.tissue = T.Cortex;
+      return;
+    }
+  } else {
+    if (bodyTissue(s, a, b, u, out)) return;
+    if (posteriorTissue(an, s.halfDepth, a, b, u, out, false, k)) return;
+  }
+  softTissue(an, k, a, b, y, out);
+}
+
+function insideKidney(a: number, b: number, hw: number, hd: number, concavity: number): boolean {
+  const ra = a / hw;
+  const ra2 = ra * ra;
+  if (ra2 >= 1) return false;
+  if (b <= 0) return ra2 + (b / hd) * (b / hd) < 1;
+  return b < hd * Math.sqrt(1 - ra2) - concavity * hd * dip(ra2);
+}
+
+/** Distance from (px, py) to the segment (ax, ay)-(bx, by). */
+function segmentDistance(px: number, py: number, ax: number, ay: number, bx: number, by: number): number {
+  const vx = bx - ax;
+  const vy = by - ay;
+  let t = ((px - ax) * vx + (py - ay) * vy) / (vx * vx + vy * vy);
+  t = t < 0 ? 0 : t > 1 ? 1 : t;
+  const dx = px - ax - t * vx;
+  const dy = py - ay - t * vy;
+  return Math.sqrt(dx * dx + dy * dy);
+}
+
+/** The posterior concavity profile of a body or disc: about exp(-ra2 / 0.16), cheaper. */
+function dip(ra2: number): number {
+  const q = ra2 * 6.25;
+  return 1 / (1 + q + 0.5 * q * q);
+}
+
+function bodyTissue(s: Segment, a: number, b: number, u: number, out: Sample): boolean {
+  const hw = s.halfWidth * (s.sacral ? 1.25 : 1);
+  if (Math.abs(u) > s.halfHeight) return false;
+  if (!insideKidney(a, b, hw, s.halfDepth, 0.1)) return false;
+  const rim = !insideKidney(a, b, hw - 1.4, s.halfDepth - 1.4, 0.1) || Math.abs(u) > s.halfHeight - 1.1;
+  out.tissue = rim ? T.Cortex : T.Marrow;
+  return true;
+}
+
+function discTissue(d: Disc, a: number, b: number, u: number, out: Sample): boolean {
+  const hh = d.height / 2;
+  if (Math.abs(u) > hh + 0.6) return false;
+  const hw = d.halfWidth + d.bulge;
+  const hd = d.halfDepth + d.bulge;
+  const conc = d.bulge > 0 ? 0 : 0.08;
+  if (insideKidney(a, b, hw, hd, conc)) {
+    out.disc = d.label;
+    // nucleus: an inner ellipse, slightly posterior, flattened by degeneration
+    const na = a / (hw * 0.55);
+    const nb = (b - 0.12 * hd) / (hd * 0.5);
+    const nu = u / (hh * (0.75 - 0.35 * d.degeneration));
+    out.tissue = na * na + nb * nb + nu * nu < 1 ? T.Nucleus : T.Annulus;
+    return true;
+  }
+  if (d.herniationDepth > 0 && b > 0) {
+    const ra = a / hw;
+    if (ra * ra < 1) {
+      const edge = hd * Math.sqrt(1 - ra * ra) - conc * hd * dip(ra * ra);
+      const g = (a - d.herniationCentre) / d.herniationSigma;
+      const vu = u / (hh + 0.6);
+      const bump = d.herniationDepth * Math.exp(-g * g) * Math.sqrt(Math.max(0, 1 - vu * vu * vu * vu));
+      if (b < edge + bump) {
+        out.disc = d.label;
+        out.tissue = T.Herniation;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Canal, thecal sac, roots, ligaments and posterior elements, in the local frame of a body or a disc.
+ * `atDisc` selects the facet joints (at disc level) or pedicles and transverse processes (at body level).
+ */
+function posteriorTissue(
+  an: Anatomy,
+  halfDepth: number,
+  a: number,
+  b: number,
+  u: number,
+  out: Sample,
+  atDisc: boolean,
+  index: number,
+): boolean {
+  const cw = an.canal.halfWidth;
+  const cd = an.canal.halfDepth;
+  const bc = halfDepth + 2.5 + cd;
+  const sacralCanal = index >= 6;
+  const sw = sacralCanal ? cw * 0.8 : cw;
+  const sd = sacralCanal ? cd * 0.55 : cd;
+  const ea = a / sw;
+  const eb = (b - bc) / sd;
+  const e = ea * ea + eb * eb;
+  if (e < 1) {
+    if (!sacralCanal) {
+      const roots = an.roots;
+      for (let i = 0; i < roots.length; i += 2) {
+        const qa = a - roots[i];
+        const qb = b - (bc + roots[i + 1]);
+        if (qa * qa + qb * qb < 1.1) {
+          out.tissue = T.Root;
+          return true;
+        }
+      }
+    }
+    out.tissue = T.Csf;
+    return true;
+  }
+  // epidural fat and ligamentum flavum around the sac
+  const fa = a / (sw + 3);
+  const fb = (b - bc) / (sd + 3.2);
+  const f = fa * fa + fb * fb;
+  if (f < 1) {
+    out.tissue = b > bc + sd * 0.6 && f > 0.55 ? T.Ligament : T.EpiduralFat;
+    return true;
+  }
+  const back = bc + sd + 3.2;
+  if (atDisc) {
+    // facet joints, postero-lateral to the canal at the level of the disc
+    for (let side = 1; side >= -1; side -= 2) {
+      const fa2 = a - side * (sw + 9);
+      const fb2 = b - (bc + 4);
+      const q = (fa2 / 7.5) * (fa2 / 7.5) + (fb2 / 10) * (fb2 / 10);
+      if (q < 1 && Math.abs(u) < 14) {
+        const joint = fa2 * 0.8 - side * fb2 * 0.6;
+        out.tissue = Math.abs(joint) < 0.9 ? T.FacetFluid : q > 0.7 ? T.Cortex : T.Marrow;
+        return true;
+      }
+    }
+    // ligamentum flavum and the interspinous region behind the canal
+    if (Math.abs(a) < sw + 2 && b > back - 3 && b < back && Math.abs(u) < 6) {
+      out.tissue = T.Ligament;
+      return true;
+    }
+  } else {
+    // pedicles
+    if (
+      Math.abs(a) > sw - 1 &&
+      Math.abs(a) < sw + 7 &&
+      b > halfDepth - 3 &&
+      b < bc + 2 &&
+      u > -0.5 * 13 &&
+      u < 0.6 * 13
+    ) {
+      out.tissue = Math.abs(Math.abs(a) - (sw + 3)) > 2.6 ? T.Cortex : T.Marrow;
+      return true;
+    }
+    // transverse processes
+    if (
+      !sacralCanal &&
+      Math.abs(a) >= sw + 7 &&
+      Math.abs(a) < sw + 32 * an.size &&
+      Math.abs(b - bc) < 4 &&
+      Math.abs(u - 2) < 5
+    ) {
+      out.tissue = Math.abs(b - bc) > 2.6 ? T.Cortex : T.Marrow;
+      return true;
+    }
+    // laminae: plates from the pedicles postero-medially to the base of the spinous process (a V)
+    if (u < 9 && u > -16) {
+      const d = segmentDistance(Math.abs(a), b, sw + 4, bc + 1, 1.5, back + 4);
+      if (d < 2.6) {
+        out.tissue = d > 1.3 ? T.Cortex : T.Marrow;
+        return true;
+      }
+    }
+    // spinous process, pointing postero-inferiorly
+    const depth = b - back;
+    if (!sacralCanal && depth > 0 && depth < 40 * an.size && Math.abs(a) < 3.5) {
+      const uc = -2 - 0.3 * depth;
+      if (Math.abs(u - uc) < 8.5 - depth * 0.06) {
+        out.tissue = Math.abs(a) > 2.2 ? T.Cortex : T.Marrow;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+function softTissue(an: Anatomy, k: number, a: number, b: number, y: number, out: Sample): void {
+  const s = an.segments[k];
+  const sz = an.size;
+  const bc = s.halfDepth + 2.5 + an.canal.halfDepth;
+  const aa = Math.abs(a);
+  // paraspinal muscles: multifidus hugging the spinous processes, erector spinae lateral to it
+  const ma = (aa - 11 * sz) / (11 * sz);
+  const mb = (b - bc - 22 * sz) / (20 * sz);
+  const ea = (aa - 32 * sz) / (17 * sz);
+  const eb = (b - bc - 28 * sz) / (23 * sz);
+  if (ma * ma + mb * mb < 1 || ea * ea + eb * eb < 1) {
+    out.tissue = aa < 1.2 ? T.Ligament : T.Muscle;
+    return;
+  }
+  if (k <= 6) {
+    // psoas, larger caudally, antero-lateral to the bodies (down to the sacral promontory)
+    const rp = (6 + 2.6 * Math.min(k, 5)) * sz;
+    const pa = (aa - (s.halfWidth + 2 + rp)) / rp;
+    const pb = (b + 0.15 * s.halfDepth) / (rp * 0.95);
+    if (pa * pa + pb * pb < 1) {
+      out.tissue = T.Muscle;
+      return;
+    }
+    // quadratus lumborum
+    const qa = (aa - 62 * sz) / (15 * sz);
+    const qb = (b - bc + 2) / (8 * sz);
+    if (qa * qa + qb * qb < 1) {
+      out.tissue = T.Muscle;
+      return;
+    }
+  }
+  // aorta (left) and inferior vena cava (right), anterior to the spine above the bifurcation
+  if (k <= 4) {
+    const va = (a - 13) / 11;
+    const vb = (b + s.halfDepth + 14) / 11;
+    const ca = (a + 17) / 13;
+    const cb = (b + s.halfDepth + 12) / 8;
+    if (va * va + vb * vb < 1 || ca * ca + cb * cb < 1) {
+      out.tissue = T.Vessel;
+      return;
+    }
+  }
+  // abdominal wall muscle ring just inside the subcutaneous fat
+  const to = an.torso;
+  const ry = (y - to.cy) / to.ay;
+  const rx = a / to.ax;
+  const r = Math.sqrt(rx * rx + ry * ry);
+  if (r > 1 - (2 + to.fat + 9) / to.ay) {
+    out.tissue = T.Muscle;
+    return;
+  }
+  // retroperitoneal fat: an ellipse around the spine and psoas; back muscles behind; bowel in front
+  const ra = a / (75 * sz);
+  const rb = (b - 0.2 * s.halfDepth) / (s.halfDepth + 14);
+  if (ra * ra + rb * rb < 1) out.tissue = T.Fat;
+  else if (b < 0) out.tissue = T.Abdomen;
+  else out.tissue = T.Muscle;
+}
