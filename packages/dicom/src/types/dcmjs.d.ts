@@ -8,4 +8,9 @@ declare module 'dcmjs' {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     DicomMetaDictionary: any;
   };
+  type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  export const log: {
+    setLevel(level: LogLevel): void;
+    getLogger(name: string): { setLevel(level: LogLevel): void };
+  };
 }

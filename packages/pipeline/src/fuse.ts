@@ -1,0 +1,87 @@
+import { AXIAL_CLASSES, AxialClass, SAGITTAL_CLASSES } from '@lumbar/core';
+
+export type Diagnosis = AxialClass | 'indeterminate';
+export type AxialProbs = Record<AxialClass, number>;
+
+export interface LevelEvidence {
+  /** Sagittal classifier: probability that this level is herniated (null when no sagittal result). */
+  sagittalHerniation: number | null;
+  /** Mean axial classifier output over the slices assigned to this level (null when none). */
+  axial: AxialProbs | null;
+}
+
+export interface FusedLevel {
+  diagnosis: Diagnosis;
+  probabilities: AxialProbs;
+  /** Why the result is indeterminate, or null. */
+  reason: string | null;
+}
+
+export interface FusionPolicy {
+  /** Weight of the sagittal view in the probability of herniation (the axial view has 1 - w). */
+  sagittalWeight: number;
+  /** Below this top probability the finding is indeterminate. */
+  minConfidence: number;
+  /** Views disagree when their herniation probabilities differ by more than this. */
+  maxDisagreement: number;
+}
+
+export const DEFAULT_FUSION: FusionPolicy = { sagittalWeight: 0.5, minConfidence: 0.5, maxDisagreement: 0.6 };
+
+const HERNIATED: readonly AxialClass[] = ['central', 'left', 'right'];
+
+/**
+ * Fuses both views for one level. The sagittal classifier says whether the level is herniated; the
+ * axial classifier says how (bulge, central) and on which side (the patient's). The probability of
+ * herniation is a weighted mean of both views; its split between central/left/right, and the split of
+ * the rest between healthy and bulge, come from the axial view.
+ */
+export function fuseLevel(e: LevelEvidence, policy: FusionPolicy = DEFAULT_FUSION): FusedLevel {
+  const ax = e.axial;
+  if (!ax) {
+    const p = e.sagittalHerniation ?? 0;
+    return {
+      diagnosis: 'indeterminate',
+      probabilities: { healthy: 1 - p, bulge: 0, central: 0, left: 0, right: 0 },
+      reason: 'no axial slice through this disc: the type and side of a herniation cannot be told',
+    };
+  }
+  const axHern = HERNIATED.reduce((s, k) => s + ax[k], 0);
+  const sag = e.sagittalHerniation;
+  const pHern = sag === null ? axHern : policy.sagittalWeight * sag + (1 - policy.sagittalWeight) * axHern;
+  const split = (keys: readonly AxialClass[], total: number): Partial<AxialProbs> => {
+    const s = keys.reduce((a, k) => a + ax[k], 0);
+    return Object.fromEntries(keys.map((k) => [k, s > 0 ? (total * ax[k]) / s : total / keys.length]));
+  };
+  const probabilities = { ...split(['healthy', 'bulge'], 1 - pHern), ...split(HERNIATED, pHern) } as AxialProbs;
+  const ranked = AXIAL_CLASSES.map((k) => [k, probabilities[k]] as const).sort((a, b) => b[1] - a[1]);
+  const [top, pTop] = ranked[0];
+  let reason: string | null = null;
+  if (sag === null) reason = 'no sagittal result for this level: the axial view alone is not enough';
+  else if (Math.abs(sag - axHern) > policy.maxDisagreement) {
+    reason = `the views disagree: sagittal herniation ${sag.toFixed(2)}, axial ${axHern.toFixed(2)}`;
+  } else if (pTop < policy.minConfidence) reason = `low confidence: best class ${top} at ${pTop.toFixed(2)}`;
+  return { diagnosis: reason ? 'indeterminate' : top, probabilities, reason };
+}
+
+/** Sagittal classifier output (healthy / L4-L5 / L5-S1) to a herniation probability per level. */
+export function sagittalByLevel(probs: ArrayLike<number>, classes: readonly string[] = SAGITTAL_CLASSES): Record<string, number> {
+  const out: Record<string, number> = {};
+  classes.forEach((c, i) => {
+    if (c !== 'healthy') out[c] = probs[i];
+  });
+  return out;
+}
+
+/** The report line: "L5/S1 herniation, left; L4/L5 disc bulge" or "No disc herniation at L4/L5 or L5/S1". */
+export function summarise(levels: Array<{ level: string; diagnosis: Diagnosis }>): string {
+  const name = (l: string) => l.replace('-', '/');
+  const parts = levels
+    .filter((l) => l.diagnosis !== 'healthy')
+    .map((l) => {
+      if (l.diagnosis === 'bulge') return `${name(l.level)} disc bulge`;
+      if (l.diagnosis === 'indeterminate') return `${name(l.level)} indeterminate`;
+      return `${name(l.level)} herniation, ${l.diagnosis}`;
+    });
+  return parts.length ? parts.join('; ') : `No disc herniation or bulge at ${levels.map((l) => name(l.level)).join(' or ')}`;
+}

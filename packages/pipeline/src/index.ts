@@ -1,0 +1,2 @@
+export * from './fuse';
+export * from './geometry';

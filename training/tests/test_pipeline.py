@@ -1,0 +1,178 @@
+"""End-to-end: train (segmentation, classification), evaluate (CLI, JSON last on stdout), export
+(ONNX vs PyTorch), compare, crossval, gridsearch, retrain-all, on tiny fake data and tiny models."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from training import splits as S
+from training.cli import main
+from training.engine import TrainConfig, train
+from training.export import export
+from training.inference import Runner, load_checkpoint
+from training.tests import fakedata
+from training.tests.conftest import ROOT
+
+TINY_SEG = ["--seg-size", "32", "--filters", "4-8", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def mini_phantom(tmp_path_factory):
+    return fakedata.make_phantom(str(tmp_path_factory.mktemp("mini")), n_patients=6, per_view=1)
+
+
+@pytest.fixture(scope="module")
+def seg_run(tmp_path_factory, phantom_dir, spider_dir):
+    out = str(tmp_path_factory.mktemp("runs") / "seg")
+    assert main(["train", "--task", "seg", "--view", "sagittal", "--data", spider_dir, "--data", phantom_dir, "--out", out, "--epochs", "2", "--max-steps", "3", "--batch-size", "4", "--optimizer", "adam", "--lr", "1e-3", *TINY_SEG]) == 0
+    return out
+
+
+def test_seg_run_folder(seg_run):
+    for f in ("checkpoint.pt", "split.json", "metrics.json", "history.json", "config.json", "summary.md", "loss.png", "dice.png"):
+        assert os.path.isfile(os.path.join(seg_run, f)), f
+    split = json.load(open(os.path.join(seg_run, "split.json")))
+    S.check_disjoint(split)
+    assert any(p.startswith("spider:") for p in split["train"]) and any(p.startswith("phantom:") for p in split["train"])
+    m = json.load(open(os.path.join(seg_run, "metrics.json")))
+    for part in ("train", "val", "test"):
+        assert 0 <= m["parts"][part]["dice"] <= 1
+    ck = load_checkpoint(seg_run)
+    assert ck["task"] == "segmentation" and ck["classes"] == ["disc"]
+    assert ck["arch_kwargs"]["filters"] == [4, 8]
+    assert {c["name"] for c in ck["training_data"]} == {"SPIDER", "lumbar phantom"}
+    h = json.load(open(os.path.join(seg_run, "history.json")))
+    assert h[-1]["steps"] <= 3
+
+
+def test_seed_reproducible(tmp_path, phantom_dir):
+    res = []
+    for i in range(2):
+        cfg = TrainConfig(task="classification", view="axial", data=[phantom_dir], out=str(tmp_path / f"r{i}"), epochs=1, max_steps=2, batch_size=4, lr=1e-3, progress=False, plots=False)
+        res.append(load_checkpoint(train(cfg)["run"])["state_dict"])
+    assert all(torch.equal(res[0][k], res[1][k]) for k in res[0])
+
+
+def test_cls_train_evaluate_export(tmp_path, phantom_dir, spider_dir):
+    out = str(tmp_path / "cls")
+    assert main(["train", "--task", "cls", "--view", "axial", "--data", phantom_dir, "--out", out, "--epochs", "2", "--max-steps", "4", "--batch-size", "4", "--lr", "1e-3", "--quiet"]) == 0
+    for f in ("confusion.png", "roc.png", "pr.png", "accuracy.png", "loss.png", "summary.md", "predictions_test.json"):
+        assert os.path.isfile(os.path.join(out, f)), f
+    m = json.load(open(os.path.join(out, "metrics.json")))
+    assert m["classes"] == ["healthy", "bulge", "central", "left", "right"]
+    assert m["params"]["total"] == 342_691 - 129_795 + (43_264 * 5 + 5)
+
+    model_dir = str(tmp_path / "models" / "ax-cls-discnet")
+    assert main(["export", "--run", out, "--out", model_dir, "--name", "ax-cls-discnet"]) == 0
+    card = json.load(open(os.path.join(model_dir, "model.json")))
+    assert card["task"] == "classification" and card["view"] == "axial"
+    assert card["output"]["classes"] == ["healthy", "bulge", "central", "left", "right"]
+    assert card["input"]["shape"] == [None, 3, 64, 64]
+    pre = card["preprocessing"]
+    assert pre["clahe"]["clip_limit"] == 2.0 and pre["clahe"]["tile_grid"] == [4, 4]
+    assert pre["bbox"]["margin_percent_each_side"] == 5 and pre["resize"]["size"] == [64, 64]
+    assert pre["dicom_to_uint8"]["low_percentile"] == 0.5 and pre["channels"]["count"] == 3
+    assert card["training_data"][0]["kind"] == "synthetic"
+    assert card["export_check"]["max_abs_diff"] < 1e-4
+    assert "test" in card["metrics"] and "data" in card["metrics"]
+
+    # evaluate through the CLI: JSON last on stdout; ONNX and checkpoint agree
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    r = subprocess.run([sys.executable, "-m", "training", "evaluate", "--model", model_dir, "--data", phantom_dir, "--quiet"], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["runtime"] == "onnx" and res["n"] == 20 and 0 <= res["accuracy"] <= 1
+    assert set(res["per_class"]) == {"healthy", "bulge", "central", "left", "right"}
+    from training.evaluate import evaluate
+
+    res_torch = evaluate(out, phantom_dir, progress=False)
+    assert res_torch["runtime"] == "torch" and res_torch["accuracy"] == pytest.approx(res["accuracy"])
+    res_test = evaluate(model_dir, phantom_dir, split=os.path.join(out, "split.json"), part="test", out=str(tmp_path / "eval"), progress=False)
+    assert res_test["n"] < 20 and os.path.isfile(tmp_path / "eval" / "confusion.png")
+
+
+def test_onnx_matches_pytorch_segmentation_fixed_batch(tmp_path, seg_run):
+    model_dir = str(tmp_path / "sag-seg-unet")
+    card = export(seg_run, model_dir, name="sag-seg-unet", dynamic_batch=False)
+    assert card["export_check"]["max_abs_diff"] < 1e-4
+    assert card["input"]["shape"] == [1, 1, 32, 32] and card["output"]["activation"] == "sigmoid"
+    assert card["preprocessing"]["letterbox"]["size"] == [32, 32]
+    import onnx
+
+    model = onnx.load(os.path.join(model_dir, "model.onnx"))
+    assert any(o.version == 17 for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    # onnxruntime vs PyTorch on a real-looking image, through the runners
+    img = (np.random.default_rng(0).random((50, 40)) * 255).astype(np.uint8)
+    a = Runner(model_dir).segment(img)
+    b = Runner(seg_run).segment(img)
+    assert a.shape == (50, 40) and (a != b).mean() < 0.01
+
+
+def test_sagittal_cls_with_predicted_masks(tmp_path, spider_dir, phantom_dir, seg_run):
+    # A U-Net that predicts disc everywhere: crops = the whole image, so every SPIDER image is kept.
+    ck = load_checkpoint(seg_run)
+    ck["state_dict"]["head.bias"] = torch.full_like(ck["state_dict"]["head.bias"], 50.0)
+    seg_dir = tmp_path / "allseg"
+    seg_dir.mkdir()
+    torch.save(ck, seg_dir / "checkpoint.pt")
+    res = train(TrainConfig(task="classification", view="sagittal", data=[spider_dir, phantom_dir], out=str(tmp_path / "sagcls"), epochs=1, max_steps=2, batch_size=4, seg_model=str(seg_dir), class_weights="balanced", progress=False))
+    n = sum(res["metrics"][p]["n"] for p in ("train", "val", "test"))
+    assert n == 8 + 16
+    preds = json.load(open(os.path.join(res["run"], "predictions_test.json")))
+    assert set(preds["mask_source"]) <= {"predicted", "ground-truth"}
+    with pytest.raises(ValueError):
+        train(TrainConfig(task="classification", view="sagittal", data=[spider_dir], out=str(tmp_path / "noseg"), epochs=1, max_steps=1, progress=False))
+
+
+def test_compare_crossval_gridsearch(tmp_path, mini_phantom):
+    # all eight CNNs by default (the heavy ones' forward passes are tested in test_models.py;
+    # training each of them here would cost about a minute on 2 cores)
+    from training.cli import build_parser
+    from training.models import CLASSIFIERS
+
+    args = build_parser().parse_args(["compare", "--view", "sagittal", "--data", mini_phantom])
+    assert args.models.split(",") == list(CLASSIFIERS) and len(CLASSIFIERS) == 8
+    out = str(tmp_path / "cmp")
+    assert main(["compare", "--view", "sagittal", "--data", mini_phantom, "--out", out, "--models", "discnet,lenet,nin", "--epochs", "1", "--max-steps", "1", "--batch-size", "4", "--quiet"]) == 0
+    md = open(os.path.join(out, "compare.md")).read()
+    for name in ("DiscNet", "LeNet", "NiN"):
+        assert f"| {name} |" in md
+    splits = {json.dumps(json.load(open(os.path.join(out, a, "split.json"))), sort_keys=True) for a in ("discnet", "lenet", "nin")}
+    assert len(splits) == 1
+
+    out = str(tmp_path / "cv")
+    assert main(["crossval", "--task", "cls", "--view", "axial", "--data", mini_phantom, "--out", out, "--folds", "3", "--epochs", "1", "--max-steps", "1", "--quiet"]) == 0
+    cv = json.load(open(os.path.join(out, "crossval.json")))
+    folds = json.load(open(os.path.join(out, "folds.json")))["folds"]
+    assert len(folds) == 3 and len(cv["folds"]) == 3
+    assert sum(len(f) for f in folds) == len(set().union(*map(set, folds))) == 6
+    assert os.path.isfile(os.path.join(out, "crossval.md"))
+
+    out = str(tmp_path / "gs")
+    assert main(["gridsearch", "--task", "seg", "--view", "axial", "--data", mini_phantom, "--out", out, "--epochs", "1", "--max-steps", "1", "--batch-sizes", "2,4", "--lrs", "0.01", "--filter-sets", "4-8", "--dropouts", "0.1,0.2", "--max-trials", "3", "--seg-size", "32", "--quiet"]) == 0
+    gs = json.load(open(os.path.join(out, "gridsearch.json")))
+    assert len(gs["trials"]) == 3 and gs["best"] == gs["trials"][0]
+    from training.experiments import PAPER_GRID
+
+    g = PAPER_GRID["segmentation"]
+    assert g["batch_size"] == [6, 8, 10, 12] and len(g["lr"]) == 27 and 0.01 in g["lr"] and 0.002 in g["lr"]
+    assert g["dropout"] == [0.1, 0.2, 0.3, 0.4, 0.5]
+
+
+def test_retrain_all(tmp_path, spider_dir, mini_phantom):
+    models = str(tmp_path / "models")
+    runs = str(tmp_path / "runs")
+    assert main(["retrain-all", "--spider", spider_dir, "--phantom", mini_phantom, "--models-dir", models, "--runs-dir", runs, "--max-steps", "1", "--seg-epochs", "1", "--cls-epochs", "1", "--seg-size", "32", "--filters", "4-8", "--quiet"]) == 0
+    for name in ("sag-seg-unet", "ax-seg-unet", "sag-cls-discnet", "ax-cls-discnet"):
+        card = json.load(open(os.path.join(models, name, "model.json")))
+        assert card["name"] == name and card["export_check"]["max_abs_diff"] < 1e-4
+    sag = json.load(open(os.path.join(models, "sag-cls-discnet", "model.json")))
+    assert {c["kind"] for c in sag["training_data"]} == {"real", "synthetic"}
+    assert any("CC BY 4.0" in c.get("citation", "") for c in sag["training_data"])
+    # without --phantom only the SPIDER models are made
+    done = json.loads(subprocess.run([sys.executable, "-m", "training", "retrain-all", "--spider", spider_dir, "--models-dir", str(tmp_path / "m2"), "--runs-dir", str(tmp_path / "r2"), "--max-steps", "1", "--seg-epochs", "1", "--cls-epochs", "1", "--seg-size", "32", "--filters", "4-8", "--only", "ax-seg-unet,ax-cls-discnet", "--quiet"], capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), check=True).stdout.strip().splitlines()[-1])
+    assert "skipped" in done["ax-seg-unet"] and "skipped" in done["ax-cls-discnet"]
