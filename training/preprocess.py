@@ -342,7 +342,7 @@ def clahe_reference(img: np.ndarray, clip_limit: float = CLAHE_CLIP_LIMIT, tiles
             luts[ty, tx] = np.clip(_round_half_even(cums * lut_scale), 0, 255)
 
     def axis(n: int, t: int, count: int):
-        f = np.arange(n, dtype=np.float32) / np.float32(t) - np.float32(0.5)
+        f = np.arange(n, dtype=np.float32) * (np.float32(1) / np.float32(t)) - np.float32(0.5)
         i1 = np.floor(f).astype(np.int64)
         a = (f - i1).astype(np.float32)
         i2 = np.minimum(i1 + 1, count - 1)

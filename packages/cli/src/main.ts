@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ALGORITHM, LumbarError } from '@lumbar/core';
+import { analyzeCommand } from './commands/analyze';
+import { evaluateCommand } from './commands/evaluate';
 import { phantomCommand } from './commands/phantom';
 
 export function buildProgram(): Command {
@@ -10,7 +12,8 @@ export function buildProgram(): Command {
     )
     .version(ALGORITHM.version)
     .exitOverride();
-  for (const cmd of [phantomCommand()]) program.addCommand(cmd.exitOverride());
+  for (const cmd of [analyzeCommand(), evaluateCommand(), phantomCommand()])
+    program.addCommand(cmd.exitOverride());
   return program;
 }
 

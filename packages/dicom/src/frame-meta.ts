@@ -67,3 +67,10 @@ export function repetitionTime(ds: Dataset): number | undefined {
     number(functionalGroup(ds, 0, 'MRTimingAndRelatedParametersSequence')?.RepetitionTime)
   );
 }
+
+/** SliceThickness in mm of one frame (PixelMeasuresSequence for enhanced objects), or undefined. */
+export function sliceThickness(ds: Dataset, frame: number): number | undefined {
+  const group = isEnhanced(ds) ? functionalGroup(ds, frame, 'PixelMeasuresSequence') : undefined;
+  const t = number(group?.SliceThickness ?? ds.SliceThickness);
+  return t !== undefined && t > 0 ? t : undefined;
+}

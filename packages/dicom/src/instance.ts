@@ -1,5 +1,5 @@
 import { InputError } from '@lumbar/core';
-import { echoTime, framePlane, number, repetitionTime } from './frame-meta';
+import { echoTime, framePlane, number, repetitionTime, sliceThickness } from './frame-meta';
 import type { ImagePlane } from './geometry';
 import { transferSyntaxUid } from './pixel-module';
 import type { Dataset } from './write';
@@ -26,6 +26,8 @@ export interface InstanceHeader {
   frames: number;
   /** One per frame; null where the frame has no usable geometry. */
   planes: Array<ImagePlane | null>;
+  /** SliceThickness (mm) of the first frame, null when absent. */
+  sliceThickness: number | null;
   hasPixelData: boolean;
   transferSyntaxUid: string;
 }
@@ -64,6 +66,7 @@ export function instanceHeader(ds: Dataset, file: string): InstanceHeader {
     columns,
     frames,
     planes: Array.from({ length: frames }, (_, i) => framePlane(ds, i, rows, columns)),
+    sliceThickness: sliceThickness(ds, 0) ?? null,
     hasPixelData: ds._hasPixelData === true || ds.PixelData !== undefined,
     transferSyntaxUid: transferSyntaxUid(ds),
   };

@@ -36,6 +36,7 @@ function series(
     columns: 256,
     frames: 1,
     planes: [p],
+    sliceThickness: 4,
     hasPixelData: true,
     transferSyntaxUid: '1.2.840.10008.1.2.1',
     ...extra,

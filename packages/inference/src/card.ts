@@ -8,7 +8,13 @@ export interface ModelCard {
   view: 'sagittal' | 'axial';
   file: string;
   input: { name: string; shape: Array<number | null>; layout: 'NCHW'; dtype: 'float32' };
-  output: { name: string; shape: Array<number | null>; activation: 'sigmoid' | 'softmax'; classes: string[]; threshold: number | null };
+  output: {
+    name: string;
+    shape: Array<number | null>;
+    activation: 'sigmoid' | 'softmax';
+    classes: string[];
+    threshold: number | null;
+  };
   preprocessing: Record<string, unknown>;
   training_data?: unknown[];
   metrics?: Record<string, unknown>;
@@ -21,13 +27,17 @@ export function parseModelCard(raw: unknown, source: string): ModelCard {
   };
   if (typeof raw !== 'object' || raw === null) fail('not a JSON object');
   const c = raw as Record<string, unknown>;
-  for (const k of ['name', 'version', 'file']) if (typeof c[k] !== 'string' || !c[k]) fail(`"${k}" must be a non-empty string`);
-  if (c.task !== 'segmentation' && c.task !== 'classification') fail('"task" must be segmentation or classification');
+  for (const k of ['name', 'version', 'file'])
+    if (typeof c[k] !== 'string' || !c[k]) fail(`"${k}" must be a non-empty string`);
+  if (c.task !== 'segmentation' && c.task !== 'classification')
+    fail('"task" must be segmentation or classification');
   if (c.view !== 'sagittal' && c.view !== 'axial') fail('"view" must be sagittal or axial');
   const input = c.input as ModelCard['input'] | undefined;
   const output = c.output as ModelCard['output'] | undefined;
-  if (!input || !Array.isArray(input.shape) || input.shape.length !== 4) fail('"input.shape" must be [N, C, H, W]');
-  if (!output || !Array.isArray(output.classes) || output.classes.length === 0) fail('"output.classes" must list the classes');
+  if (!input || !Array.isArray(input.shape) || input.shape.length !== 4)
+    fail('"input.shape" must be [N, C, H, W]');
+  if (!output || !Array.isArray(output.classes) || output.classes.length === 0)
+    fail('"output.classes" must list the classes');
   if (typeof c.preprocessing !== 'object' || c.preprocessing === null) fail('"preprocessing" is missing');
   return c as unknown as ModelCard;
 }

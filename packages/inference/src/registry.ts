@@ -15,7 +15,9 @@ export type ModelSet = Record<ModelRole, OnnxModel>;
 /** Opens the four models once (sessions are reused for every study). */
 export async function openModelSet(modelsDir: string, opts: SessionOptions = {}): Promise<ModelSet> {
   const entries = await Promise.all(
-    (Object.keys(MODEL_FOLDERS) as ModelRole[]).map(async (role) => [role, await OnnxModel.open(join(modelsDir, MODEL_FOLDERS[role]), opts)] as const),
+    (Object.keys(MODEL_FOLDERS) as ModelRole[]).map(
+      async (role) => [role, await OnnxModel.open(join(modelsDir, MODEL_FOLDERS[role]), opts)] as const,
+    ),
   );
   return Object.fromEntries(entries) as ModelSet;
 }

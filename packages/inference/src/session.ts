@@ -42,7 +42,9 @@ export class OnnxModel {
   async run(data: Float32Array, n: number): Promise<{ data: Float32Array; dims: readonly number[] }> {
     const [c, h, w] = inputDims(this.card);
     if (data.length !== n * c * h * w) {
-      throw new InputError(`${this.card.name}: input has ${data.length} values, expected ${n}x${c}x${h}x${w}`);
+      throw new InputError(
+        `${this.card.name}: input has ${data.length} values, expected ${n}x${c}x${h}x${w}`,
+      );
     }
     const feeds = { [this.card.input.name]: new ort.Tensor('float32', data, [n, c, h, w]) };
     const out = await this.session.run(feeds);

@@ -1,6 +1,12 @@
 import { fuseLevel, sagittalByLevel, summarise } from './fuse';
 
-const ax = (h: number, b: number, c: number, l: number, r: number) => ({ healthy: h, bulge: b, central: c, left: l, right: r });
+const ax = (h: number, b: number, c: number, l: number, r: number) => ({
+  healthy: h,
+  bulge: b,
+  central: c,
+  left: l,
+  right: r,
+});
 
 describe('fuseLevel', () => {
   it('takes herniation from both views and the side from the axial view', () => {
@@ -14,8 +20,12 @@ describe('fuseLevel', () => {
   });
 
   it('says healthy or bulge when neither view sees a herniation', () => {
-    expect(fuseLevel({ sagittalHerniation: 0.05, axial: ax(0.8, 0.1, 0.05, 0.03, 0.02) }).diagnosis).toBe('healthy');
-    expect(fuseLevel({ sagittalHerniation: 0.1, axial: ax(0.1, 0.8, 0.05, 0.03, 0.02) }).diagnosis).toBe('bulge');
+    expect(fuseLevel({ sagittalHerniation: 0.05, axial: ax(0.8, 0.1, 0.05, 0.03, 0.02) }).diagnosis).toBe(
+      'healthy',
+    );
+    expect(fuseLevel({ sagittalHerniation: 0.1, axial: ax(0.1, 0.8, 0.05, 0.03, 0.02) }).diagnosis).toBe(
+      'bulge',
+    );
   });
 
   it('is indeterminate, with a reason, when a view is missing, the views disagree or confidence is low', () => {
@@ -35,9 +45,17 @@ describe('fuseLevel', () => {
 describe('sagittalByLevel and summarise', () => {
   it('maps the sagittal classes to levels and writes a report line', () => {
     expect(sagittalByLevel([0.2, 0.7, 0.1])).toEqual({ 'L4-L5': 0.7, 'L5-S1': 0.1 });
-    expect(summarise([{ level: 'L4-L5', diagnosis: 'healthy' }, { level: 'L5-S1', diagnosis: 'left' }])).toBe('L5/S1 herniation, left');
-    expect(summarise([{ level: 'L4-L5', diagnosis: 'healthy' }, { level: 'L5-S1', diagnosis: 'healthy' }])).toBe(
-      'No disc herniation or bulge at L4/L5 or L5/S1',
-    );
+    expect(
+      summarise([
+        { level: 'L4-L5', diagnosis: 'healthy' },
+        { level: 'L5-S1', diagnosis: 'left' },
+      ]),
+    ).toBe('L5/S1 herniation, left');
+    expect(
+      summarise([
+        { level: 'L4-L5', diagnosis: 'healthy' },
+        { level: 'L5-S1', diagnosis: 'healthy' },
+      ]),
+    ).toBe('No disc herniation or bulge at L4/L5 or L5/S1');
   });
 });

@@ -53,7 +53,10 @@ export function fuseLevel(e: LevelEvidence, policy: FusionPolicy = DEFAULT_FUSIO
     const s = keys.reduce((a, k) => a + ax[k], 0);
     return Object.fromEntries(keys.map((k) => [k, s > 0 ? (total * ax[k]) / s : total / keys.length]));
   };
-  const probabilities = { ...split(['healthy', 'bulge'], 1 - pHern), ...split(HERNIATED, pHern) } as AxialProbs;
+  const probabilities = {
+    ...split(['healthy', 'bulge'], 1 - pHern),
+    ...split(HERNIATED, pHern),
+  } as AxialProbs;
   const ranked = AXIAL_CLASSES.map((k) => [k, probabilities[k]] as const).sort((a, b) => b[1] - a[1]);
   const [top, pTop] = ranked[0];
   let reason: string | null = null;
@@ -65,7 +68,10 @@ export function fuseLevel(e: LevelEvidence, policy: FusionPolicy = DEFAULT_FUSIO
 }
 
 /** Sagittal classifier output (healthy / L4-L5 / L5-S1) to a herniation probability per level. */
-export function sagittalByLevel(probs: ArrayLike<number>, classes: readonly string[] = SAGITTAL_CLASSES): Record<string, number> {
+export function sagittalByLevel(
+  probs: ArrayLike<number>,
+  classes: readonly string[] = SAGITTAL_CLASSES,
+): Record<string, number> {
   const out: Record<string, number> = {};
   classes.forEach((c, i) => {
     if (c !== 'healthy') out[c] = probs[i];
@@ -83,5 +89,7 @@ export function summarise(levels: Array<{ level: string; diagnosis: Diagnosis }>
       if (l.diagnosis === 'indeterminate') return `${name(l.level)} indeterminate`;
       return `${name(l.level)} herniation, ${l.diagnosis}`;
     });
-  return parts.length ? parts.join('; ') : `No disc herniation or bulge at ${levels.map((l) => name(l.level)).join(' or ')}`;
+  return parts.length
+    ? parts.join('; ')
+    : `No disc herniation or bulge at ${levels.map((l) => name(l.level)).join(' or ')}`;
 }

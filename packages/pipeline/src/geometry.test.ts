@@ -1,22 +1,14 @@
 import { centredPlane } from '@lumbar/dicom';
-import { assignAxialSlice, canonicalOrientation, labelLevels, reorient } from './geometry';
-
-const disc = (z: number) => ({ centroid: [0, 20, z] as const, halfHeight: 5, areaMm2: 300 });
-
-describe('labelLevels', () => {
-  it('labels from the sacrum upward, whatever the input order', () => {
-    const l = labelLevels([disc(10), disc(-60), disc(-25), disc(40)]);
-    expect(l.map((d) => [d.level, d.centroid[2]])).toEqual([
-      ['L5-S1', -60],
-      ['L4-L5', -25],
-      ['L3-L4', 10],
-      ['L2-L3', 40],
-    ]);
-  });
-});
+import { assignAxialSlice, canonicalOrientation, reorient, type LabelledDisc } from './geometry';
 
 describe('assignAxialSlice', () => {
-  const discs = labelLevels([disc(-60), disc(-25), disc(10)]);
+  const disc = (level: LabelledDisc['level'], z: number): LabelledDisc => ({
+    level,
+    centroid: [0, 20, z],
+    halfHeight: 5,
+    areaMm2: 300,
+  });
+  const discs = [disc('L5-S1', -60), disc('L4-L5', -25), disc('L3-L4', 10)];
   const axialAt = (z: number) => centredPlane([0, 40, z], [1, 0, 0], [0, 1, 0], [200, 200], 256, 256);
   it('finds the nearest disc and skips slices between discs', () => {
     expect(assignAxialSlice(axialAt(-24), 4, discs)?.level).toBe('L4-L5');
@@ -27,11 +19,23 @@ describe('assignAxialSlice', () => {
 
 describe('canonicalOrientation', () => {
   it('leaves a standard axial (row +x, col +y) and sagittal (row +y, col -z) alone', () => {
-    expect(canonicalOrientation({ row: [1, 0, 0], col: [0, 1, 0] }, 'axial')).toEqual({ transpose: false, flipH: false, flipV: false });
-    expect(canonicalOrientation({ row: [0, 1, 0], col: [0, 0, -1] }, 'sagittal')).toEqual({ transpose: false, flipH: false, flipV: false });
+    expect(canonicalOrientation({ row: [1, 0, 0], col: [0, 1, 0] }, 'axial')).toEqual({
+      transpose: false,
+      flipH: false,
+      flipV: false,
+    });
+    expect(canonicalOrientation({ row: [0, 1, 0], col: [0, 0, -1] }, 'sagittal')).toEqual({
+      transpose: false,
+      flipH: false,
+      flipV: false,
+    });
   });
   it('flips an axial image stored with the patient left on the image left', () => {
-    expect(canonicalOrientation({ row: [-1, 0, 0], col: [0, 1, 0] }, 'axial')).toEqual({ transpose: false, flipH: true, flipV: false });
+    expect(canonicalOrientation({ row: [-1, 0, 0], col: [0, 1, 0] }, 'axial')).toEqual({
+      transpose: false,
+      flipH: true,
+      flipV: false,
+    });
   });
   it('transposes an image whose rows run left-right in the patient', () => {
     const o = canonicalOrientation({ row: [0, 1, 0], col: [1, 0, 0] }, 'axial');

@@ -1,4 +1,4 @@
-import { DiscLevel, DISC_LEVELS } from '@lumbar/core';
+import type { DiscLevel } from '@lumbar/core';
 import { ImagePlane, Vec3, dot, planeNormal, sub } from '@lumbar/dicom';
 
 /** A disc found on a sagittal slice, in patient coordinates. */
@@ -11,16 +11,6 @@ export interface SagittalDisc {
 
 export interface LabelledDisc extends SagittalDisc {
   level: DiscLevel;
-}
-
-/**
- * Labels discs from the sacrum upward: the lowest (most inferior, smallest z) is L5-S1, then L4-L5, ...
- * Discs come from one mid-sagittal slice; implausibly small components must already be removed.
- */
-export function labelLevels(discs: SagittalDisc[]): LabelledDisc[] {
-  const up = [...discs].sort((a, b) => a.centroid[2] - b.centroid[2]);
-  const fromBottom = [...DISC_LEVELS].reverse();
-  return up.slice(0, fromBottom.length).map((d, i) => ({ ...d, level: fromBottom[i] }));
 }
 
 /**
@@ -60,8 +50,20 @@ export interface Reorientation {
   flipV: boolean;
 }
 
-export function canonicalOrientation(plane: Pick<ImagePlane, 'row' | 'col'>, view: 'axial' | 'sagittal'): Reorientation {
-  const [want1, want2]: [Vec3, Vec3] = view === 'axial' ? [[1, 0, 0], [0, 1, 0]] : [[0, 1, 0], [0, 0, -1]];
+export function canonicalOrientation(
+  plane: Pick<ImagePlane, 'row' | 'col'>,
+  view: 'axial' | 'sagittal',
+): Reorientation {
+  const [want1, want2]: [Vec3, Vec3] =
+    view === 'axial'
+      ? [
+          [1, 0, 0],
+          [0, 1, 0],
+        ]
+      : [
+          [0, 1, 0],
+          [0, 0, -1],
+        ];
   // after an optional transpose, columns should run along want1 and rows along want2
   const straight = Math.abs(dot(plane.row, want1)) >= Math.abs(dot(plane.col, want1));
   const colDir = straight ? plane.row : plane.col;

@@ -1,0 +1,105 @@
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { ALGORITHM, InputError } from '@lumbar/core';
+import { readSeriesRules } from '@lumbar/dicom';
+import { initImaging } from '@lumbar/imaging';
+import { closeModelSet, openModelSet, type ExecutionProvider } from '@lumbar/inference';
+import { analyzeStudy, type AnalysisResult } from '@lumbar/pipeline';
+import { renderKeyImage } from '../overlay';
+import { loadStudyInput } from '../study-input';
+
+/** The shipped models: `models/` at the root of the repository, unless --models or LUMBAR_MODELS_DIR says otherwise. */
+export const DEFAULT_MODELS_DIR = resolve(__dirname, '..', '..', '..', '..', 'models');
+
+export interface AnalyzeCliOptions {
+  out: string;
+  models?: string;
+  rules?: string;
+  providers?: string;
+}
+
+/** findings.json: what a RIS or a person reads. Pixel data (masks, key images) stays out of it. */
+export function findingsDocument(
+  r: AnalysisResult,
+  series: { sagittal: string | null; axial: string | null },
+  extraWarnings: string[],
+) {
+  return {
+    studyInstanceUid: r.studyInstanceUid,
+    levels: r.levels,
+    summary: r.summary,
+    algorithm: { name: ALGORITHM.name, version: ALGORITHM.version, models: r.models },
+    disclaimer: ALGORITHM.disclaimer,
+    series,
+    discs: r.discs,
+    sagittalProbabilities: r.sagittalProbabilities,
+    keyImages: r.keyImages.map((k, i) => ({
+      file: `key-images/${i + 1}.png`,
+      title: k.title,
+      sopInstanceUid: k.sopInstanceUid,
+    })),
+    warnings: [...extraWarnings, ...r.warnings],
+    timingsMs: r.timingsMs,
+  };
+}
+
+export async function runAnalyze(
+  studyDir: string,
+  o: AnalyzeCliOptions,
+  env = process.env,
+): Promise<{ summary: string; file: string }> {
+  if (!existsSync(studyDir) || !statSync(studyDir).isDirectory()) {
+    throw new InputError(`${studyDir}: no such folder (not found)`);
+  }
+  const t0 = performance.now();
+  const providers = (o.providers ?? env.LUMBAR_EXECUTION_PROVIDERS ?? 'cpu')
+    .split(',')
+    .map((p) => p.trim()) as ExecutionProvider[];
+  const modelsDir = o.models ?? env.LUMBAR_MODELS_DIR ?? DEFAULT_MODELS_DIR;
+  const rules = o.rules ? readSeriesRules(o.rules) : undefined;
+  const [models, loaded] = await Promise.all([
+    openModelSet(modelsDir, { providers }),
+    loadStudyInput(studyDir, rules),
+    initImaging(),
+  ]);
+  const t1 = performance.now();
+  try {
+    const result = await analyzeStudy(loaded.input, models);
+    mkdirSync(join(o.out, 'key-images'), { recursive: true });
+    result.keyImages.forEach((k, i) =>
+      writeFileSync(join(o.out, 'key-images', `${i + 1}.png`), renderKeyImage(k)),
+    );
+    const doc = findingsDocument(result, loaded.series, loaded.warnings);
+    doc.timingsMs = {
+      ...doc.timingsMs,
+      loadModelsAndStudy: Math.round(t1 - t0),
+      wall: Math.round(performance.now() - t0),
+    };
+    const file = join(o.out, 'findings.json');
+    writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+    return { summary: result.summary, file };
+  } finally {
+    await closeModelSet(models);
+  }
+}
+
+export function analyzeCommand(): Command {
+  return new Command('analyze')
+    .description(
+      'diagnose a lumbar MR study folder: findings.json and key images (not for primary diagnosis)',
+    )
+    .argument('<study-dir>', 'folder holding the DICOM files of one study')
+    .requiredOption('--out <dir>', 'where findings.json and key-images/ are written')
+    .option('--models <dir>', 'models folder (default: the shipped models/)')
+    .option('--rules <file>', 'series selection rules (JSON) overriding the defaults')
+    .option(
+      '--providers <list>',
+      'ONNX Runtime execution providers by preference, e.g. cuda,cpu (default cpu)',
+    )
+    .action(async (studyDir: string, opts: AnalyzeCliOptions) => {
+      if (!studyDir) throw new InputError('give the study folder');
+      const { summary, file } = await runAnalyze(studyDir, opts);
+      process.stdout.write(`${summary}\nwrote ${file}\n${ALGORITHM.disclaimer}\n`);
+    });
+}

@@ -1,0 +1,144 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { AXIAL_CLASSES, InputError, SAGITTAL_CLASSES } from '@lumbar/core';
+import {
+  initImaging,
+  segmentationInput,
+  thresholdMask,
+  unletterboxMask,
+  type GrayImage,
+} from '@lumbar/imaging';
+import { closeModelSet, openModelSet, type ModelSet } from '@lumbar/inference';
+import { analyzeStudy, sagittalOnImage } from '@lumbar/pipeline';
+import { PNG } from 'pngjs';
+import { confusion, quantiles } from '../metrics';
+import { loadStudyInput } from '../study-input';
+import { DEFAULT_MODELS_DIR } from './analyze';
+
+interface Truth {
+  studies: Array<{ dir: string; levels: Record<string, string> }>;
+}
+
+/** Runs the whole pipeline on every study of a phantom folder and compares L4-L5 and L5-S1 with truth.json. */
+export async function evaluatePhantom(dir: string, models: ModelSet) {
+  const truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8')) as Truth;
+  const t: string[] = [];
+  const p: string[] = [];
+  const load: number[] = [];
+  const analyze: number[] = [];
+  for (const s of truth.studies) {
+    const t0 = performance.now();
+    const loaded = await loadStudyInput(join(dir, s.dir));
+    const t1 = performance.now();
+    const r = await analyzeStudy(loaded.input, models);
+    analyze.push(performance.now() - t1);
+    load.push(t1 - t0);
+    for (const l of r.levels) {
+      t.push(s.levels[l.level]);
+      p.push(l.diagnosis);
+    }
+  }
+  return {
+    data: `${dir} (synthetic phantom, ${truth.studies.length} studies)`,
+    levels: confusion(t, p, AXIAL_CLASSES),
+    timingsMs: {
+      readAndDecode: quantiles(load),
+      analyze: quantiles(analyze),
+      studyTotal: quantiles(load.map((x, i) => x + analyze[i])),
+    },
+  };
+}
+
+function readGray(file: string): GrayImage {
+  const png = PNG.sync.read(readFileSync(file));
+  const data = new Uint8Array(png.width * png.height);
+  for (let i = 0; i < data.length; i++) data[i] = png.data[i * 4];
+  return { width: png.width, height: png.height, data };
+}
+
+/** The sagittal path on SPIDER's mid-sagittal PNGs against the herniation grades (IVD 1 = L5-S1, 2 = L4-L5). */
+export async function evaluateSpider(dir: string, models: ModelSet, patients: Set<string> | null) {
+  const grades = new Map<string, Map<number, boolean>>();
+  const rows = readFileSync(join(dir, 'radiological_gradings.csv'), 'utf8').trim().split('\n');
+  const head = rows[0].split(',');
+  const [pi, ii, hi] = ['Patient', 'IVD label', 'Disc herniation'].map((k) => head.indexOf(k));
+  for (const r of rows.slice(1)) {
+    const f = r.split(',');
+    if (!grades.has(f[pi])) grades.set(f[pi], new Map());
+    grades.get(f[pi])!.set(Number(f[ii]), Number(f[hi]) === 1);
+  }
+  const t: string[] = [];
+  const p: string[] = [];
+  let skipped = 0;
+  const classes = models.sagittalCls.card.output.classes;
+  for (const f of readdirSync(join(dir, 'sagittal_t2'))
+    .filter((x) => x.endsWith('.png'))
+    .sort()) {
+    const patient = f.split('_')[0];
+    const g = grades.get(patient);
+    if ((patients && !patients.has(patient)) || !g) continue;
+    const l5s1 = g.get(1) === true;
+    const l4l5 = g.get(2) === true;
+    if (l5s1 && l4l5) {
+      skipped++; // both herniated: no single sagittal class (as in training)
+      continue;
+    }
+    const image = readGray(join(dir, 'sagittal_t2', f));
+    const seg = segmentationInput(image);
+    const out = await models.sagittalSeg.run(seg.tensor.data, 1);
+    const [, , h, w] = seg.tensor.dims;
+    const mask = unletterboxMask(thresholdMask(out.data.subarray(0, h * w), w, h), seg.geometry);
+    const r = await sagittalOnImage(image, mask, models.sagittalCls, 20);
+    t.push(l5s1 ? 'L5-S1' : l4l5 ? 'L4-L5' : 'healthy');
+    p.push(
+      r.probabilities ? classes[r.probabilities.indexOf(Math.max(...r.probabilities))] : 'no discs found',
+    );
+  }
+  return {
+    data: `${dir}/sagittal_t2 (real, SPIDER CC BY 4.0)`,
+    skippedBothHerniated: skipped,
+    herniationLevel: confusion(t, p, SAGITTAL_CLASSES),
+  };
+}
+
+export function evaluateCommand(): Command {
+  return new Command('evaluate')
+    .description(
+      'measure the pipeline: phantom studies against truth.json, SPIDER sagittal slices against grades',
+    )
+    .option('--phantom <dir>', 'a folder written by `lumbar phantom --out`')
+    .option('--spider <dir>', 'a SPIDER folder (sagittal_t2/ and radiological_gradings.csv)')
+    .option(
+      '--patients <file>',
+      'SPIDER: only these patients (a split JSON with a "test" list, or one id per line)',
+    )
+    .option('--models <dir>', 'models folder (default: the shipped models/)')
+    .action(async (o: { phantom?: string; spider?: string; patients?: string; models?: string }) => {
+      if (!o.phantom && !o.spider) throw new InputError('give --phantom DIR and/or --spider DIR');
+      const [models] = await Promise.all([
+        openModelSet(o.models ?? process.env.LUMBAR_MODELS_DIR ?? DEFAULT_MODELS_DIR),
+        initImaging(),
+      ]);
+      try {
+        const out: Record<string, unknown> = {};
+        if (o.phantom) out.phantom = await evaluatePhantom(o.phantom, models);
+        if (o.spider)
+          out.spider = await evaluateSpider(o.spider, models, o.patients ? readPatients(o.patients) : null);
+        process.stdout.write(JSON.stringify(out) + '\n');
+      } finally {
+        await closeModelSet(models);
+      }
+    });
+}
+
+function readPatients(file: string): Set<string> {
+  const text = readFileSync(file, 'utf8');
+  try {
+    const j = JSON.parse(text) as { test?: string[] };
+    if (Array.isArray(j.test)) return new Set(j.test.map(String));
+  } catch {
+    // one id per line
+  }
+  return new Set(text.split(/\s+/).filter(Boolean));
+}

@@ -1,0 +1,66 @@
+import { InputError } from '@lumbar/core';
+import {
+  loadStudy,
+  readSeriesFrames,
+  selectSeries,
+  type LoadWarning,
+  type SeriesGroup,
+  type SeriesRules,
+} from '@lumbar/dicom';
+import type { SliceInput, StudyInput } from '@lumbar/pipeline';
+
+/** Slice thickness assumed when a series does not state one (mm). */
+const DEFAULT_THICKNESS = 4;
+
+export interface LoadedInput {
+  input: StudyInput;
+  series: { sagittal: string | null; axial: string | null };
+  warnings: string[];
+}
+
+async function slicesOf(series: SeriesGroup | undefined): Promise<SliceInput[]> {
+  if (!series) return [];
+  const thickness = new Map(
+    series.instances.map((i) => [i.sopInstanceUid, i.sliceThickness ?? DEFAULT_THICKNESS]),
+  );
+  const frames = await readSeriesFrames(series);
+  return frames
+    .filter((f) => f.plane !== null)
+    .map((f) => ({
+      sopInstanceUid: f.instanceUid,
+      frame: f.frameIndex,
+      plane: f.plane!,
+      thickness: thickness.get(f.instanceUid) ?? DEFAULT_THICKNESS,
+      pixels: f.pixels,
+    }));
+}
+
+/** Reads a study folder, selects the sagittal T2 and the axial T2 series and decodes their slices. */
+export async function loadStudyInput(dir: string, rules?: SeriesRules): Promise<LoadedInput> {
+  const study = await loadStudy(dir);
+  const sel = selectSeries(study, rules);
+  const find = (key: string) => {
+    const uid = sel.selected[key]?.series.seriesInstanceUid;
+    return study.series.find((s) => s.seriesInstanceUid === uid);
+  };
+  const sag = find('sagittalT2');
+  const ax = find('axialT2');
+  if (!sag) {
+    throw new InputError(
+      `${dir}: ${sel.missing.join('; ') || 'no sagittal T2 series'}: cannot locate the discs`,
+    );
+  }
+  const warnings = [
+    ...study.warnings.map((w: LoadWarning) => `skipped ${w.file}: ${w.reason}`),
+    ...sel.missing,
+  ];
+  return {
+    input: {
+      studyInstanceUid: study.studyInstanceUid,
+      sagittal: await slicesOf(sag),
+      axial: await slicesOf(ax),
+    },
+    series: { sagittal: sag.seriesInstanceUid, axial: ax?.seriesInstanceUid ?? null },
+    warnings,
+  };
+}

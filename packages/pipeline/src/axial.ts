@@ -1,0 +1,87 @@
+import { AXIAL_CLASSES, discLabel, type AxialClass, type DiscLevel } from '@lumbar/core';
+import { classifierInput, type GrayImage } from '@lumbar/imaging';
+import { CanonicalSlice, canonicalSlice } from './canonical';
+import { assignAxialSlice, type LabelledDisc } from './geometry';
+import { segmentBatch } from './segment';
+import type { AxialEvidence, Models, SliceInput } from './types';
+
+export interface AxialSliceResult {
+  slice: CanonicalSlice;
+  level: DiscLevel;
+  /** Canonical mask, disc pixels painted with the level's label value. */
+  mask: GrayImage;
+  evidence: AxialEvidence;
+  box: { x0: number; y0: number; x1: number; y1: number };
+}
+
+/** Classifier output in AXIAL_CLASSES order, whatever order the model card lists its classes in. */
+export function byClass(probs: ArrayLike<number>, classes: readonly string[]): Record<AxialClass, number> {
+  const out = {} as Record<AxialClass, number>;
+  for (const k of AXIAL_CLASSES) {
+    const i = classes.indexOf(k);
+    out[k] = i >= 0 ? probs[i] : 0;
+  }
+  return out;
+}
+
+/**
+ * Axial stage: assign each slice to a disc level by geometry, segment the slices of the wanted levels
+ * in one batch, crop the disc of each and classify all crops in one batch.
+ */
+export async function axialStage(
+  slices: SliceInput[],
+  discs: LabelledDisc[],
+  levels: readonly DiscLevel[],
+  models: Models,
+): Promise<AxialSliceResult[]> {
+  const assigned = slices
+    .map((s) => ({ s, a: assignAxialSlice(s.plane, s.thickness, discs) }))
+    .filter(
+      (x): x is { s: SliceInput; a: NonNullable<typeof x.a> } => x.a !== null && levels.includes(x.a.level),
+    );
+  const canon = assigned.map((x) => canonicalSlice(x.s, 'axial'));
+  const masks = await segmentBatch(models.axialSeg, canon);
+  const crops = canon
+    .map((c, i) => ({ i, input: classifierInput(c.image, masks[i], 'axial') }))
+    .filter((x) => x.input);
+  if (crops.length === 0) return [];
+  const size = crops[0].input!.tensor.data.length;
+  const batch = new Float32Array(crops.length * size);
+  crops.forEach((x, k) => batch.set(x.input!.tensor.data, k * size));
+  const out = await models.axialCls.run(batch, crops.length);
+  const nClasses = models.axialCls.card.output.classes.length;
+  return crops.map(({ i, input }, k) => {
+    const { s, a } = assigned[i];
+    const mask = masks[i];
+    const label = discLabel(a.level);
+    const painted = { width: mask.width, height: mask.height, data: mask.data.map((v) => (v ? label : 0)) };
+    const discPixels = mask.data.reduce((n, v) => n + (v ? 1 : 0), 0);
+    return {
+      slice: canon[i],
+      level: a.level,
+      mask: painted,
+      box: input!.box,
+      evidence: {
+        sopInstanceUid: s.sopInstanceUid,
+        frame: s.frame,
+        distanceMm: Math.round(a.distanceMm * 100) / 100,
+        discAreaMm2: Math.round(discPixels * s.plane.spacing[0] * s.plane.spacing[1]),
+        probabilities: byClass(
+          out.data.subarray(k * nClasses, (k + 1) * nClasses),
+          models.axialCls.card.output.classes,
+        ),
+      },
+    };
+  });
+}
+
+/** Disc-area-weighted mean of the axial probabilities of one level, or null without slices. */
+export function meanAxial(results: AxialSliceResult[], level: DiscLevel): Record<AxialClass, number> | null {
+  const rs = results.filter((r) => r.level === level);
+  const total = rs.reduce((s, r) => s + r.evidence.discAreaMm2, 0);
+  if (rs.length === 0 || total <= 0) return null;
+  const out = Object.fromEntries(AXIAL_CLASSES.map((k) => [k, 0])) as Record<AxialClass, number>;
+  for (const r of rs)
+    for (const k of AXIAL_CLASSES) out[k] += (r.evidence.probabilities[k] * r.evidence.discAreaMm2) / total;
+  return out;
+}

@@ -1,0 +1,115 @@
+import { DISC_LEVELS, type DiscLevel } from '@lumbar/core';
+import { dot, pixelToPatient, planeNormal } from '@lumbar/dicom';
+import {
+  classifierInput,
+  labelComponents,
+  MIN_COMPONENT_FRACTION,
+  type Box,
+  type Component,
+  type GrayImage,
+} from '@lumbar/imaging';
+import { CanonicalSlice, canonicalSlice, toStored } from './canonical';
+import type { LabelledDisc } from './geometry';
+import { componentCentroids, segmentBatch } from './segment';
+import type { Models, Predictor, SliceInput } from './types';
+
+/** Discs smaller than this on the mid-sagittal slice are not discs (mm^2; a lumbar disc is ~300). */
+export const MIN_SAGITTAL_DISC_MM2 = 40;
+/** How many sagittal slices around the centre of the series are segmented to find the mid-sagittal one. */
+export const SAGITTAL_CANDIDATES = 5;
+
+/** A disc component on a canonical sagittal image (head up), with its level counted from the bottom. */
+export interface ImageDisc {
+  level: DiscLevel;
+  component: Component;
+  /** Centroid (x, y) in canonical pixels. */
+  x: number;
+  y: number;
+}
+
+export interface SagittalImageResult {
+  /** Label map: each kept disc painted with its level's label value (1 T12-L1 .. 6 L5-S1). */
+  levels: GrayImage;
+  discs: ImageDisc[];
+  probabilities: number[] | null;
+  box: Box | null;
+}
+
+/**
+ * The sagittal path on one canonical image and its disc mask: keep plausible components (a tenth of the
+ * largest, and at least `minArea` pixels), label levels from the bottom of the image (L5-S1 lowest), and
+ * classify the crop around the two lowest discs (healthy / L4-L5 / L5-S1).
+ */
+export async function sagittalOnImage(
+  image: GrayImage,
+  mask: GrayImage,
+  classifier: Predictor,
+  minArea = 1,
+): Promise<SagittalImageResult> {
+  const { labels, components } = labelComponents(mask);
+  const centroids = componentCentroids(labels, image.width, components.length);
+  const largest = components.reduce((m, c) => Math.max(m, c.area), 0);
+  const kept = components
+    .filter((c) => c.area * MIN_COMPONENT_FRACTION >= largest && c.area >= minArea)
+    .sort((a, b) => centroids[b.label].y - centroids[a.label].y);
+  const fromBottom = [...DISC_LEVELS].reverse();
+  const discs = kept
+    .slice(0, fromBottom.length)
+    .map((c, i) => ({ level: fromBottom[i], component: c, ...centroids[c.label] }));
+  const value = new Uint8Array(components.length + 1);
+  for (const d of discs) value[d.component.label] = DISC_LEVELS.indexOf(d.level) + 1;
+  const levels = { width: image.width, height: image.height, data: new Uint8Array(labels.length) };
+  for (let i = 0; i < labels.length; i++) levels.data[i] = value[labels[i]];
+  const input = discs.length >= 2 ? classifierInput(image, levels, 'sagittal') : null;
+  const probabilities = input ? Array.from((await classifier.run(input.tensor.data, 1)).data) : null;
+  return { levels, discs, probabilities, box: input?.box ?? null };
+}
+
+export interface SagittalResult extends SagittalImageResult {
+  slice: CanonicalSlice;
+  /** The discs in patient coordinates. */
+  located: LabelledDisc[];
+}
+
+/** The slices nearest the centre of the series, by position along the slice normal. */
+export function centralSlices(slices: SliceInput[], k = SAGITTAL_CANDIDATES): SliceInput[] {
+  if (slices.length === 0) return [];
+  const n = planeNormal(slices[0].plane);
+  const sorted = [...slices].sort((a, b) => dot(a.plane.position, n) - dot(b.plane.position, n));
+  const start = Math.max(0, Math.floor((sorted.length - k) / 2));
+  return sorted.slice(start, start + k);
+}
+
+/**
+ * Sagittal stage: segment the central slices, keep the one with the most disc (the mid-sagittal), run
+ * the sagittal path on it and place each disc in patient coordinates.
+ */
+export async function sagittalStage(slices: SliceInput[], models: Models): Promise<SagittalResult | null> {
+  const cands = centralSlices(slices).map((s) => canonicalSlice(s, 'sagittal'));
+  if (cands.length === 0) return null;
+  const masks = await segmentBatch(models.sagittalSeg, cands);
+  const area = (m: GrayImage) => m.data.reduce((s, v) => s + v, 0);
+  let best = 0;
+  masks.forEach((m, i) => {
+    if (area(m) > area(masks[best])) best = i;
+  });
+  const slice = cands[best];
+  const [sr, sc] = slice.input.plane.spacing;
+  const res = await sagittalOnImage(
+    slice.image,
+    masks[best],
+    models.sagittalCls,
+    Math.ceil(MIN_SAGITTAL_DISC_MM2 / (sr * sc)),
+  );
+  const spacingAlongRows = slice.orientation.transpose ? sc : sr;
+  const located = res.discs.map((d) => {
+    const [r, k] = toStored(slice, d.y, d.x);
+    return {
+      level: d.level,
+      centroid: pixelToPatient(slice.input.plane, r, k),
+      halfHeight: ((d.component.y1 - d.component.y0 + 1) * spacingAlongRows) / 2,
+      areaMm2: d.component.area * sr * sc,
+    };
+  });
+  return { ...res, slice, located };
+}

@@ -1,0 +1,86 @@
+import type { AxialClass, DiscLevel } from '@lumbar/core';
+import type { ImagePlane } from '@lumbar/dicom';
+import type { Box, GrayImage } from '@lumbar/imaging';
+import type { Diagnosis } from './fuse';
+
+/** One decoded slice with its geometry, as the pipeline receives it (no I/O here). */
+export interface SliceInput {
+  sopInstanceUid: string;
+  frame: number;
+  plane: ImagePlane;
+  /** SliceThickness in mm (a default applies when the object has none). */
+  thickness: number;
+  /** Modality values, row-major, plane.rows x plane.columns. */
+  pixels: ArrayLike<number>;
+}
+
+export interface StudyInput {
+  studyInstanceUid: string;
+  sagittal: SliceInput[];
+  axial: SliceInput[];
+}
+
+/** A model as the pipeline sees it: its card (classes, name, version) and a batch call (NCHW float32). */
+export interface Predictor {
+  card: { name: string; version: string; output: { classes: string[]; threshold?: number | null } };
+  run(data: Float32Array, n: number): Promise<{ data: Float32Array; dims: readonly number[] }>;
+}
+
+export interface Models {
+  sagittalSeg: Predictor;
+  axialSeg: Predictor;
+  sagittalCls: Predictor;
+  axialCls: Predictor;
+}
+
+/** A slice shown to a person: the canonical 8-bit image, the disc mask and the classifier's box. */
+export interface KeyImage {
+  title: string;
+  sopInstanceUid: string;
+  image: GrayImage;
+  mask: GrayImage;
+  box: Box | null;
+}
+
+export interface AxialEvidence {
+  sopInstanceUid: string;
+  frame: number;
+  distanceMm: number;
+  discAreaMm2: number;
+  probabilities: Record<AxialClass, number>;
+}
+
+export interface LevelFinding {
+  level: DiscLevel;
+  diagnosis: Diagnosis;
+  probabilities: Record<AxialClass, number>;
+  reason: string | null;
+  evidence: {
+    sagittal: {
+      sopInstanceUid: string;
+      herniationProbability: number | null;
+      centroid: readonly number[];
+    } | null;
+    axial: AxialEvidence[];
+  };
+}
+
+export interface AnalysisResult {
+  studyInstanceUid: string;
+  levels: LevelFinding[];
+  summary: string;
+  /** Discs found on the mid-sagittal slice, from the sacrum up. */
+  discs: Array<{ level: DiscLevel; centroid: readonly number[]; areaMm2: number }>;
+  sagittalProbabilities: Record<string, number> | null;
+  keyImages: KeyImage[];
+  /** Disc masks per source slice (uid -> mask in the slice's stored orientation), for the DICOM SEG. */
+  masks: Array<{
+    sopInstanceUid: string;
+    frame: number;
+    view: 'sagittal' | 'axial';
+    levels: Record<string, GrayImage>;
+  }>;
+  models: Record<string, { name: string; version: string }>;
+  warnings: string[];
+  timingsMs: Record<string, number>;
+}
