@@ -48,6 +48,7 @@ def add_train_args(p: argparse.ArgumentParser, task_required: bool = True) -> No
     p.add_argument("--class-weights", choices=["none", "balanced"], default="none")
     p.add_argument("--split", default=None, help="reuse a split JSON instead of making one")
     p.add_argument("--seg-model", default=None, help="segmentation model (models/<name> or a run folder) to crop images without masks")
+    p.add_argument("--init", default=None, help="start from the weights of an earlier run of the same architecture (run folder or checkpoint.pt)")
     p.add_argument("--drop-bulge", action="store_true", help="axial: 4 classes without 'bulge' (paper's second experiment)")
     p.add_argument("--both", choices=["drop", "l4l5", "l5s1"], default="drop", help="sagittal images with both L4-L5 and L5-S1 herniated")
     p.add_argument("--no-eval-train", action="store_true", help="skip the final metrics on the training part")
@@ -68,7 +69,7 @@ def config_from(args, command: str):
         augment=not args.no_augment, class_weights=args.class_weights, split=args.split, seg_model=args.seg_model,
         pretrained=getattr(args, "pretrained", None), finetune_epochs=getattr(args, "finetune_epochs", 20),
         finetune_lr=getattr(args, "finetune_lr", 1e-5), drop_bulge=args.drop_bulge, both=args.both, device=args.device,
-        progress=not args.quiet, eval_train=not args.no_eval_train,
+        progress=not args.quiet, eval_train=not args.no_eval_train, init=getattr(args, "init", None),
     )
 
 

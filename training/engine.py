@@ -76,6 +76,7 @@ class TrainConfig:
     split: str | None = None  # reuse a split JSON
     seg_model: str | None = None  # to crop images without masks
     pretrained: str | None = None  # transfer learning: torchvision ImageNet state_dict
+    init: str | None = None  # start from the weights of an earlier run (checkpoint.pt or its folder)
     finetune_epochs: int = 20
     finetune_lr: float = PAPER["finetune_lr"]
     drop_bulge: bool = False
@@ -331,6 +332,10 @@ def train(cfg: TrainConfig, prepared: tuple | None = None) -> dict:
     if cfg.dropout is not None:
         arch_kwargs["dropout"] = cfg.dropout
     model = build_model(cfg.arch, weights=cfg.pretrained, **arch_kwargs).to(device)
+    if cfg.init:
+        from training.inference import load_checkpoint
+
+        model.load_state_dict(load_checkpoint(cfg.init)["state_dict"])
     weights = None if seg else class_weights(parts["train"]["labels"], len(classes), cfg.class_weights)
     history: list[dict] = []
     if cfg.arch in TRANSFER:

@@ -33,6 +33,11 @@ export interface StorescuOptions {
   /** Files and/or folders; folders are scanned recursively for `pattern`. */
   paths: string[];
   pattern?: string;
+  /**
+   * Propose only the SOP classes of the files sent (storescu -R): needed for classes outside storescu's
+   * default proposal list, such as Segmentation Storage.
+   */
+  requiredOnly?: boolean;
 }
 
 /** Parses `storescu -d` output into one result per file it tried to send. */
@@ -62,6 +67,7 @@ export function parseStorescu(output: string): { results: StoreResult[]; associa
 /** Sends DICOM files with DCMTK's storescu and returns the per-instance C-STORE statuses. */
 export async function storescu(opts: StorescuOptions): Promise<StorescuRun> {
   const args = ['-d', '-nh', '-aet', opts.aet ?? 'LUMBAR_SCU', '-aec', opts.aec];
+  if (opts.requiredOnly) args.push('-R');
   if (opts.paths.some((p) => statSync(p).isDirectory()))
     args.push('+sd', '+r', '+sp', opts.pattern ?? '*.dcm');
   args.push(opts.host ?? '127.0.0.1', String(opts.port), ...opts.paths);

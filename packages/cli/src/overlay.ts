@@ -1,8 +1,8 @@
 import { PNG } from 'pngjs';
 import type { KeyImage } from '@lumbar/pipeline';
 
-/** One colour per disc label (1 T12-L1 .. 6 L5-S1). */
-const COLOURS: Array<[number, number, number]> = [
+/** One colour per disc label (1 T12-L1 .. 6 L5-S1); the SEG recommends the same for display. */
+export const COLOURS: Array<[number, number, number]> = [
   [0, 0, 0],
   [120, 120, 255],
   [80, 200, 255],
@@ -14,8 +14,15 @@ const COLOURS: Array<[number, number, number]> = [
 
 /** An RGB PNG of a key image: the grey image, disc masks tinted by level, the classifier box in white. */
 export function renderKeyImage(k: KeyImage): Buffer {
-  const { width, height, data } = k.image;
+  const { width, height, rgb } = renderKeyImageRgb(k);
   const png = new PNG({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  png.data = rgb;
+  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
+}
+
+/** The key image as 8-bit RGB pixels (row-major, interleaved), for the PNG and the DICOM key image. */
+export function renderKeyImageRgb(k: KeyImage): { width: number; height: number; rgb: Buffer } {
+  const { width, height, data } = k.image;
   const rgb = Buffer.alloc(width * height * 3);
   for (let i = 0; i < width * height; i++) {
     const g = data[i];
@@ -34,8 +41,7 @@ export function renderKeyImage(k: KeyImage): Buffer {
     for (let y = y0; y <= y1; y++)
       for (const x of [x0, x1]) rgb.fill(255, (y * width + x) * 3, (y * width + x) * 3 + 3);
   }
-  png.data = rgb;
-  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  return { width, height, rgb };
 }
 
 function isEdge(m: Uint8Array, w: number, h: number, i: number): boolean {

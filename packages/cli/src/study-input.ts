@@ -1,8 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import { InputError } from '@lumbar/core';
 import {
   loadStudy,
+  readPart10,
   readSeriesFrames,
   selectSeries,
+  sourceImageOf,
+  type SourceImage,
   type LoadWarning,
   type SeriesGroup,
   type SeriesRules,
@@ -15,6 +19,8 @@ const DEFAULT_THICKNESS = 4;
 export interface LoadedInput {
   input: StudyInput;
   series: { sagittal: string | null; axial: string | null };
+  /** The files of the selected series: the sources the DICOM outputs cite. */
+  sourceFiles: string[];
   warnings: string[];
 }
 
@@ -61,6 +67,16 @@ export async function loadStudyInput(dir: string, rules?: SeriesRules): Promise<
       axial: await slicesOf(ax),
     },
     series: { sagittal: sag.seriesInstanceUid, axial: ax?.seriesInstanceUid ?? null },
+    sourceFiles: [...sag.instances, ...(ax?.instances ?? [])].map((i) => i.file),
     warnings,
   };
+}
+
+/** The headers of the given source files, as the DICOM writers need them (patient, study, geometry). */
+export async function readSourceImages(files: readonly string[]): Promise<SourceImage[]> {
+  const out: SourceImage[] = [];
+  for (const file of files) {
+    out.push(sourceImageOf(readPart10(await readFile(file), file, { headerOnly: true }), file));
+  }
+  return out;
 }

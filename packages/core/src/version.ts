@@ -20,3 +20,11 @@ export type AxialClass = (typeof AXIAL_CLASSES)[number];
 
 export const SAGITTAL_CLASSES = ['healthy', 'L4-L5', 'L5-S1'] as const;
 export type SagittalClass = (typeof SAGITTAL_CLASSES)[number];
+
+/**
+ * Slice choices shared by the pipeline and the phantom's training layout, so that the models learn from
+ * the slices the pipeline shows them: the sagittal slices nearest the centre of the series, and the axial
+ * slices whose disc cross-section is at least this fraction of the largest of their level.
+ */
+export const SAGITTAL_CANDIDATES = 5;
+export const AXIAL_MIN_AREA_FRACTION = 0.6;

@@ -333,7 +333,8 @@ function discTissue(d: Disc, a: number, b: number, u: number, out: Sample): bool
   if (Math.abs(u) > hh + 0.6) return false;
   const hw = d.halfWidth + d.bulge;
   const hd = d.halfDepth + d.bulge;
-  const conc = d.bulge > 0 ? 0 : 0.08;
+  // healthy discs have a slightly concave posterior margin; a bulge makes it convex and broad
+  const conc = d.bulge > 0 ? -0.12 : 0.08;
   if (insideKidney(a, b, hw, hd, conc)) {
     out.disc = d.label;
     // nucleus: an inner ellipse, slightly posterior, flattened by degeneration

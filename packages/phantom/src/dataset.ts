@@ -1,9 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DISC_LEVELS } from '@lumbar/core';
+import { AXIAL_MIN_AREA_FRACTION, AxialClass, DISC_LEVELS, SAGITTAL_CANDIDATES } from '@lumbar/core';
+import type { Disc } from './anatomy';
 import { toUint8 } from '@lumbar/imaging';
 import { encodeGrayPng } from './png';
 import { planStudy } from './protocol';
+import type { RenderedSlice } from './render';
 import { renderSeries, StudyTruth } from './study';
 
 export const SAMPLE_COLUMNS = [
@@ -42,10 +44,14 @@ export function writeDatasetStudy(outDir: string, seed: string | number, index: 
     if (sp.kind !== 't2_sag' && sp.kind !== 't2_tra') continue;
     const view = sp.kind === 't2_sag' ? 'sagittal' : 'axial';
     const short = sp.kind === 't2_sag' ? 'sag_T2' : 'ax_T2';
+    const kept: Array<{ slice: RenderedSlice; i: number; present: number[] }> = [];
     renderSeries(plan, sp, (slice, i) => {
       const present = new Set<number>();
       for (let p = 0; p < slice.mask.length; p++) if (slice.mask[p]) present.add(slice.mask[p]);
-      if (view === 'sagittal' && present.size === 0) return;
+      if (view === 'sagittal' && (present.size === 0 || !centralSlice(i, sp.planes.length))) return;
+      kept.push({ slice, i, present: [...present].sort((a, b) => a - b) });
+    });
+    for (const { slice, i, present } of view === 'axial' ? largestPerLevel(kept, sp.levels) : kept) {
       const plane = sp.planes[i];
       const sample = `${patient}_${short}_${String(i).padStart(2, '0')}`;
       const image = `images/${sample}.png`;
@@ -54,25 +60,15 @@ export function writeDatasetStudy(outDir: string, seed: string | number, index: 
       writeFileSync(join(outDir, mask), encodeGrayPng(slice.mask, plane.columns, plane.rows));
       const level = sp.levels[i] ?? '';
       samples.push([
-        sample,
-        patient,
-        plan.study.studyInstanceUid,
-        view,
-        short,
-        String(i),
-        image,
-        mask,
-        String(plane.rows),
-        String(plane.columns),
-        plane.spacing[0].toFixed(4),
-        level,
+        sample, patient, plan.study.studyInstanceUid, view, short, String(i), image, mask, String(plane.rows),
+        String(plane.columns), plane.spacing[0].toFixed(4), level,
       ]);
-      for (const value of [...present].sort((a, b) => a - b)) {
-        const lv = DISC_LEVELS[value - 1];
-        const cls = plan.anatomy.discs[value - 1].pathology;
-        labels.push([sample, patient, view, lv, String(value), cls]);
+      for (const value of present) {
+        const disc = plan.anatomy.discs[value - 1];
+        const cls = view === 'sagittal' ? visibleClass(plan.anatomy.x0, disc, plane.position[0]) : disc.pathology;
+        labels.push([sample, patient, view, DISC_LEVELS[value - 1], String(value), cls]);
       }
-    });
+    }
     series.push({
       folder: sp.folder,
       kind: sp.kind,
@@ -92,6 +88,39 @@ export function writeDatasetStudy(outDir: string, seed: string | number, index: 
     samples,
     labels,
   };
+}
+
+/** The sagittal slices the pipeline looks at: the SAGITTAL_CANDIDATES nearest the centre of the series. */
+function centralSlice(i: number, n: number): boolean {
+  const start = Math.max(0, Math.floor((n - SAGITTAL_CANDIDATES) / 2));
+  return i >= start && i < start + SAGITTAL_CANDIDATES;
+}
+
+/**
+ * Axial slices whose disc cross-section is at least AXIAL_MIN_AREA_FRACTION of the largest of their level
+ * in the study (the pipeline's rule too): outer slices of a wedge-shaped disc cut only its anterior part
+ * and show nothing of the posterior margin, where herniations are.
+ */
+function largestPerLevel<T extends { slice: RenderedSlice; i: number }>(kept: T[], levels: Array<string | null>): T[] {
+  const area = (k: T) => {
+    const label = DISC_LEVELS.indexOf(levels[k.i] as (typeof DISC_LEVELS)[number]) + 1;
+    return k.slice.mask.reduce((n, v) => n + (v === label ? 1 : 0), 0);
+  };
+  const areas = kept.map(area);
+  return kept.filter((k, j) => {
+    const max = Math.max(...kept.map((o, m) => (levels[o.i] === levels[k.i] ? areas[m] : 0)));
+    return areas[j] > 0 && areas[j] >= AXIAL_MIN_AREA_FRACTION * max;
+  });
+}
+
+/**
+ * The class of a disc as one sagittal slice shows it: a herniation counts on the slices it reaches
+ * (where its protrusion is still at least 1.5 mm deep); elsewhere the disc looks like a non-herniated one.
+ */
+function visibleClass(x0: number, d: Disc, sliceX: number): AxialClass {
+  if (d.herniationDepth <= 0) return d.pathology;
+  const g = (sliceX - (x0 + d.herniationCentre)) / d.herniationSigma;
+  return d.herniationDepth * Math.exp(-g * g) >= 1.5 ? d.pathology : 'healthy';
 }
 
 export function prepareDatasetDir(outDir: string): void {

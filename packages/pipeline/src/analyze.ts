@@ -31,9 +31,7 @@ export async function analyzeStudy(
   const axial = discs.length ? await axialStage(study.axial, discs, REPORT_LEVELS, models) : [];
   if (study.axial.length === 0) warnings.push('no axial T2 slices');
   const t2 = clock();
-  const sagByLevel = sag?.probabilities
-    ? sagittalByLevel(sag.probabilities, models.sagittalCls.card.output.classes)
-    : null;
+  const sagByLevel = sag ? maxOverSlices(sag.perSlice, models.sagittalCls.card.output.classes) : null;
   const levels: LevelFinding[] = REPORT_LEVELS.map((level) => {
     const disc = discs.find((d) => d.level === level);
     const fused = disc
@@ -108,6 +106,18 @@ export async function analyzeStudy(
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** Per level, the highest herniation probability the sagittal classifier gave on any candidate slice. */
+function maxOverSlices(
+  perSlice: Array<{ probabilities: number[] | null }>,
+  classes: readonly string[],
+): Record<string, number> | null {
+  const byLevel = perSlice.filter((p) => p.probabilities).map((p) => sagittalByLevel(p.probabilities!, classes));
+  if (byLevel.length === 0) return null;
+  const out: Record<string, number> = {};
+  for (const b of byLevel) for (const [k, v] of Object.entries(b)) out[k] = Math.max(out[k] ?? 0, v);
+  return out;
+}
 
 function keyImages(sag: Awaited<ReturnType<typeof sagittalStage>>, axial: AxialSliceResult[]): KeyImage[] {
   const out: KeyImage[] = [];

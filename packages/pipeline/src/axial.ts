@@ -1,4 +1,4 @@
-import { AXIAL_CLASSES, discLabel, type AxialClass, type DiscLevel } from '@lumbar/core';
+import { AXIAL_CLASSES, AXIAL_MIN_AREA_FRACTION, discLabel, type AxialClass, type DiscLevel } from '@lumbar/core';
 import { classifierInput, type GrayImage } from '@lumbar/imaging';
 import { CanonicalSlice, canonicalSlice } from './canonical';
 import { assignAxialSlice, type LabelledDisc } from './geometry';
@@ -75,13 +75,18 @@ export async function axialStage(
   });
 }
 
-/** Disc-area-weighted mean of the axial probabilities of one level, or null without slices. */
+/**
+ * Disc-area-weighted mean of the axial probabilities of one level, over the slices whose disc area is at
+ * least AXIAL_MIN_AREA_FRACTION of the largest (outer slices of a wedge-shaped disc miss its posterior
+ * margin); null without slices.
+ */
 export function meanAxial(results: AxialSliceResult[], level: DiscLevel): Record<AxialClass, number> | null {
-  const rs = results.filter((r) => r.level === level);
+  const all = results.filter((r) => r.level === level);
+  const max = all.reduce((m, r) => Math.max(m, r.evidence.discAreaMm2), 0);
+  const rs = all.filter((r) => r.evidence.discAreaMm2 >= AXIAL_MIN_AREA_FRACTION * max);
   const total = rs.reduce((s, r) => s + r.evidence.discAreaMm2, 0);
   if (rs.length === 0 || total <= 0) return null;
   const out = Object.fromEntries(AXIAL_CLASSES.map((k) => [k, 0])) as Record<AxialClass, number>;
-  for (const r of rs)
-    for (const k of AXIAL_CLASSES) out[k] += (r.evidence.probabilities[k] * r.evidence.discAreaMm2) / total;
+  for (const r of rs) for (const k of AXIAL_CLASSES) out[k] += (r.evidence.probabilities[k] * r.evidence.discAreaMm2) / total;
   return out;
 }

@@ -1,4 +1,4 @@
-import { DISC_LEVELS, type DiscLevel } from '@lumbar/core';
+import { DISC_LEVELS, SAGITTAL_CANDIDATES, type DiscLevel } from '@lumbar/core';
 import { dot, pixelToPatient, planeNormal } from '@lumbar/dicom';
 import {
   classifierInput,
@@ -15,8 +15,6 @@ import type { Models, Predictor, SliceInput } from './types';
 
 /** Discs smaller than this on the mid-sagittal slice are not discs (mm^2; a lumbar disc is ~300). */
 export const MIN_SAGITTAL_DISC_MM2 = 40;
-/** How many sagittal slices around the centre of the series are segmented to find the mid-sagittal one. */
-export const SAGITTAL_CANDIDATES = 5;
 
 /** A disc component on a canonical sagittal image (head up), with its level counted from the bottom. */
 export interface ImageDisc {
@@ -69,6 +67,8 @@ export interface SagittalResult extends SagittalImageResult {
   slice: CanonicalSlice;
   /** The discs in patient coordinates. */
   located: LabelledDisc[];
+  /** The classifier on every candidate slice: a paracentral herniation shows on a parasagittal slice. */
+  perSlice: Array<{ sopInstanceUid: string; probabilities: number[] | null }>;
 }
 
 /** The slices nearest the centre of the series, by position along the slice normal. */
@@ -95,12 +95,9 @@ export async function sagittalStage(slices: SliceInput[], models: Models): Promi
   });
   const slice = cands[best];
   const [sr, sc] = slice.input.plane.spacing;
-  const res = await sagittalOnImage(
-    slice.image,
-    masks[best],
-    models.sagittalCls,
-    Math.ceil(MIN_SAGITTAL_DISC_MM2 / (sr * sc)),
-  );
+  const minArea = Math.ceil(MIN_SAGITTAL_DISC_MM2 / (sr * sc));
+  const all = await Promise.all(cands.map((c, i) => sagittalOnImage(c.image, masks[i], models.sagittalCls, minArea)));
+  const res = all[best];
   const spacingAlongRows = slice.orientation.transpose ? sc : sr;
   const located = res.discs.map((d) => {
     const [r, k] = toStored(slice, d.y, d.x);
@@ -111,5 +108,6 @@ export async function sagittalStage(slices: SliceInput[], models: Models): Promi
       areaMm2: d.component.area * sr * sc,
     };
   });
-  return { ...res, slice, located };
+  const perSlice = all.map((r, i) => ({ sopInstanceUid: cands[i].input.sopInstanceUid, probabilities: r.probabilities }));
+  return { ...res, slice, located, perSlice };
 }

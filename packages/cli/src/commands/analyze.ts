@@ -6,8 +6,9 @@ import { readSeriesRules } from '@lumbar/dicom';
 import { initImaging } from '@lumbar/imaging';
 import { closeModelSet, openModelSet, type ExecutionProvider } from '@lumbar/inference';
 import { analyzeStudy, type AnalysisResult } from '@lumbar/pipeline';
+import { buildDicomOutputs, dicomOutputsDocument, type DicomOutput } from '../dicom-outputs';
 import { renderKeyImage } from '../overlay';
-import { loadStudyInput } from '../study-input';
+import { loadStudyInput, readSourceImages } from '../study-input';
 
 /** The shipped models: `models/` at the root of the repository, unless --models or LUMBAR_MODELS_DIR says otherwise. */
 export const DEFAULT_MODELS_DIR = resolve(__dirname, '..', '..', '..', '..', 'models');
@@ -24,6 +25,7 @@ export function findingsDocument(
   r: AnalysisResult,
   series: { sagittal: string | null; axial: string | null },
   extraWarnings: string[],
+  dicom: readonly DicomOutput[] = [],
 ) {
   return {
     studyInstanceUid: r.studyInstanceUid,
@@ -39,6 +41,7 @@ export function findingsDocument(
       title: k.title,
       sopInstanceUid: k.sopInstanceUid,
     })),
+    dicom: dicomOutputsDocument(dicom),
     warnings: [...extraWarnings, ...r.warnings],
     timingsMs: r.timingsMs,
   };
@@ -70,7 +73,15 @@ export async function runAnalyze(
     result.keyImages.forEach((k, i) =>
       writeFileSync(join(o.out, 'key-images', `${i + 1}.png`), renderKeyImage(k)),
     );
-    const doc = findingsDocument(result, loaded.series, loaded.warnings);
+    const sources = await readSourceImages(loaded.sourceFiles);
+    const dicom = buildDicomOutputs(result, sources, { createdAt: new Date() });
+    for (const d of dicom.outputs) writeFileSync(join(o.out, d.file), d.bytes);
+    const doc = findingsDocument(
+      result,
+      loaded.series,
+      [...loaded.warnings, ...dicom.warnings],
+      dicom.outputs,
+    );
     doc.timingsMs = {
       ...doc.timingsMs,
       loadModelsAndStudy: Math.round(t1 - t0),
@@ -87,10 +98,11 @@ export async function runAnalyze(
 export function analyzeCommand(): Command {
   return new Command('analyze')
     .description(
-      'diagnose a lumbar MR study folder: findings.json and key images (not for primary diagnosis)',
+      'diagnose a lumbar MR study folder: findings.json, key images and DICOM SEG, SR and secondary ' +
+        'captures (not for primary diagnosis)',
     )
     .argument('<study-dir>', 'folder holding the DICOM files of one study')
-    .requiredOption('--out <dir>', 'where findings.json and key-images/ are written')
+    .requiredOption('--out <dir>', 'where findings.json, key-images/ and the DICOM objects are written')
     .option('--models <dir>', 'models folder (default: the shipped models/)')
     .option('--rules <file>', 'series selection rules (JSON) overriding the defaults')
     .option(

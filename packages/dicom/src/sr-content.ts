@@ -1,0 +1,76 @@
+import { Code, codeItem } from './codes';
+import { Dataset, ds } from './write';
+
+/** SR content items (PS3.3 C.17.3), as naturalized datasets: small builders for the SR writers. */
+
+export type Relationship =
+  'CONTAINS' | 'HAS OBS CONTEXT' | 'HAS CONCEPT MOD' | 'HAS ACQ CONTEXT' | 'HAS PROPERTIES' | 'INFERRED FROM';
+
+const named = (rel: Relationship | null, valueType: string, name: Code): Dataset => ({
+  ...(rel ? { RelationshipType: rel } : {}),
+  ValueType: valueType,
+  ConceptNameCodeSequence: [codeItem(name)],
+});
+
+export function container(
+  rel: Relationship | null,
+  name: Code,
+  children: Dataset[],
+  template?: string,
+): Dataset {
+  return {
+    ...named(rel, 'CONTAINER', name),
+    ContinuityOfContent: 'SEPARATE',
+    ...(template
+      ? { ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: template }] }
+      : {}),
+    ...(children.length ? { ContentSequence: children } : {}),
+  };
+}
+
+export function textItem(rel: Relationship, name: Code, value: string): Dataset {
+  return { ...named(rel, 'TEXT', name), TextValue: value };
+}
+
+export function codeValueItem(rel: Relationship, name: Code, value: Code): Dataset {
+  return { ...named(rel, 'CODE', name), ConceptCodeSequence: [codeItem(value)] };
+}
+
+export function uidItem(rel: Relationship, name: Code, uid: string): Dataset {
+  return { ...named(rel, 'UIDREF', name), UID: uid };
+}
+
+export function numItem(
+  rel: Relationship,
+  name: Code,
+  value: number,
+  unit: Code,
+  children: Dataset[] = [],
+): Dataset {
+  return {
+    ...named(rel, 'NUM', name),
+    MeasuredValueSequence: [{ MeasurementUnitsCodeSequence: [codeItem(unit)], NumericValue: ds(value) }],
+    ...(children.length ? { ContentSequence: children } : {}),
+  };
+}
+
+/** An IMAGE item referencing one instance (and frame, or segment of a SEG). */
+export function imageItem(
+  rel: Relationship,
+  name: Code,
+  ref: { sopClassUid: string; sopInstanceUid: string; frameNumber?: number; segmentNumber?: number },
+  children: Dataset[] = [],
+): Dataset {
+  return {
+    ...named(rel, 'IMAGE', name),
+    ReferencedSOPSequence: [
+      {
+        ReferencedSOPClassUID: ref.sopClassUid,
+        ReferencedSOPInstanceUID: ref.sopInstanceUid,
+        ...(ref.frameNumber !== undefined ? { ReferencedFrameNumber: String(ref.frameNumber) } : {}),
+        ...(ref.segmentNumber !== undefined ? { ReferencedSegmentNumber: ref.segmentNumber } : {}),
+      },
+    ],
+    ...(children.length ? { ContentSequence: children } : {}),
+  };
+}
