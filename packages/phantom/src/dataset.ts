@@ -60,12 +60,23 @@ export function writeDatasetStudy(outDir: string, seed: string | number, index: 
       writeFileSync(join(outDir, mask), encodeGrayPng(slice.mask, plane.columns, plane.rows));
       const level = sp.levels[i] ?? '';
       samples.push([
-        sample, patient, plan.study.studyInstanceUid, view, short, String(i), image, mask, String(plane.rows),
-        String(plane.columns), plane.spacing[0].toFixed(4), level,
+        sample,
+        patient,
+        plan.study.studyInstanceUid,
+        view,
+        short,
+        String(i),
+        image,
+        mask,
+        String(plane.rows),
+        String(plane.columns),
+        plane.spacing[0].toFixed(4),
+        level,
       ]);
       for (const value of present) {
         const disc = plan.anatomy.discs[value - 1];
-        const cls = view === 'sagittal' ? visibleClass(plan.anatomy.x0, disc, plane.position[0]) : disc.pathology;
+        const cls =
+          view === 'sagittal' ? visibleClass(plan.anatomy.x0, disc, plane.position[0]) : disc.pathology;
         labels.push([sample, patient, view, DISC_LEVELS[value - 1], String(value), cls]);
       }
     }
@@ -101,7 +112,10 @@ function centralSlice(i: number, n: number): boolean {
  * in the study (the pipeline's rule too): outer slices of a wedge-shaped disc cut only its anterior part
  * and show nothing of the posterior margin, where herniations are.
  */
-function largestPerLevel<T extends { slice: RenderedSlice; i: number }>(kept: T[], levels: Array<string | null>): T[] {
+function largestPerLevel<T extends { slice: RenderedSlice; i: number }>(
+  kept: T[],
+  levels: Array<string | null>,
+): T[] {
   const area = (k: T) => {
     const label = DISC_LEVELS.indexOf(levels[k.i] as (typeof DISC_LEVELS)[number]) + 1;
     return k.slice.mask.reduce((n, v) => n + (v === label ? 1 : 0), 0);

@@ -245,7 +245,10 @@ describe('phantom', () => {
     const views = new Set(samples.slice(1).map((r) => r.split(',')[3]));
     // the slices the pipeline looks at: the 5 central sagittal slices, the largest axial cuts of each disc
     for (const patient of new Set(samples.slice(1).map((r) => r.split(',')[1]))) {
-      const rows = samples.slice(1).map((r) => r.split(',')).filter((r) => r[1] === patient);
+      const rows = samples
+        .slice(1)
+        .map((r) => r.split(','))
+        .filter((r) => r[1] === patient);
       expect(rows.filter((r) => r[3] === 'sagittal').length).toBeLessThanOrEqual(5);
       for (const level of ['L3-L4', 'L4-L5', 'L5-S1']) {
         expect(rows.filter((r) => r[3] === 'axial' && r[11] === level).length).toBeGreaterThanOrEqual(1);

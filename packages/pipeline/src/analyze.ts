@@ -112,7 +112,9 @@ function maxOverSlices(
   perSlice: Array<{ probabilities: number[] | null }>,
   classes: readonly string[],
 ): Record<string, number> | null {
-  const byLevel = perSlice.filter((p) => p.probabilities).map((p) => sagittalByLevel(p.probabilities!, classes));
+  const byLevel = perSlice
+    .filter((p) => p.probabilities)
+    .map((p) => sagittalByLevel(p.probabilities!, classes));
   if (byLevel.length === 0) return null;
   const out: Record<string, number> = {};
   for (const b of byLevel) for (const [k, v] of Object.entries(b)) out[k] = Math.max(out[k] ?? 0, v);

@@ -1,4 +1,10 @@
-import { AXIAL_CLASSES, AXIAL_MIN_AREA_FRACTION, discLabel, type AxialClass, type DiscLevel } from '@lumbar/core';
+import {
+  AXIAL_CLASSES,
+  AXIAL_MIN_AREA_FRACTION,
+  discLabel,
+  type AxialClass,
+  type DiscLevel,
+} from '@lumbar/core';
 import { classifierInput, type GrayImage } from '@lumbar/imaging';
 import { CanonicalSlice, canonicalSlice } from './canonical';
 import { assignAxialSlice, type LabelledDisc } from './geometry';
@@ -87,6 +93,7 @@ export function meanAxial(results: AxialSliceResult[], level: DiscLevel): Record
   const total = rs.reduce((s, r) => s + r.evidence.discAreaMm2, 0);
   if (rs.length === 0 || total <= 0) return null;
   const out = Object.fromEntries(AXIAL_CLASSES.map((k) => [k, 0])) as Record<AxialClass, number>;
-  for (const r of rs) for (const k of AXIAL_CLASSES) out[k] += (r.evidence.probabilities[k] * r.evidence.discAreaMm2) / total;
+  for (const r of rs)
+    for (const k of AXIAL_CLASSES) out[k] += (r.evidence.probabilities[k] * r.evidence.discAreaMm2) / total;
   return out;
 }

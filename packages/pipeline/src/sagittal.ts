@@ -96,7 +96,9 @@ export async function sagittalStage(slices: SliceInput[], models: Models): Promi
   const slice = cands[best];
   const [sr, sc] = slice.input.plane.spacing;
   const minArea = Math.ceil(MIN_SAGITTAL_DISC_MM2 / (sr * sc));
-  const all = await Promise.all(cands.map((c, i) => sagittalOnImage(c.image, masks[i], models.sagittalCls, minArea)));
+  const all = await Promise.all(
+    cands.map((c, i) => sagittalOnImage(c.image, masks[i], models.sagittalCls, minArea)),
+  );
   const res = all[best];
   const spacingAlongRows = slice.orientation.transpose ? sc : sr;
   const located = res.discs.map((d) => {
@@ -108,6 +110,9 @@ export async function sagittalStage(slices: SliceInput[], models: Models): Promi
       areaMm2: d.component.area * sr * sc,
     };
   });
-  const perSlice = all.map((r, i) => ({ sopInstanceUid: cands[i].input.sopInstanceUid, probabilities: r.probabilities }));
+  const perSlice = all.map((r, i) => ({
+    sopInstanceUid: cands[i].input.sopInstanceUid,
+    probabilities: r.probabilities,
+  }));
   return { ...res, slice, located, perSlice };
 }
