@@ -6,7 +6,7 @@ const roots = ['packages', 'services', 'test'].filter((d) => fs.existsSync(path.
 
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/jest-environment.js',
   roots: roots.map((d) => `<rootDir>/${d}`),
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],

@@ -56,10 +56,7 @@ export async function loadStudyInput(dir: string, rules?: SeriesRules): Promise<
       `${dir}: ${sel.missing.join('; ') || 'no sagittal T2 series'}: cannot locate the discs`,
     );
   }
-  const warnings = [
-    ...study.warnings.map((w: LoadWarning) => `skipped ${w.file}: ${w.reason}`),
-    ...sel.missing,
-  ];
+  const warnings = [...skippedFiles(study.warnings), ...sel.missing];
   return {
     input: {
       studyInstanceUid: study.studyInstanceUid,
@@ -79,4 +76,15 @@ export async function readSourceImages(files: readonly string[]): Promise<Source
     out.push(sourceImageOf(readPart10(await readFile(file), file, { headerOnly: true }), file));
   }
   return out;
+}
+
+/** One line per reason for the files that were not read (the phantom's mask PNGs, notes, damaged files). */
+export function skippedFiles(warnings: LoadWarning[]): string[] {
+  const byReason = new Map<string, string[]>();
+  for (const w of warnings) byReason.set(w.reason, [...(byReason.get(w.reason) ?? []), w.file]);
+  return [...byReason].map(([reason, files]) =>
+    files.length === 1
+      ? `skipped ${files[0]}: ${reason}`
+      : `skipped ${files.length} files (${reason}), for example ${files[0]}`,
+  );
 }
