@@ -13,7 +13,7 @@ seed=${2:-eval-2026}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 node packages/cli/dist/main.js phantom --out "$out" --studies "$n" --seed "$seed" --quiet
-split=models/sag-cls-discnet/split.json
+split=models/sag-cls-discnet/report/split.json
 spider=../shared/data/spider
 args=(--phantom "$out")
 [ -d "$spider" ] && args+=(--spider "$spider")

@@ -24,7 +24,9 @@ async function time(model, n, runs) {
     const m = await OnnxModel.open(path.join(dir, name));
     for (const n of [1, 5]) {
       const t = await time(m, n, runs);
-      console.log(`${name.padEnd(16)} batch ${n}: p50 ${t.p50.toFixed(2)} ms/image, p95 ${t.p95.toFixed(2)} ms/image (${runs} runs)`);
+      console.log(
+        `${name.padEnd(16)} batch ${n}: p50 ${t.p50.toFixed(2)} ms/image, p95 ${t.p95.toFixed(2)} ms/image (${runs} runs)`,
+      );
     }
     await m.close();
   }

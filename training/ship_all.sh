@@ -17,9 +17,12 @@ mkdir -p "$work"
 train() { local name=$1; shift; $py -m training train --out "$work/runs/$name" --quiet "$@"; }
 train ax-seg-unet --task seg --view axial --data "$work/phantom-train" --optimizer adam --lr 1e-3 --max-steps 600 --patience 3
 train sag-seg-unet --task seg --view sagittal --data "$spider" --data "$work/phantom-train2" --optimizer adam --lr 1e-3 --max-steps 700 --patience 3 --no-eval-train
+train sag-seg-unet-ft --task seg --view sagittal --data "$spider" --init "$work/runs/sag-seg-unet" --split "$work/runs/sag-seg-unet/split.json" --optimizer adam --lr 3e-4 --max-steps 300 --patience 4 --no-eval-train
 train ax-cls-discnet --task cls --view axial --data "$work/phantom-train2" --lr 3e-4 --epochs 40 --patience 8 --class-weights balanced --no-eval-train
 train sag-cls-discnet --task cls --view sagittal --data "$spider" --data "$work/phantom-train2" --seg-model "$work/runs/sag-seg-unet" --lr 3e-4 --epochs 40 --patience 8 --class-weights balanced --no-eval-train
 for name in ax-seg-unet sag-seg-unet ax-cls-discnet sag-cls-discnet; do
-  $py -m training export --run "$work/runs/$name" --out "models/$name" --name "$name"
-  training/ship_report.sh "$work/runs/$name" "models/$name"
+  run=$name
+  [ "$name" = sag-seg-unet ] && run=sag-seg-unet-ft # stage 2: fine-tuned on SPIDER
+  $py -m training export --run "$work/runs/$run" --out "models/$name" --name "$name"
+  training/ship_report.sh "$work/runs/$run" "models/$name"
 done

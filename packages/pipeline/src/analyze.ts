@@ -1,7 +1,7 @@
 import type { DiscLevel } from '@lumbar/core';
 import { maskToStored } from './canonical';
 import { axialStage, meanAxial, type AxialSliceResult } from './axial';
-import { DEFAULT_FUSION, fuseLevel, sagittalByLevel, summarise, type FusionPolicy } from './fuse';
+import { DEFAULT_FUSION, aggregate, fuseLevel, sagittalByLevel, summarise, type FusionPolicy } from './fuse';
 import { sagittalStage } from './sagittal';
 import type { AnalysisResult, KeyImage, LevelFinding, Models, StudyInput } from './types';
 
@@ -31,14 +31,14 @@ export async function analyzeStudy(
   const axial = discs.length ? await axialStage(study.axial, discs, REPORT_LEVELS, models) : [];
   if (study.axial.length === 0) warnings.push('no axial T2 slices');
   const t2 = clock();
-  const sagByLevel = sag ? maxOverSlices(sag.perSlice, models.sagittalCls.card.output.classes) : null;
+  const policy = opts.policy ?? DEFAULT_FUSION;
+  const sagByLevel = sag
+    ? overSlices(sag.perSlice, models.sagittalCls.card.output.classes, policy.sagittalAggregate)
+    : null;
   const levels: LevelFinding[] = REPORT_LEVELS.map((level) => {
     const disc = discs.find((d) => d.level === level);
     const fused = disc
-      ? fuseLevel(
-          { sagittalHerniation: sagByLevel?.[level] ?? null, axial: meanAxial(axial, level) },
-          opts.policy ?? DEFAULT_FUSION,
-        )
+      ? fuseLevel({ sagittalHerniation: sagByLevel?.[level] ?? null, axial: meanAxial(axial, level) }, policy)
       : {
           diagnosis: 'indeterminate' as const,
           probabilities: { healthy: 0, bulge: 0, central: 0, left: 0, right: 0 },
@@ -54,6 +54,14 @@ export async function analyzeStudy(
                 sopInstanceUid: sag.slice.input.sopInstanceUid,
                 herniationProbability: sagByLevel?.[level] ?? null,
                 centroid: disc.centroid.map(round2),
+                perSlice: sag.perSlice.map((p) => ({
+                  sopInstanceUid: p.sopInstanceUid,
+                  herniationProbability: p.probabilities
+                    ? round4(
+                        sagittalByLevel(p.probabilities, models.sagittalCls.card.output.classes)[level] ?? 0,
+                      )
+                    : null,
+                })),
               }
             : null,
         axial: axial.filter((a) => a.level === level).map((a) => a.evidence),
@@ -106,18 +114,25 @@ export async function analyzeStudy(
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+const round4 = (x: number) => Math.round(x * 10000) / 10000;
 
-/** Per level, the highest herniation probability the sagittal classifier gave on any candidate slice. */
-function maxOverSlices(
+/** Per level, the sagittal herniation probabilities of the candidate slices aggregated by the policy. */
+function overSlices(
   perSlice: Array<{ probabilities: number[] | null }>,
   classes: readonly string[],
+  how: FusionPolicy['sagittalAggregate'],
 ): Record<string, number> | null {
   const byLevel = perSlice
     .filter((p) => p.probabilities)
     .map((p) => sagittalByLevel(p.probabilities!, classes));
   if (byLevel.length === 0) return null;
   const out: Record<string, number> = {};
-  for (const b of byLevel) for (const [k, v] of Object.entries(b)) out[k] = Math.max(out[k] ?? 0, v);
+  for (const level of Object.keys(byLevel[0]))
+    out[level] =
+      aggregate(
+        byLevel.map((b) => b[level]),
+        how,
+      ) ?? 0;
   return out;
 }
 

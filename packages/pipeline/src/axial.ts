@@ -87,13 +87,16 @@ export async function axialStage(
  * margin); null without slices.
  */
 export function meanAxial(results: AxialSliceResult[], level: DiscLevel): Record<AxialClass, number> | null {
-  const all = results.filter((r) => r.level === level);
-  const max = all.reduce((m, r) => Math.max(m, r.evidence.discAreaMm2), 0);
-  const rs = all.filter((r) => r.evidence.discAreaMm2 >= AXIAL_MIN_AREA_FRACTION * max);
-  const total = rs.reduce((s, r) => s + r.evidence.discAreaMm2, 0);
+  return meanAxialEvidence(results.filter((r) => r.level === level).map((r) => r.evidence));
+}
+
+/** The same over the evidence of one level's slices (as findings.json keeps it). */
+export function meanAxialEvidence(all: AxialEvidence[]): Record<AxialClass, number> | null {
+  const max = all.reduce((m, e) => Math.max(m, e.discAreaMm2), 0);
+  const rs = all.filter((e) => e.discAreaMm2 >= AXIAL_MIN_AREA_FRACTION * max);
+  const total = rs.reduce((s, e) => s + e.discAreaMm2, 0);
   if (rs.length === 0 || total <= 0) return null;
   const out = Object.fromEntries(AXIAL_CLASSES.map((k) => [k, 0])) as Record<AxialClass, number>;
-  for (const r of rs)
-    for (const k of AXIAL_CLASSES) out[k] += (r.evidence.probabilities[k] * r.evidence.discAreaMm2) / total;
+  for (const e of rs) for (const k of AXIAL_CLASSES) out[k] += (e.probabilities[k] * e.discAreaMm2) / total;
   return out;
 }

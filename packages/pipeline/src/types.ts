@@ -60,6 +60,8 @@ export interface LevelFinding {
       sopInstanceUid: string;
       herniationProbability: number | null;
       centroid: readonly number[];
+      /** The sagittal classifier's herniation probability for this level on each candidate slice. */
+      perSlice?: Array<{ sopInstanceUid: string; herniationProbability: number | null }>;
     } | null;
     axial: AxialEvidence[];
   };

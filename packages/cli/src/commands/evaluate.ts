@@ -136,7 +136,14 @@ function readPatients(file: string): Set<string> {
   const text = readFileSync(file, 'utf8');
   try {
     const j = JSON.parse(text) as { test?: string[] };
-    if (Array.isArray(j.test)) return new Set(j.test.map(String));
+    // training/ split files name patients "<source>:<id>"; keep SPIDER's
+    if (Array.isArray(j.test)) {
+      return new Set(
+        j.test
+          .map(String)
+          .flatMap((p) => (p.includes(':') ? (p.startsWith('spider:') ? [p.slice(7)] : []) : [p])),
+      );
+    }
   } catch {
     // one id per line
   }
