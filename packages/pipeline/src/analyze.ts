@@ -32,9 +32,13 @@ export async function analyzeStudy(
   if (study.axial.length === 0) warnings.push('no axial T2 slices');
   const t2 = clock();
   const policy = opts.policy ?? DEFAULT_FUSION;
-  const sagByLevel = sag
-    ? overSlices(sag.perSlice, models.sagittalCls.card.output.classes, policy.sagittalAggregate)
-    : null;
+  const classes = models.sagittalCls.card.output.classes;
+  // the sagittal herniation probability of each level on each candidate slice, then one per level
+  const perSlice = (sag?.perSlice ?? []).map((p) => ({
+    sopInstanceUid: p.sopInstanceUid,
+    byLevel: p.probabilities ? sagittalByLevel(p.probabilities, classes) : null,
+  }));
+  const sagByLevel = overSlices(perSlice, policy.sagittalAggregate);
   const levels: LevelFinding[] = REPORT_LEVELS.map((level) => {
     const disc = discs.find((d) => d.level === level);
     const fused = disc
@@ -54,13 +58,9 @@ export async function analyzeStudy(
                 sopInstanceUid: sag.slice.input.sopInstanceUid,
                 herniationProbability: sagByLevel?.[level] ?? null,
                 centroid: disc.centroid.map(round2),
-                perSlice: sag.perSlice.map((p) => ({
+                perSlice: perSlice.map((p) => ({
                   sopInstanceUid: p.sopInstanceUid,
-                  herniationProbability: p.probabilities
-                    ? round4(
-                        sagittalByLevel(p.probabilities, models.sagittalCls.card.output.classes)[level] ?? 0,
-                      )
-                    : null,
+                  herniationProbability: p.byLevel ? round4(p.byLevel[level] ?? 0) : null,
                 })),
               }
             : null,
@@ -118,13 +118,10 @@ const round4 = (x: number) => Math.round(x * 10000) / 10000;
 
 /** Per level, the sagittal herniation probabilities of the candidate slices aggregated by the policy. */
 function overSlices(
-  perSlice: Array<{ probabilities: number[] | null }>,
-  classes: readonly string[],
+  perSlice: Array<{ byLevel: Record<string, number> | null }>,
   how: FusionPolicy['sagittalAggregate'],
 ): Record<string, number> | null {
-  const byLevel = perSlice
-    .filter((p) => p.probabilities)
-    .map((p) => sagittalByLevel(p.probabilities!, classes));
+  const byLevel = perSlice.flatMap((p) => (p.byLevel ? [p.byLevel] : []));
   if (byLevel.length === 0) return null;
   const out: Record<string, number> = {};
   for (const level of Object.keys(byLevel[0]))
