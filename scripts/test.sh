@@ -19,6 +19,7 @@ step() {
 step build npx tsc -b
 step typecheck npx tsc -p tsconfig.test.json
 step lint npx eslint .
+step format npx prettier --check .
 step jest npx jest --ci --json --outputFile="$results/jest.json"
 
 if [ -d training/tests ]; then
