@@ -10,22 +10,17 @@ export function confusion(truth: string[], pred: string[], classes: readonly str
     if (r >= 0) m[r][idx.get(pred[i])!]++;
   });
   const correct = truth.filter((t, i) => t === pred[i]).length;
-  const recalls = classes
-    .map((c, r) => {
-      const n = m[r].reduce((a, b) => a + b, 0);
-      return n ? m[r][r] / n : null;
-    })
-    .filter((x): x is number => x !== null);
+  // recall of each class (null when the class never occurs in the truth)
+  const recallOf = m.map((row, r) => {
+    const n = row.reduce((a, b) => a + b, 0);
+    return n ? row[r] / n : null;
+  });
+  const recalls = recallOf.filter((x): x is number => x !== null);
   return {
     n: truth.length,
     accuracy: truth.length ? correct / truth.length : 0,
     balancedAccuracy: recalls.length ? recalls.reduce((a, b) => a + b, 0) / recalls.length : 0,
-    recall: Object.fromEntries(
-      classes.map((c, r) => [
-        c,
-        m[r].reduce((a, b) => a + b, 0) ? m[r][r] / m[r].reduce((a, b) => a + b, 0) : null,
-      ]),
-    ),
+    recall: Object.fromEntries(classes.map((c, r) => [c, recallOf[r]])),
     classes,
     predicted: cols,
     matrix: m,

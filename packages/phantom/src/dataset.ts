@@ -121,10 +121,11 @@ function largestPerLevel<T extends { slice: RenderedSlice; i: number }>(
     return k.slice.mask.reduce((n, v) => n + (v === label ? 1 : 0), 0);
   };
   const areas = kept.map(area);
-  return kept.filter((k, j) => {
-    const max = Math.max(...kept.map((o, m) => (levels[o.i] === levels[k.i] ? areas[m] : 0)));
-    return areas[j] > 0 && areas[j] >= AXIAL_MIN_AREA_FRACTION * max;
-  });
+  const largest = new Map<string | null, number>();
+  kept.forEach((k, j) => largest.set(levels[k.i], Math.max(largest.get(levels[k.i]) ?? 0, areas[j])));
+  return kept.filter(
+    (k, j) => areas[j] > 0 && areas[j] >= AXIAL_MIN_AREA_FRACTION * largest.get(levels[k.i])!,
+  );
 }
 
 /**

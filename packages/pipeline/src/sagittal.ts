@@ -88,11 +88,8 @@ export async function sagittalStage(slices: SliceInput[], models: Models): Promi
   const cands = centralSlices(slices).map((s) => canonicalSlice(s, 'sagittal'));
   if (cands.length === 0) return null;
   const masks = await segmentBatch(models.sagittalSeg, cands);
-  const area = (m: GrayImage) => m.data.reduce((s, v) => s + v, 0);
-  let best = 0;
-  masks.forEach((m, i) => {
-    if (area(m) > area(masks[best])) best = i;
-  });
+  const areas = masks.map((m) => m.data.reduce((s, v) => s + v, 0));
+  const best = areas.indexOf(Math.max(...areas));
   const slice = cands[best];
   const [sr, sc] = slice.input.plane.spacing;
   const minArea = Math.ceil(MIN_SAGITTAL_DISC_MM2 / (sr * sc));

@@ -1,12 +1,14 @@
 import { segmentationInput, thresholdMask, unletterboxMask, type GrayImage } from '@lumbar/imaging';
-import type { CanonicalSlice } from './canonical';
 import type { Predictor } from './types';
 
 /**
- * Segments discs on a batch of canonical slices with one model call: letterbox to the U-Net's input,
+ * Segments discs on a batch of canonical images with one model call: letterbox to the U-Net's input,
  * threshold its first output channel (disc probability), and map the mask back to each slice's size.
  */
-export async function segmentBatch(model: Predictor, slices: CanonicalSlice[]): Promise<GrayImage[]> {
+export async function segmentBatch(
+  model: Predictor,
+  slices: Array<{ image: GrayImage }>,
+): Promise<GrayImage[]> {
   if (slices.length === 0) return [];
   const inputs = slices.map((s) => segmentationInput(s.image));
   const [, , h, w] = inputs[0].tensor.dims;

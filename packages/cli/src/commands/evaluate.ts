@@ -2,16 +2,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { AXIAL_CLASSES, InputError, SAGITTAL_CLASSES } from '@lumbar/core';
-import {
-  initImaging,
-  segmentationInput,
-  thresholdMask,
-  unletterboxMask,
-  type GrayImage,
-} from '@lumbar/imaging';
+import { initImaging, type GrayImage } from '@lumbar/imaging';
 import { closeModelSet, openModelSet, type ModelSet } from '@lumbar/inference';
-import { analyzeStudy, sagittalOnImage } from '@lumbar/pipeline';
-import { PNG } from 'pngjs';
+import { analyzeStudy, sagittalOnImage, segmentBatch } from '@lumbar/pipeline';
+import { decodeGrayPng } from '@lumbar/phantom';
 import { confusion, quantiles } from '../metrics';
 import { loadStudyInput } from '../study-input';
 import { DEFAULT_MODELS_DIR } from './analyze';
@@ -50,12 +44,10 @@ export async function evaluatePhantom(dir: string, models: ModelSet) {
   };
 }
 
-function readGray(file: string): GrayImage {
-  const png = PNG.sync.read(readFileSync(file));
-  const data = new Uint8Array(png.width * png.height);
-  for (let i = 0; i < data.length; i++) data[i] = png.data[i * 4];
-  return { width: png.width, height: png.height, data };
-}
+const readGray = (file: string): GrayImage => {
+  const { pixels, width, height } = decodeGrayPng(readFileSync(file));
+  return { width, height, data: pixels };
+};
 
 /** The sagittal path on SPIDER's mid-sagittal PNGs against the herniation grades (IVD 1 = L5-S1, 2 = L4-L5). */
 export async function evaluateSpider(dir: string, models: ModelSet, patients: Set<string> | null) {
@@ -85,10 +77,7 @@ export async function evaluateSpider(dir: string, models: ModelSet, patients: Se
       continue;
     }
     const image = readGray(join(dir, 'sagittal_t2', f));
-    const seg = segmentationInput(image);
-    const out = await models.sagittalSeg.run(seg.tensor.data, 1);
-    const [, , h, w] = seg.tensor.dims;
-    const mask = unletterboxMask(thresholdMask(out.data.subarray(0, h * w), w, h), seg.geometry);
+    const [mask] = await segmentBatch(models.sagittalSeg, [{ image }]);
     const r = await sagittalOnImage(image, mask, models.sagittalCls, 20);
     t.push(l5s1 ? 'L5-S1' : l4l5 ? 'L4-L5' : 'healthy');
     p.push(
