@@ -11,6 +11,9 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
-  moduleNameMapper: { '^@lumbar/([a-z-]+)$': '<rootDir>/packages/$1/src' },
+  moduleNameMapper: {
+    '^@lumbar/(receiver|worker|exporter|api|server)$': '<rootDir>/services/$1/src',
+    '^@lumbar/([a-z-]+)$': '<rootDir>/packages/$1/src',
+  },
   testTimeout: 120000,
 };

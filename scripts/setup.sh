@@ -44,6 +44,18 @@ if [ ! -d node_modules ] || [ "$(cat "$npm_stamp" 2>/dev/null)" != "$lock_hash" 
   echo "$lock_hash" > "$npm_stamp"
 fi
 
+# 2b. Prisma client (packages/db/src/generated, not committed): regenerated when the schema changed. Prisma's
+#     CLI wants a schema-engine binary it cannot download here; `generate` does not use it, so any file will
+#     do (migrations are applied by `lumbar db migrate`, see docs/DATABASE.md).
+gen_stamp=packages/db/src/generated/.schema.sha256
+schema_hash=$(cat prisma/schema.prisma package-lock.json | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$gen_stamp" 2>/dev/null)" != "$schema_hash" ]; then
+  log "prisma generate"
+  engine=${PRISMA_SCHEMA_ENGINE_BINARY:-$(mktemp "${TMPDIR:-/tmp}/no-schema-engine.XXXXXX")}
+  PRISMA_SCHEMA_ENGINE_BINARY=$engine PRISMA_HIDE_UPDATE_MESSAGE=1 npx prisma generate >/dev/null
+  echo "$schema_hash" > "$gen_stamp"
+fi
+
 # 3. Python venv for training/ (torch CPU build comes from the local wheel: pip picks torch==2.13.0 from disk).
 venv=training/.venv
 req=training/requirements.txt

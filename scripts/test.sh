@@ -20,7 +20,8 @@ step build npx tsc -b
 step typecheck npx tsc -p tsconfig.test.json
 step lint npx eslint .
 step format npx prettier --check .
-step jest npx jest --ci --json --outputFile="$results/jest.json"
+# --forceExit: dcmjs-dimse keeps its PDU timers (60 s) alive after sockets close; nothing else is left open.
+step jest npx jest --ci --forceExit --json --outputFile="$results/jest.json"
 
 if [ -d training/tests ]; then
   # Exit code 5 (no tests collected) is a failure here: the folder exists, so it should hold tests.

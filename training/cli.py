@@ -26,7 +26,7 @@ def _filter_sets(s: str) -> list:
 def add_train_args(p: argparse.ArgumentParser, task_required: bool = True) -> None:
     p.add_argument("--task", choices=["segmentation", "classification", "seg", "cls"], default=None if task_required else "classification", required=task_required)
     p.add_argument("--view", choices=["sagittal", "axial"], required=True)
-    p.add_argument("--data", action="append", required=True, help="data folder (phantom, SPIDER or Mendeley layout); repeat to combine")
+    p.add_argument("--data", action="append", required=True, help="data folder (phantom, SPIDER or Mendeley layout); repeat to combine; or one .npz written by `pack`")
     p.add_argument("--out", default=None, help="run folder (default training/runs/<command>-<task>-<view>)")
     p.add_argument("--epochs", type=int, default=None, help="default: 35 (segmentation, paper), 100 (classification)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps (per phase)")
@@ -48,12 +48,16 @@ def add_train_args(p: argparse.ArgumentParser, task_required: bool = True) -> No
     p.add_argument("--class-weights", choices=["none", "balanced"], default="none")
     p.add_argument("--split", default=None, help="reuse a split JSON instead of making one")
     p.add_argument("--seg-model", default=None, help="segmentation model (models/<name> or a run folder) to crop images without masks")
-    p.add_argument("--init", default=None, help="start from the weights of an earlier run of the same architecture (run folder or checkpoint.pt)")
+    p.add_argument("--init", default=None, help="start from the weights of an earlier run of the same architecture (run folder or checkpoint.pt) or of a shipped model (models/<name>: its model.onnx)")
     p.add_argument("--drop-bulge", action="store_true", help="axial: 4 classes without 'bulge' (paper's second experiment)")
     p.add_argument("--both", choices=["drop", "l4l5", "l5s1"], default="drop", help="sagittal images with both L4-L5 and L5-S1 herniated")
     p.add_argument("--no-eval-train", action="store_true", help="skip the final metrics on the training part")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant", help="cosine: per step from --lr down to 0.02 x --lr over min(--max-steps, epochs x steps per epoch)")
+    p.add_argument("--monitor", choices=["loss", "metric"], default="loss", help="early stopping and best weights by validation loss, or by validation Dice / balanced accuracy")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--time-limit", type=float, default=None, help="stop training after this many seconds (per phase), keeping the best weights")
 
 
 def config_from(args, command: str):
@@ -70,6 +74,7 @@ def config_from(args, command: str):
         pretrained=getattr(args, "pretrained", None), finetune_epochs=getattr(args, "finetune_epochs", 20),
         finetune_lr=getattr(args, "finetune_lr", 1e-5), drop_bulge=args.drop_bulge, both=args.both, device=args.device,
         progress=not args.quiet, eval_train=not args.no_eval_train, init=getattr(args, "init", None),
+        lr_schedule=args.lr_schedule, monitor=args.monitor, workers=args.workers, time_limit=args.time_limit,
     )
 
 
@@ -86,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", default=None, help="transfer models: torchvision-style ImageNet state_dict file")
     p.add_argument("--finetune-epochs", type=int, default=20)
     p.add_argument("--finetune-lr", type=float, default=1e-5)
+
+    p = sub.add_parser("pack", help="prepare a training run's data (split, letterbox / crops) into one .npz for `train --data FILE.npz`")
+    add_train_args(p)
+    p.add_argument("--extra-train", action="append", default=[], help="data folder whose records all go to the training part (patient ids get @<seed>); repeatable")
+    p.add_argument("--extra-max", type=int, default=None, help="keep a seeded random subset of this many records of each --extra-train folder")
+    p.add_argument("--add-predicted", default="", help="classification: comma-separated parts (e.g. train,val) that also get crops cut with --seg-model's predicted masks, as the pipeline cuts them")
 
     p = sub.add_parser("evaluate", help="evaluate a model folder or run on a data folder; metrics JSON last on stdout")
     p.add_argument("--model", required=True, help="models/<name> (model.onnx + model.json) or a training run folder")
@@ -154,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
 
         res = train(config_from(args, "train"))
         print(json.dumps({"run": res["run"], "test": _short(res["metrics"].get("test")), "val": _short(res["metrics"].get("val"))}, default=str))
+    elif cmd == "pack":
+        from training.pack import pack
+
+        if not args.out or not args.out.endswith(".npz"):
+            raise SystemExit("pack: --out FILE.npz")
+        cfg = config_from(args, "pack")
+        res = pack(cfg, args.out, args.extra_train, args.extra_max, command=" ".join(["python -m training", *(argv if argv is not None else sys.argv[1:])]), add_predicted=args.add_predicted.split(","))
+        print(json.dumps(res))
     elif cmd == "evaluate":
         from training.evaluate import evaluate, print_result
 

@@ -39,6 +39,7 @@ from training import splits as S
 from training.data import CropDataset, SegDataset, build_crops, seg_arrays, seg_classes
 from training.datasets import classes_for, credits_for, load_records, patient_strata
 from training.inference import CHECKPOINT_NAME, Runner, pick_device
+from training.pack import is_packed, load_packed
 from training.models import DISPLAY, TRANSFER, build_model, count_params
 
 PAPER = {
@@ -86,6 +87,10 @@ class TrainConfig:
     plots: bool = True
     eval_train: bool = True  # final metrics on the training part too (Table II has them)
     name: str | None = None
+    lr_schedule: str = "constant"  # constant | cosine (per optimizer step, over the step budget)
+    monitor: str = "loss"  # early stopping / best weights: validation 'loss' or 'metric' (Dice; balanced accuracy)
+    workers: int = 0  # DataLoader worker processes (augmentation runs there)
+    time_limit: float | None = None  # seconds of training (per phase) after which the run stops, keeping the best weights
 
     def resolved(self) -> TrainConfig:
         c = TrainConfig(**asdict(self))
@@ -184,18 +189,39 @@ def class_weights(labels: np.ndarray, n: int, mode: str) -> torch.Tensor | None:
 # Epoch loops
 # ------------------------------------------------------------------------------------------------
 
+COSINE_FLOOR = 0.02  # cosine schedule: the LR falls from lr to lr * COSINE_FLOOR
+
+
+def cosine_factor(step: int, total: int, floor: float = COSINE_FLOOR) -> float:
+    """LR multiplier after ``step`` of ``total`` optimizer steps: half a cosine from 1 to ``floor``."""
+    if total <= 0:
+        return 1.0
+    t = min(step, total) / total
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _worker_init(_worker_id: int) -> None:
+    """Each DataLoader worker (new every epoch) draws its augmentation from its own seeded stream."""
+    info = torch.utils.data.get_worker_info()
+    if info is not None and hasattr(info.dataset, "rng"):
+        info.dataset.rng = np.random.default_rng(torch.initial_seed() % 2**32)
+
 
 class StepBudget:
-    def __init__(self, max_steps: int | None):
+    def __init__(self, max_steps: int | None, time_limit: float | None = None):
         self.max_steps = max_steps
         self.steps = 0
+        self.deadline = None if time_limit is None else time.time() + time_limit
+        self.timed_out = False
 
     @property
     def done(self) -> bool:
-        return self.max_steps is not None and self.steps >= self.max_steps
+        if self.deadline is not None and time.time() >= self.deadline:
+            self.timed_out = True
+        return (self.max_steps is not None and self.steps >= self.max_steps) or self.timed_out
 
 
-def _train_epoch(model, loader, opt, loss_fn, device, budget: StepBudget, progress: bool, desc: str) -> tuple[float, float | None]:
+def _train_epoch(model, loader, opt, loss_fn, device, budget: StepBudget, progress: bool, desc: str, sched=None) -> tuple[float, float | None]:
     """One pass over the (augmented) training data; returns mean loss and, for classification,
     the running accuracy on the training batches (as Keras reports it)."""
     model.train()
@@ -210,6 +236,8 @@ def _train_epoch(model, loader, opt, loss_fn, device, budget: StepBudget, progre
         loss = loss_fn(out, y)
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
         budget.steps += 1
         total += float(loss.detach()) * len(x)
         n += len(x)
@@ -278,25 +306,40 @@ def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str,
         raise SystemExit("the training part is empty")
     g = torch.Generator()
     g.manual_seed(cfg.seed)
-    loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=g, drop_last=len(train_ds) > cfg.batch_size and not seg)
+    workers = {"num_workers": cfg.workers, "worker_init_fn": _worker_init} if cfg.workers > 0 else {}
+    loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=g, drop_last=len(train_ds) > cfg.batch_size and not seg, pin_memory=device.type == "cuda", **workers)
     opt = make_optimizer(cfg, model.parameters(), lr)
-    budget = StepBudget(cfg.max_steps)
+    budget = StepBudget(cfg.max_steps, cfg.time_limit)
+    sched = None
+    if cfg.lr_schedule == "cosine":
+        total = epochs * len(loader) if cfg.max_steps is None else min(cfg.max_steps, epochs * len(loader))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: cosine_factor(step, total))
+    elif cfg.lr_schedule != "constant":
+        raise ValueError(f"unknown lr schedule {cfg.lr_schedule!r}")
     best, best_state, bad = math.inf, None, 0
     for epoch in range(1, epochs + 1):
         t0 = time.time()
-        tr_loss, tr_acc = _train_epoch(model, loader, opt, loss_fn, device, budget, cfg.progress, f"{phase} epoch {epoch}/{epochs}")
+        tr_loss, tr_acc = _train_epoch(model, loader, opt, loss_fn, device, budget, cfg.progress, f"{phase} epoch {epoch}/{epochs}", sched)
         row = {"epoch": len(history) + 1, "phase": phase, "train_loss": tr_loss, "steps": budget.steps}
         if seg:
             vl, vm, _ = eval_seg(model, parts["val"], device)
             row.update(val_loss=vl, val_dice=vm and vm["dice"], val_iou=vm and vm["iou"])
         else:
             vl, vm, _ = eval_cls(model, parts["val"], classes, device, weights)
-            row.update(train_accuracy=tr_acc, val_loss=vl, val_accuracy=vm and vm["accuracy"])
+            row.update(train_accuracy=tr_acc, val_loss=vl, val_accuracy=vm and vm["accuracy"], val_balanced_accuracy=vm and vm["balanced_accuracy"])
+        if sched is not None:
+            row["lr"] = opt.param_groups[0]["lr"]
         row["seconds"] = round(time.time() - t0, 2)
         history.append(row)
         if cfg.progress:
             tqdm.write(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}))
         monitor = vl if vl is not None else tr_loss
+        if cfg.monitor == "metric" and vm is not None:
+            # higher is better: Dice (segmentation), balanced accuracy (classification); ties -> lower loss
+            score = vm["dice"] if seg else vm["balanced_accuracy"]
+            monitor = -score + 1e-6 * min(vl, 1e3)
+        elif cfg.monitor not in ("loss", "metric"):
+            raise ValueError(f"unknown monitor {cfg.monitor!r}")
         if monitor < best - 1e-6:
             best, bad = monitor, 0
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -306,6 +349,8 @@ def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str,
                 break
         if budget.done:
             break
+    if budget.timed_out:
+        history[-1]["stopped"] = "time limit"
     if best_state is not None:
         model.load_state_dict(best_state)
 
@@ -315,9 +360,21 @@ def train(cfg: TrainConfig, prepared: tuple | None = None) -> dict:
     cfg = cfg.resolved()
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
     os.makedirs(cfg.out, exist_ok=True)
     t_start = time.time()
-    if prepared is None:
+    packed = None
+    if prepared is None and cfg.data and all(is_packed(d) for d in cfg.data):
+        if len(cfg.data) != 1:
+            raise SystemExit("one packed .npz at a time (pack several data folders into one with `python -m training pack`)")
+        if cfg.split:
+            raise SystemExit("a packed .npz carries its own split: leave --split out")
+        packed, split, parts = load_packed(cfg.data[0])
+        if (packed["task"], packed["view"]) != (cfg.task, cfg.view):
+            raise SystemExit(f"{cfg.data[0]} holds {packed['task']}/{packed['view']} data, not {cfg.task}/{cfg.view}")
+        cfg.seg_size, cfg.seg_levels, cfg.both, cfg.drop_bulge = packed["seg_size"], packed["seg_levels"], packed["both"], packed["drop_bulge"]
+    elif prepared is None:
         records = load_all(cfg)
         split = make_split(cfg, records)
         parts = prepare(cfg, records, split)
@@ -333,9 +390,9 @@ def train(cfg: TrainConfig, prepared: tuple | None = None) -> dict:
         arch_kwargs["dropout"] = cfg.dropout
     model = build_model(cfg.arch, weights=cfg.pretrained, **arch_kwargs).to(device)
     if cfg.init:
-        from training.inference import load_checkpoint
+        from training.inference import init_state_dict
 
-        model.load_state_dict(load_checkpoint(cfg.init)["state_dict"])
+        model.load_state_dict(init_state_dict(cfg.init, model))
     weights = None if seg else class_weights(parts["train"]["labels"], len(classes), cfg.class_weights)
     history: list[dict] = []
     if cfg.arch in TRANSFER:
@@ -361,7 +418,7 @@ def train(cfg: TrainConfig, prepared: tuple | None = None) -> dict:
         if m is not None:
             m["loss"] = loss
         results[name] = m
-    data_credits = [credits_for(d) for d in cfg.data]
+    data_credits = packed["training_data"] if packed else [credits_for(d) for d in cfg.data]
     counts = {k: (len(v["images"]) if seg else len(v["crops"])) for k, v in parts.items()}
     skipped = {} if seg else {k: len(v.get("skipped", [])) for k, v in parts.items()}
     ckpt = {
@@ -409,9 +466,13 @@ def train(cfg: TrainConfig, prepared: tuple | None = None) -> dict:
         "optimizer": f"{cfg.optimizer} lr {cfg.lr}" + (f" betas ({cfg.beta1}, {cfg.beta2}) eps {cfg.eps}" if cfg.optimizer == "adam" else f" momentum {cfg.momentum}"),
         "batch size": cfg.batch_size,
         "parameters": ckpt["params"],
-        "device": str(device),
+        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         "seconds": round(time.time() - t_start, 1),
     }
+    if cfg.lr_schedule != "constant":
+        info["LR schedule"] = f"{cfg.lr_schedule} (to {COSINE_FLOOR} x LR)"
+    if history and history[-1].get("stopped"):
+        info["stopped"] = history[-1]["stopped"]
     R.write_summary(cfg.out, f"Training run: {cfg.name or os.path.basename(cfg.out)}", cfg.task, info, results)
     return {"run": cfg.out, "metrics": results, "history": history, "classes": classes, "checkpoint": os.path.join(cfg.out, CHECKPOINT_NAME)}
 

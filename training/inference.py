@@ -29,6 +29,40 @@ def load_checkpoint(path: str) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def state_dict_from_onnx(model_dir: str) -> dict:
+    """The PyTorch state_dict of a model exported by ``export`` (``model.onnx`` beside ``model.json``):
+    its initializers are the parameters and buffers, named ``model.<state_dict key>`` (BatchNorm's
+    ``num_batches_tracked`` is not exported; it is set to 0)."""
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(os.path.join(model_dir, ONNX_NAME) if os.path.isdir(model_dir) else model_dir)
+    out = {}
+    for init in m.graph.initializer:
+        if init.name.startswith("model."):
+            out[init.name[len("model.") :]] = torch.from_numpy(numpy_helper.to_array(init).copy())
+    return out
+
+
+def init_state_dict(path: str, model: torch.nn.Module) -> dict:
+    """Weights to start a run from: a run folder or checkpoint.pt, or a shipped model folder
+    (``models/<name>``: model.onnx). Every parameter and buffer of ``model`` must be found, with its shape."""
+    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, CHECKPOINT_NAME)) and os.path.isfile(os.path.join(path, ONNX_NAME)):
+        sd = state_dict_from_onnx(path)
+    else:
+        sd = load_checkpoint(path)["state_dict"]
+    ref = model.state_dict()
+    for k, v in ref.items():
+        if k not in sd and k.endswith("num_batches_tracked"):
+            sd[k] = torch.zeros_like(v)
+    missing = [k for k in ref if k not in sd]
+    wrong = [k for k in ref if k in sd and tuple(sd[k].shape) != tuple(ref[k].shape)]
+    extra = [k for k in sd if k not in ref]
+    if missing or wrong or extra:
+        raise ValueError(f"{path}: weights do not fit the model (missing {missing[:3]}, wrong shape {wrong[:3]}, unexpected {extra[:3]})")
+    return {k: sd[k].to(ref[k].dtype) for k in ref}
+
+
 def model_from_checkpoint(ckpt: dict) -> torch.nn.Module:
     from training.models import build_model
 

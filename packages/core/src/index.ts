@@ -1,2 +1,4 @@
 export * from './errors';
 export * from './version';
+export * from './config';
+export * from './logger';

@@ -48,3 +48,27 @@ export function da(d: Date): string {
 export function tm(d: Date): string {
   return d.toISOString().slice(11, 19).replace(/:/g, '');
 }
+
+/**
+ * The 128-byte preamble, "DICM" and the file meta information of a Part 10 file whose data set (in the
+ * given transfer syntax) follows as received: how the receiver streams a C-STORE to disk without parsing.
+ */
+export function part10Header(m: {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  sourceAeTitle?: string;
+}): Buffer {
+  const meta: Dataset = {
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: m.sopClassUid,
+    MediaStorageSOPInstanceUID: m.sopInstanceUid,
+    TransferSyntaxUID: m.transferSyntaxUid,
+    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
+  };
+  if (m.sourceAeTitle) meta.SourceApplicationEntityTitle = m.sourceAeTitle;
+  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
+  dict.dict = {};
+  return Buffer.from(dict.write());
+}

@@ -1,0 +1,166 @@
+import { LumbarError } from './errors';
+
+/** A setting that cannot be used: the process refuses to start and says which one and why. */
+export class ConfigError extends LumbarError {
+  constructor(message: string) {
+    super('CONFIG', message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A DICOM peer: AE title plus host and port (port 0 where only the caller's address matters). */
+export interface DicomPeer {
+  aeTitle: string;
+  host: string;
+  port: number;
+}
+
+export interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  /** BullMQ key prefix: several installations (or test runs) can share one Redis. */
+  queuePrefix: string;
+  /** Where received instances and analysis outputs are stored (instances/, outputs/). */
+  dataDir: string;
+  logLevel: string;
+  dicom: {
+    aeTitle: string;
+    host: string;
+    port: number;
+    /** Calling AE title @ host pairs allowed to associate; `*` matches any AE title or any host. */
+    allowedCallers: { aeTitle: string; host: string }[];
+    maxAssociations: number;
+    sopClasses: string[];
+    transferSyntaxes: string[];
+  };
+  /** Quiet period after the last instance of a study before it is analysed. */
+  stableSeconds: number;
+  destinations: DicomPeer[];
+  worker: {
+    concurrency: number;
+    analysisTimeoutMs: number;
+    modelsDir: string | null;
+    providers: string;
+  };
+  export: { attempts: number; backoffMs: number; timeoutMs: number };
+  api: { host: string; port: number; bootstrapApiKey: string | null };
+  reconcileSeconds: number;
+}
+
+export const MR_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
+export const ENHANCED_MR_STORAGE = '1.2.840.10008.5.1.4.1.1.4.1';
+
+/** Transfer syntaxes the pipeline decodes (packages/dicom), accepted by default. */
+export const DEFAULT_TRANSFER_SYNTAXES = [
+  '1.2.840.10008.1.2', // implicit VR little endian
+  '1.2.840.10008.1.2.1', // explicit VR little endian
+  '1.2.840.10008.1.2.2', // explicit VR big endian (retired)
+  '1.2.840.10008.1.2.5', // RLE lossless
+  '1.2.840.10008.1.2.4.57', // JPEG lossless
+  '1.2.840.10008.1.2.4.70', // JPEG lossless SV1
+  '1.2.840.10008.1.2.4.80', // JPEG-LS lossless
+  '1.2.840.10008.1.2.4.81', // JPEG-LS near-lossless
+  '1.2.840.10008.1.2.4.90', // JPEG 2000 lossless
+  '1.2.840.10008.1.2.4.91', // JPEG 2000
+];
+
+function parsePeerList(name: string, raw: string, needPort: boolean): DicomPeer[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const m = needPort ? /^([^@]+)@([^:]+):(\d+)$/.exec(item) : /^([^@]+)@([^:]+)$/.exec(item);
+      if (!m) {
+        throw new ConfigError(
+          `${name}: "${item}" is not ${needPort ? 'AE@host:port' : 'AE@host'} (comma-separated list)`,
+        );
+      }
+      const aeTitle = m[1].trim();
+      if (aeTitle !== '*' && (aeTitle.length > 16 || /\\/.test(aeTitle))) {
+        throw new ConfigError(`${name}: AE title "${aeTitle}" is longer than 16 characters`);
+      }
+      return { aeTitle, host: m[2].trim(), port: needPort ? Number(m[3]) : 0 };
+    });
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, dflt: number, min = 0, max = 2 ** 31): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`${name}: "${raw}" is not an integer between ${min} and ${max}`);
+  }
+  return v;
+}
+
+function list(env: NodeJS.ProcessEnv, name: string, dflt: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return dflt;
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The one configuration loader: every service reads its settings here, from the environment, once, at
+ * start-up. A bad value stops the start with a sentence naming the variable. See docs/CONFIGURATION.md.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const aeTitle = env.LUMBAR_AE_TITLE ?? 'LUMBAR';
+  if (!/^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(aeTitle) || aeTitle.trim() === '') {
+    throw new ConfigError(`LUMBAR_AE_TITLE: "${aeTitle}" is not a 1-16 character AE title`);
+  }
+  return {
+    databaseUrl: env.LUMBAR_DATABASE_URL ?? env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/lumbar',
+    redisUrl: env.LUMBAR_REDIS_URL ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    queuePrefix: env.LUMBAR_QUEUE_PREFIX ?? 'lumbar',
+    dataDir: env.LUMBAR_DATA_DIR ?? 'var',
+    logLevel: env.LUMBAR_LOG_LEVEL ?? 'info',
+    dicom: {
+      aeTitle,
+      host: env.LUMBAR_DICOM_HOST ?? '0.0.0.0',
+      port: int(env, 'LUMBAR_DICOM_PORT', 11112, 0, 65535),
+      allowedCallers: parsePeerList(
+        'LUMBAR_ALLOWED_CALLERS',
+        env.LUMBAR_ALLOWED_CALLERS ?? '*@127.0.0.1',
+        false,
+      ),
+      maxAssociations: int(env, 'LUMBAR_MAX_ASSOCIATIONS', 8, 1, 1000),
+      sopClasses: list(env, 'LUMBAR_SOP_CLASSES', [MR_STORAGE, ENHANCED_MR_STORAGE]),
+      transferSyntaxes: list(env, 'LUMBAR_TRANSFER_SYNTAXES', DEFAULT_TRANSFER_SYNTAXES),
+    },
+    stableSeconds: int(env, 'LUMBAR_STABLE_SECONDS', 15, 0, 86400),
+    destinations: parsePeerList('LUMBAR_DESTINATIONS', env.LUMBAR_DESTINATIONS ?? '', true),
+    worker: {
+      concurrency: int(env, 'LUMBAR_WORKER_CONCURRENCY', 1, 1, 64),
+      analysisTimeoutMs: int(env, 'LUMBAR_ANALYSIS_TIMEOUT_MS', 300_000, 1000),
+      modelsDir: env.LUMBAR_MODELS_DIR ?? null,
+      providers: env.LUMBAR_EXECUTION_PROVIDERS ?? 'cpu',
+    },
+    export: {
+      attempts: int(env, 'LUMBAR_EXPORT_ATTEMPTS', 5, 1, 100),
+      backoffMs: int(env, 'LUMBAR_EXPORT_BACKOFF_MS', 5000, 0),
+      timeoutMs: int(env, 'LUMBAR_EXPORT_TIMEOUT_MS', 60_000, 1000),
+    },
+    api: {
+      host: env.LUMBAR_API_HOST ?? '0.0.0.0',
+      port: int(env, 'LUMBAR_API_PORT', 8080, 0, 65535),
+      bootstrapApiKey: env.LUMBAR_BOOTSTRAP_API_KEY || null,
+    },
+    reconcileSeconds: int(env, 'LUMBAR_RECONCILE_SECONDS', 60, 1),
+  };
+}
+
+/** Whether a calling AE title from a host may associate, by the allow-list. */
+export function callerAllowed(
+  allowed: readonly { aeTitle: string; host: string }[],
+  aeTitle: string,
+  host: string,
+): boolean {
+  const h = host.replace(/^::ffff:/, '');
+  return allowed.some(
+    (a) => (a.aeTitle === '*' || a.aeTitle === aeTitle.trim()) && (a.host === '*' || a.host === h),
+  );
+}

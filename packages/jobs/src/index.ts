@@ -1,0 +1,79 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+
+export { UnrecoverableError, Worker, Queue, type Job } from 'bullmq';
+
+/** Queue names. Payloads hold database ids only: no patient data ever goes to Redis. */
+export const QUEUES = { studies: 'lumbar-studies', exports: 'lumbar-exports' } as const;
+
+/** Every job the product runs, by name, with its payload: the worker refuses names it has no handler for. */
+export interface JobPayloads {
+  'study.stable': { studyId: number };
+  'study.reanalyze': { studyId: number };
+  'export.send': { exportId: number };
+}
+export type JobName = keyof JobPayloads;
+
+/**
+ * A Redis connection for BullMQ. `maxRetriesPerRequest: null` is what workers need (blocking commands);
+ * producers fail fast instead (`enableOfflineQueue: false`): a receiver must answer A700 at once when Redis
+ * is down, not hang the association.
+ */
+export function redisConnection(url: string, role: 'worker' | 'producer'): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: role === 'worker' ? null : 1,
+    enableOfflineQueue: role === 'worker',
+    lazyConnect: false,
+  });
+}
+
+export interface Queues {
+  prefix: string;
+  studies: Queue;
+  exports: Queue;
+  close(): Promise<void>;
+}
+
+export function openQueues(connection: ConnectionOptions, prefix: string): Queues {
+  const studies = new Queue(QUEUES.studies, { connection, prefix });
+  const exports = new Queue(QUEUES.exports, { connection, prefix });
+  return {
+    prefix,
+    studies,
+    exports,
+    close: async () => {
+      await Promise.all([studies.close(), exports.close()]);
+    },
+  };
+}
+
+const KEEP = { removeOnComplete: { count: 1000 }, removeOnFail: { count: 5000 } } satisfies JobsOptions;
+
+/**
+ * Re-arms the one debounced `study.stable` job of a study: every stored instance pushes it `quietMs` further
+ * (`reschedule`); one that arrives while the study is being analysed leaves one more run queued behind it
+ * (`keepLastIfActive`). Inference never runs per instance.
+ */
+export async function armStudy(queues: Queues, studyId: number, quietMs: number): Promise<void> {
+  await queues.studies.add('study.stable', { studyId } satisfies JobPayloads['study.stable'], {
+    ...KEEP,
+    delay: quietMs,
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 10_000 },
+    deduplication: { id: `study-${studyId}`, reschedule: true, keepLastIfActive: true },
+  });
+}
+
+/** Queues one send of an export; `generation` (attempt budget number) keeps the job id deterministic. */
+export async function queueExport(
+  queues: Queues,
+  exportId: number,
+  opts: { attempts: number; backoffMs: number; generation?: string },
+): Promise<void> {
+  await queues.exports.add('export.send', { exportId } satisfies JobPayloads['export.send'], {
+    ...KEEP,
+    jobId: `export-${exportId}-${opts.generation ?? '0'}`,
+    attempts: opts.attempts,
+    backoff: { type: 'exponential', delay: opts.backoffMs },
+  });
+}

@@ -1,0 +1,65 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { part10Header } from '@lumbar/dicom';
+
+/**
+ * One incoming C-STORE data set, streamed to `incoming/<uuid>.part` as a Part 10 file (meta header from
+ * the command, then the data set bytes as they arrive): an instance is never held whole in memory.
+ * Errors are recorded, never thrown: dcmjs-dimse would drop the association without a response.
+ */
+export class InstanceFile extends Writable {
+  readonly path: string;
+  readonly hash = createHash('sha256');
+  size = 0;
+  failure: Error | null = null;
+  private readonly file: WriteStream;
+  private readonly fileClosed: Promise<void>;
+
+  constructor(
+    incomingDir: string,
+    meta: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; sourceAeTitle: string },
+  ) {
+    super();
+    mkdirSync(incomingDir, { recursive: true });
+    this.path = join(incomingDir, `${randomUUID()}.part`);
+    this.file = createWriteStream(this.path, { flags: 'wx' });
+    this.fileClosed = new Promise((resolve) => this.file.once('close', () => resolve()));
+    this.file.on('error', (err) => {
+      this.failure ??= err;
+    });
+    try {
+      this.file.write(part10Header(meta));
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    if (this.failure) return cb();
+    this.file.write(chunk, () => cb());
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.file.end();
+    cb();
+  }
+
+  /** Waits until the file is written and closed, then fsyncs it: after this it survives a power cut. */
+  async durable(): Promise<void> {
+    if (!this.writableFinished) await new Promise<void>((r) => this.once('finish', () => r()));
+    await this.fileClosed;
+    if (this.failure) return;
+    try {
+      const fh = await open(this.path, 'r+');
+      await fh.sync();
+      await fh.close();
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+    }
+  }
+}

@@ -1,0 +1,194 @@
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import dimse from 'dcmjs-dimse';
+import { createLogger } from '@lumbar/core';
+import { readPart10, writePart10 } from '@lumbar/dicom';
+import { openDb } from '@lumbar/db';
+import { openQueues, redisConnection, type Queues } from '@lumbar/jobs';
+import { startReceiver, type Receiver } from '@lumbar/receiver';
+import { storescu } from '../helpers/dcmtk';
+import { findFiles, makeTmpDir } from '../helpers/files';
+import { generatePhantom, studyDirs } from '../helpers/phantom';
+import { useTestDatabase } from '../helpers/db';
+import { testConfig } from '../helpers/services';
+import { runTool } from '../helpers/run';
+
+const t = useTestDatabase();
+let receiver: Receiver;
+let queues: Queues;
+let redis: ReturnType<typeof redisConnection>;
+let study: string;
+let files: string[];
+let dataDir: string;
+
+beforeAll(async () => {
+  const config = testConfig(t.url, {
+    LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1,DIMSE@127.0.0.1',
+    LUMBAR_STABLE_SECONDS: '60',
+    LUMBAR_MAX_ASSOCIATIONS: '1',
+  });
+  dataDir = config.dataDir;
+  redis = redisConnection(config.redisUrl, 'producer');
+  queues = openQueues(redis, config.queuePrefix);
+  receiver = await startReceiver({ config, db: t.db, queues, log: createLogger('receiver', 'silent') });
+  const out = makeTmpDir('lumbar-rx-');
+  await generatePhantom(out, 4242, 1);
+  study = studyDirs(out)[0];
+  files = findFiles(study, '.dcm');
+});
+
+afterAll(async () => {
+  await receiver?.close();
+  await queues?.studies.obliterate({ force: true }).catch(() => undefined);
+  await queues?.close();
+  redis?.disconnect();
+});
+
+const send = (paths: string[], aet = 'STORESCU', aec = 'LUMBAR') =>
+  storescu({ port: receiver.port, aec, aet, paths });
+
+/** Sends one data set with dcmjs-dimse, optionally with a command that names another SOP Instance UID. */
+function sendDataset(file: string, commandUid?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const client = new dimse.Client();
+    const request = new dimse.requests.CStoreRequest(file);
+    if (commandUid) request.setAffectedSopInstanceUid(commandUid);
+    let status = -1;
+    request.on('response', (r: { getStatus(): number }) => (status = r.getStatus()));
+    client.on('closed', () => resolve(status));
+    client.on('networkError', reject);
+    client.addRequest(request);
+    client.send('127.0.0.1', receiver.port, 'DIMSE', 'LUMBAR');
+  });
+}
+
+describe('receiver (C-STORE SCP) with storescu as the sender', () => {
+  it('stores every instance durably with its row, then answers success; one debounced job per study', async () => {
+    const run = await send([study]);
+    expect(run.associationError).toBeUndefined();
+    expect(run.results).toHaveLength(files.length);
+    expect(run.results.every((r) => r.status === 0)).toBe(true);
+    const rows = await t.db.instance.findMany();
+    expect(rows).toHaveLength(files.length);
+    for (const r of rows) {
+      expect(existsSync(r.path)).toBe(true);
+      expect(statSync(r.path).size).toBeGreaterThan(r.sizeBytes);
+      expect(r.path.startsWith(path.join(dataDir, 'instances'))).toBe(true);
+      // The stored file is a valid Part 10 file with the same instance.
+      expect(readPart10(readFileSync(r.path), r.path, { headerOnly: true }).SOPInstanceUID).toBe(
+        r.sopInstanceUid,
+      );
+    }
+    const studies = await t.db.study.findMany();
+    expect(studies).toHaveLength(1);
+    expect(studies[0].instanceCount).toBe(files.length);
+    const delayed = await queues.studies.getDelayed();
+    expect(delayed.map((j) => j.name)).toEqual(['study.stable']);
+    expect(delayed[0].data).toEqual({ studyId: studies[0].id });
+    expect(Object.keys(delayed[0].data)).toEqual(['studyId']); // ids only, no patient data
+  });
+
+  it('accepts a re-sent study and stores nothing twice', async () => {
+    const before = await t.db.instance.findMany({ orderBy: { id: 'asc' } });
+    const run = await send([study]);
+    expect(run.results.every((r) => r.status === 0)).toBe(true);
+    const after = await t.db.instance.findMany({ orderBy: { id: 'asc' } });
+    expect(after).toEqual(before);
+    expect((await t.db.study.findFirstOrThrow()).instanceCount).toBe(files.length);
+    expect(await queues.studies.getDelayedCount()).toBe(1);
+  });
+
+  it('rejects callers not in the allow-list and a wrong called AE title at association', async () => {
+    const stranger = await send([files[0]], 'STRANGER');
+    expect(stranger.associationError).toMatch(/Rejected/i);
+    expect(stranger.output).toMatch(/Calling AE Title Not Recognized/i);
+    const wrongCalled = await send([files[0]], 'STORESCU', 'OTHER');
+    expect(wrongCalled.associationError).toMatch(/Rejected/i);
+    expect(wrongCalled.output).toMatch(/Called AE Title Not Recognized/i);
+  });
+
+  it('answers C-ECHO', async () => {
+    const run = await runTool(
+      'echoscu',
+      ['-aet', 'STORESCU', '-aec', 'LUMBAR', '127.0.0.1', String(receiver.port)],
+      {
+        env: { ...process.env, TCP_NODELAY: '1' },
+      },
+    );
+    expect(run.code).toBe(0);
+  });
+
+  it('answers 0xC000 for a data set without Study Instance UID, and stores nothing', async () => {
+    const ds = readPart10(readFileSync(files[0]), files[0]);
+    delete ds.StudyInstanceUID;
+    ds.SOPInstanceUID = '1.2.826.0.1.3680043.10.999.1';
+    const file = path.join(makeTmpDir('lumbar-bad-'), 'no-study.dcm');
+    writeFileSync(file, writePart10(ds));
+    const run = await send([file]);
+    expect(run.results[0].status).toBe(0xc000);
+    expect(await t.db.instance.count({ where: { sopInstanceUid: ds.SOPInstanceUID as string } })).toBe(0);
+  });
+
+  it('answers 0xA900 when the data set UID contradicts the command', async () => {
+    const status = await sendDataset(files[1], '1.2.826.0.1.3680043.10.999.2');
+    expect(status).toBe(0xa900);
+  });
+
+  it('caps concurrent associations (transient rejection)', async () => {
+    // One association held open by dcmjs-dimse (it lingers 3 s after its request), storescu tries a second.
+    const client = new dimse.Client();
+    client.addRequest(new dimse.requests.CEchoRequest());
+    const accepted = new Promise<void>((r) => client.on('associationAccepted', () => r()));
+    const closed = new Promise<void>((r) => client.on('closed', () => r()));
+    client.send('127.0.0.1', receiver.port, 'DIMSE', 'LUMBAR', { associationLingerTimeout: 3000 });
+    await accepted;
+    const second = await send([files[0]]);
+    expect(second.associationError).toMatch(/Rejected/i);
+    expect(second.output).toMatch(/Local Limit Exceeded/i);
+    await closed;
+  });
+});
+
+describe('receiver when its dependencies are down', () => {
+  it('answers 0xA700 when the database is unavailable and keeps no file', async () => {
+    const config = testConfig('postgresql://postgres@127.0.0.1:1/nowhere', {
+      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
+    });
+    const r2 = redisConnection(config.redisUrl, 'producer');
+    const q2 = openQueues(r2, config.queuePrefix);
+    const db2 = openDb(config.databaseUrl);
+    const rx = await startReceiver({ config, db: db2, queues: q2, log: createLogger('rx', 'silent') });
+    try {
+      const run = await storescu({ port: rx.port, aec: 'LUMBAR', aet: 'STORESCU', paths: [files[0]] });
+      expect(run.results[0].status).toBe(0xa700);
+      expect(findFiles(config.dataDir, '.dcm')).toEqual([]);
+    } finally {
+      await rx.close();
+      await q2.close();
+      r2.disconnect();
+      await db2.$disconnect();
+    }
+  });
+
+  it('answers 0xA700 when the queue (Redis) is unavailable', async () => {
+    const config = testConfig(t.url, {
+      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
+      LUMBAR_REDIS_URL: 'redis://127.0.0.1:1',
+    });
+    const r3 = redisConnection(config.redisUrl, 'producer');
+    r3.on('error', () => undefined);
+    const q3 = openQueues(r3, config.queuePrefix);
+    q3.studies.on('error', () => undefined);
+    const db3 = openDb(t.url);
+    const rx = await startReceiver({ config, db: db3, queues: q3, log: createLogger('rx', 'silent') });
+    try {
+      const run = await storescu({ port: rx.port, aec: 'LUMBAR', aet: 'STORESCU', paths: [files[2]] });
+      expect(run.results[0].status).toBe(0xa700);
+    } finally {
+      await rx.close();
+      await q3.close().catch(() => undefined);
+      r3.disconnect();
+      await db3.$disconnect();
+    }
+  });
+});
