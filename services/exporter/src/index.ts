@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import type { ConnectionOptions } from 'bullmq';
+import { audit, loadExport, markExportAttempt, markExportResult } from '@lumbar/db';
+import { QUEUES, UnrecoverableError, Worker, type Job } from '@lumbar/jobs';
+import type { WorkerDeps } from '@lumbar/worker';
+import { cStore } from './scu';
+
+export { cStore, type SendResult } from './scu';
+
+const hex = (s: number | null) =>
+  s === null ? 'none' : `0x${s.toString(16).padStart(4, '0').toUpperCase()}`;
+
+/** Success and warnings (0x0000, 0xB000-0xBFFF and 0x0001/0x0107/0x0116) count as stored. */
+export const isStored = (s: number | null) =>
+  s !== null && (s === 0 || (s >= 0xb000 && s <= 0xbfff) || s === 0x0001 || s === 0x0107 || s === 0x0116);
+
+/**
+ * `export.send`: C-STORE the SEG, SR and key images of one analysis to one destination. A7xx (out of
+ * resources), refused or dropped connections are retried with exponential backoff; A9xx/Cxxx answers, a
+ * permanent association rejection or exhausted attempts mark the export failed (re-drivable by the API).
+ */
+export async function handleExportSend(deps: WorkerDeps, job: Job<{ exportId: number }>): Promise<string> {
+  const { db, config, log } = deps;
+  const e = await loadExport(db, job.data.exportId);
+  if (!e) throw new UnrecoverableError(`export ${job.data.exportId} does not exist`);
+  if (e.status === 'succeeded') return 'already sent';
+  if (!e.analysis.outputDir) throw new UnrecoverableError(`analysis ${e.analysisId} has no outputs`);
+  const m = /^([^@]+)@([^:]+):(\d+)$/.exec(e.destination);
+  if (!m) throw new UnrecoverableError(`destination "${e.destination}" is not AE@host:port`);
+  await markExportAttempt(db, e.id);
+  const files = e.analysis.outputs.map((o) => join(e.analysis.outputDir!, o.file));
+  const r = await cStore(
+    files,
+    { aeTitle: m[1], host: m[2], port: Number(m[3]) },
+    config.dicom.aeTitle,
+    config.export.timeoutMs,
+  );
+  const failed = r.statuses
+    .map((s, i) => ({ s, file: e.analysis.outputs[i].file }))
+    .filter((x) => !isStored(x.s));
+  if (!r.associationError && failed.length === 0) {
+    await markExportResult(db, e.id, { ok: true, final: true, status: 0 });
+    await audit(db, { actor: 'exporter', action: 'export.sent', subjectType: 'export', subjectId: e.id });
+    log.info({ exportId: e.id, destination: e.destination, objects: files.length }, 'export sent');
+    return `sent ${files.length} objects to ${e.destination}`;
+  }
+  // A7xx: the peer is out of resources now; any other failure status (A9xx, Cxxx, ...) will not change.
+  const refused = failed.find((x) => x.s !== null && (x.s & 0xff00) !== 0xa700);
+  const status = refused?.s ?? failed.find((x) => x.s !== null)?.s ?? null;
+  const why = r.associationError ?? failed.map((x) => `${x.file}: ${hex(x.s)}`).join(', ');
+  const retryable = !r.permanent && !refused;
+  const final = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  await markExportResult(db, e.id, { ok: false, final, status, error: why });
+  log.warn({ exportId: e.id, destination: e.destination, why, final }, 'export failed');
+  if (final) {
+    await audit(db, {
+      actor: 'exporter',
+      action: 'export.failed',
+      subjectType: 'export',
+      subjectId: e.id,
+      details: { why },
+    });
+  }
+  throw retryable ? new Error(why) : new UnrecoverableError(why);
+}
+
+/** The exporter: consumes the exports queue (a few sends at a time: each is one association). */
+export function startExporter(deps: WorkerDeps, connection: ConnectionOptions): Worker {
+  const worker = new Worker(
+    QUEUES.exports,
+    async (job: Job) => {
+      if (job.name !== 'export.send') throw new Error(`no handler for job ${job.name}`);
+      return handleExportSend(deps, job);
+    },
+    { connection, prefix: deps.queues.prefix, concurrency: 2 },
+  );
+  worker.on('error', (err) => deps.log.error({ err: err.message }, 'exporter error'));
+  return worker;
+}

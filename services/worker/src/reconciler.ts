@@ -1,0 +1,69 @@
+import { armStudy } from '@lumbar/jobs';
+import { queuePendingExports } from './study-handler';
+import type { WorkerDeps } from './deps';
+
+/**
+ * Postgres is the source of truth; Redis can lose jobs (a restart without persistence, an eviction). This
+ * finds work the database says is owed and re-queues it; job ids and deduplication make that harmless when
+ * the job was not lost after all.
+ */
+export async function reconcile(
+  deps: WorkerDeps,
+  now = new Date(),
+): Promise<{ studies: number; exports: number }> {
+  const { db, config } = deps;
+  const quietBefore = new Date(now.getTime() - (config.stableSeconds + 5) * 1000);
+  const lostBefore = new Date(now.getTime() - 2 * config.worker.analysisTimeoutMs);
+  const studies = await db.study.findMany({
+    where: {
+      OR: [
+        { status: 'receiving', lastReceivedAt: { lt: quietBefore } },
+        { status: 'queued', updatedAt: { lt: quietBefore } },
+        { status: 'analyzing', analyses: { some: { status: 'running', startedAt: { lt: lostBefore } } } },
+      ],
+    },
+    select: { id: true },
+    take: 500,
+  });
+  for (const s of studies) await armStudy(deps.queues, s.id, 0);
+  const exportsOwed = await db.export.findMany({
+    where: {
+      OR: [
+        { status: 'pending', updatedAt: { lt: quietBefore } },
+        { status: 'sending', updatedAt: { lt: new Date(now.getTime() - 2 * config.export.timeoutMs) } },
+      ],
+    },
+    select: { id: true, analysisId: true },
+    take: 500,
+  });
+  // A send that was lost mid-way goes back to pending, then is queued like any pending one.
+  await db.export.updateMany({
+    where: { id: { in: exportsOwed.map((e) => e.id) }, status: 'sending' },
+    data: { status: 'pending' },
+  });
+  let exports = 0;
+  for (const analysisId of new Set(exportsOwed.map((e) => e.analysisId))) {
+    exports += await queuePendingExports(deps, analysisId);
+  }
+  return { studies: studies.length, exports };
+}
+
+/** Runs reconcile() every `reconcileSeconds`; returns a stop function. */
+export function startReconciler(deps: WorkerDeps): () => void {
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const r = await reconcile(deps);
+      if (r.studies || r.exports) deps.log.info(r, 'reconciler re-queued work');
+    } catch (err) {
+      deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'reconciler failed');
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), deps.config.reconcileSeconds * 1000);
+  void tick();
+  return () => clearInterval(timer);
+}
