@@ -12,6 +12,8 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   moduleNameMapper: {
+    // ES-module-only packages, loaded through Node's own require (see test/node-require/load.js).
+    '^(typebox|content-disposition|cookie|set-cookie-parser)$': '<rootDir>/test/node-require/$1.js',
     '^@lumbar/(receiver|worker|exporter|api|server)$': '<rootDir>/services/$1/src',
     '^@lumbar/([a-z-]+)$': '<rootDir>/packages/$1/src',
   },

@@ -4,6 +4,8 @@ import { ALGORITHM, LumbarError } from '@lumbar/core';
 import { analyzeCommand } from './commands/analyze';
 import { evaluateCommand } from './commands/evaluate';
 import { phantomCommand } from './commands/phantom';
+import { apikeyCommand, dbCommand } from './commands/db';
+import { serveCommand } from './commands/serve';
 
 export function buildProgram(): Command {
   const program = new Command('lumbar')
@@ -12,7 +14,14 @@ export function buildProgram(): Command {
     )
     .version(ALGORITHM.version)
     .exitOverride();
-  for (const cmd of [analyzeCommand(), evaluateCommand(), phantomCommand()])
+  for (const cmd of [
+    analyzeCommand(),
+    evaluateCommand(),
+    phantomCommand(),
+    serveCommand(),
+    dbCommand(),
+    apikeyCommand(),
+  ])
     program.addCommand(cmd.exitOverride());
   return program;
 }

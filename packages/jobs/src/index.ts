@@ -36,13 +36,14 @@ export interface Queues {
 
 export function openQueues(connection: ConnectionOptions, prefix: string): Queues {
   const studies = new Queue(QUEUES.studies, { connection, prefix });
-  const exports = new Queue(QUEUES.exports, { connection, prefix });
+  // (not named `exports`: in CommonJS output that name is the module's own exports object)
+  const exportQueue = new Queue(QUEUES.exports, { connection, prefix });
   return {
     prefix,
     studies,
-    exports,
+    exports: exportQueue,
     close: async () => {
-      await Promise.all([studies.close(), exports.close()]);
+      await Promise.all([studies.close(), exportQueue.close()]);
     },
   };
 }

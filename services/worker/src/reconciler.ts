@@ -41,11 +41,11 @@ export async function reconcile(
     where: { id: { in: exportsOwed.map((e) => e.id) }, status: 'sending' },
     data: { status: 'pending' },
   });
-  let exports = 0;
+  let queuedExports = 0;
   for (const analysisId of new Set(exportsOwed.map((e) => e.analysisId))) {
-    exports += await queuePendingExports(deps, analysisId);
+    queuedExports += await queuePendingExports(deps, analysisId);
   }
-  return { studies: studies.length, exports };
+  return { studies: studies.length, exports: queuedExports };
 }
 
 /** Runs reconcile() every `reconcileSeconds`; returns a stop function. */

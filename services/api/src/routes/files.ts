@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { NotFoundError } from '@lumbar/core';
+import { Type } from 'typebox';
+import type { RouteOptions } from '../deps';
+import { requireResult } from '../results';
+import { AUTH_ERRORS, binary, errors, IdParams } from '../schemas';
+
+/** Reads a file of an analysis' output folder; a name that would leave the folder is refused. */
+async function readOutput(outputDir: string, file: string, what: string): Promise<Buffer> {
+  const root = path.resolve(outputDir);
+  const full = path.resolve(root, file);
+  if (!full.startsWith(root + path.sep)) throw new NotFoundError(`${what}: not in the output folder`);
+  try {
+    return await readFile(full);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`${what}: file missing`);
+    throw err;
+  }
+}
+
+const FILE_ERRORS = errors(...AUTH_ERRORS, 404);
+
+/** Downloads: the DICOM SEG (per view), the DICOM SR, and the key images as PNG. */
+export const fileRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { deps }) => {
+  const { db } = deps;
+
+  app.get(
+    '/studies/:id/seg',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'The DICOM Segmentation of the discs in one view',
+        params: IdParams,
+        querystring: Type.Object({ view: Type.Enum(['sagittal', 'axial']) }),
+        response: {
+          200: binary('application/dicom', 'DICOM Part 10 file (Segmentation Storage)'),
+          ...FILE_ERRORS,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { study, analysis } = await requireResult(db, request.params.id);
+      const view = request.query.view;
+      const seg = analysis.outputs.find((o) => o.kind === 'seg' && o.view === view);
+      if (!seg) throw new NotFoundError(`study ${study.id} has no ${view} segmentation`);
+      const bytes = await readOutput(analysis.outputDir, seg.file, `${view} segmentation`);
+      return reply
+        .type('application/dicom')
+        .header('content-disposition', `attachment; filename="${path.basename(seg.file)}"`)
+        .send(bytes);
+    },
+  );
+
+  app.get(
+    '/studies/:id/sr',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'The DICOM Structured Report (TID 1500) of the findings',
+        params: IdParams,
+        response: {
+          200: binary('application/dicom', 'DICOM Part 10 file (Comprehensive SR, TID 1500)'),
+          ...FILE_ERRORS,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { study, analysis } = await requireResult(db, request.params.id);
+      const sr = analysis.outputs.find((o) => o.kind === 'sr');
+      if (!sr) throw new NotFoundError(`study ${study.id} has no structured report`);
+      const bytes = await readOutput(analysis.outputDir, sr.file, 'structured report');
+      return reply
+        .type('application/dicom')
+        .header('content-disposition', `attachment; filename="${path.basename(sr.file)}"`)
+        .send(bytes);
+    },
+  );
+
+  app.get(
+    '/studies/:id/key-images/:n.png',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'Key image n (1-based) as PNG: the discs outlined, with the diagnosis',
+        params: Type.Object({ ...IdParams.properties, n: Type.Integer({ minimum: 1, maximum: 1000 }) }),
+        response: { 200: binary('image/png', 'PNG image'), ...FILE_ERRORS },
+      },
+    },
+    async (request, reply) => {
+      const { analysis } = await requireResult(db, request.params.id);
+      const n = request.params.n;
+      const bytes = await readOutput(
+        analysis.outputDir,
+        path.join('key-images', `${n}.png`),
+        `key image ${n}`,
+      );
+      return reply.type('image/png').send(bytes);
+    },
+  );
+};

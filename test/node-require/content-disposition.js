@@ -1,0 +1,1 @@
+module.exports = require('./load')('content-disposition', __filename);
