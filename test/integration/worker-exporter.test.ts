@@ -110,6 +110,34 @@ describe('worker and exporter with real peers', () => {
     expect(exp.attempts).toBe(1);
   });
 
+  it('a re-analysis replaces its objects: same UIDs, no duplicate in the PACS', async () => {
+    const before = await t.db.output.findMany({ where: { analysisId }, orderBy: { sopInstanceUid: 'asc' } });
+    const countInOrthanc = async () => (await orthanc.rest<string[]>('/instances')).length;
+    const orthancBefore = await countInOrthanc();
+    const study = await t.db.study.findFirstOrThrow();
+    await queues.studies.add(
+      'study.reanalyze',
+      { studyId: study.id },
+      { jobId: `reanalyze-${study.id}-test` },
+    );
+    await waitFor(
+      'the second analysis and its export',
+      async () => {
+        const a = await t.db.analysis.findUnique({ where: { id: analysisId }, include: { exports: true } });
+        return a?.attempts === 2 &&
+          a.status === 'succeeded' &&
+          a.exports.every((e) => e.status === 'succeeded')
+          ? a
+          : undefined;
+      },
+      90_000,
+    );
+    const after = await t.db.output.findMany({ where: { analysisId }, orderBy: { sopInstanceUid: 'asc' } });
+    expect(after.map((o) => o.sopInstanceUid)).toEqual(before.map((o) => o.sopInstanceUid));
+    expect(await countInOrthanc()).toBe(orthancBefore);
+    expect(await t.db.analysis.count()).toBe(1);
+  });
+
   it('retries a destination that refuses connections, then marks the export failed with the reason', async () => {
     const port = await freePort();
     const e = await t.db.export.create({ data: { analysisId, destination: `NOWHERE@127.0.0.1:${port}` } });
@@ -167,6 +195,7 @@ describe('worker and exporter with real peers', () => {
 
   it('reconciler: re-queues a study whose job Redis lost', async () => {
     const study = await t.db.study.findFirstOrThrow();
+    const runs = (await t.db.analysis.findFirstOrThrow({ where: { studyId: study.id } })).attempts;
     await queues.studies.obliterate({ force: true });
     await t.db.study.update({
       where: { id: study.id },
@@ -180,7 +209,7 @@ describe('worker and exporter with real peers', () => {
       const s = await t.db.study.findUnique({ where: { id: study.id } });
       return s?.status === 'analyzed' ? s : undefined;
     });
-    expect((await t.db.analysis.findFirstOrThrow({ where: { studyId: study.id } })).attempts).toBe(1);
+    expect((await t.db.analysis.findFirstOrThrow({ where: { studyId: study.id } })).attempts).toBe(runs);
     expect((await reconcile(deps)).studies).toBe(0);
   });
 });

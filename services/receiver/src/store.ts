@@ -81,7 +81,15 @@ export async function storeInstance(
     await rm(file.path, { force: true }).catch(() => undefined);
     return { status, comment: comment.slice(0, 64) };
   };
+  const t: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    t[name] = Math.round((now - mark) * 10) / 10;
+    mark = now;
+  };
   await file.durable();
+  lap('fsync');
   if (file.failure) return fail(STATUS.outOfResources, `cannot write to disk: ${file.failure.message}`);
 
   let ds: Dataset;
@@ -101,6 +109,7 @@ export async function storeInstance(
     );
     return fail(STATUS.cannotUnderstand, message(err));
   }
+  lap('parse');
   if (uids.sop !== command.sopInstanceUid || uids.sopClass !== command.sopClassUid) {
     ctx.log.warn(
       { sopInstanceUid: command.sopInstanceUid },
@@ -116,6 +125,7 @@ export async function storeInstance(
     const existing = await findInstance(ctx.db, uids.sop).catch((err) => {
       throw new Error(`database unavailable: ${message(err)}`);
     });
+    lap('lookup');
     if (existing) {
       // Already stored: answered as a success, not stored twice.
       await rm(file.path, { force: true });
@@ -137,6 +147,7 @@ export async function storeInstance(
       await mkdir(dirname(final), { recursive: true });
       await rename(file.path, final);
       await fsyncDir(dirname(final));
+      lap('rename');
       const result = await recordInstance(ctx.db, {
         studyInstanceUid: uids.study,
         seriesInstanceUid: uids.series,
@@ -160,6 +171,7 @@ export async function storeInstance(
         throw new Error(`database unavailable: ${message(err)}`);
       });
       studyId = result.studyId;
+      lap('insert');
     }
   } catch (err) {
     ctx.log.error({ err: message(err), sopInstanceUid: uids.sop }, 'C-STORE failed: storage');
@@ -172,5 +184,7 @@ export async function storeInstance(
     ctx.log.error({ err: message(err), studyId }, 'C-STORE: queue unavailable');
     return { status: STATUS.outOfResources, comment: 'queue unavailable', studyId };
   }
+  lap('queue');
+  ctx.log.debug({ sopInstanceUid: uids.sop, timingsMs: t }, 'instance stored');
   return { status: STATUS.success, studyId };
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Receiver throughput: DCMTK storescu (TCP_NODELAY=1) sends the same fresh phantom studies to our C-STORE SCP
+# (`lumbar serve receiver`: stream to disk, fsync, Postgres row, debounce job, then the answer) and to Orthanc
+# (durable storage, default config), alternating, ROUNDS rounds of N studies each; prints instances/s per run
+# and the medians. Needs Postgres and Redis on loopback (a database lumbar_bench is created and dropped).
+# Usage: scripts/bench-receiver.sh [N_STUDIES=5] [ROUNDS=3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-5}
+rounds=${2:-3}
+work=$(mktemp -d)
+db=postgresql://postgres@127.0.0.1:5432/lumbar_bench
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS lumbar_bench WITH (FORCE)' >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+[ -f packages/cli/dist/main.js ] || npx tsc -b
+free_port() { node -e 's=require("net").createServer().listen(0,()=>{console.log(s.address().port);s.close()})'; }
+export TCP_NODELAY=1
+
+# Inputs: one fresh set per round and per target, so no run re-sends instances the peer already holds.
+for r in $(seq 1 "$rounds"); do
+  for target in ours orthanc; do
+    node packages/cli/dist/main.js phantom --out "$work/in-$target-$r" --studies "$n" --seed "bench-rx-$target-$r" --quiet
+  done
+done
+
+ours_port=$(free_port)
+LUMBAR_DATABASE_URL=$db LUMBAR_DATA_DIR=$work/var LUMBAR_DICOM_PORT=$ours_port LUMBAR_ALLOWED_CALLERS='*@127.0.0.1' \
+  LUMBAR_QUEUE_PREFIX=lumbar-bench LUMBAR_LOG_LEVEL=warn LUMBAR_STABLE_SECONDS=3600 \
+  node packages/cli/dist/main.js serve receiver > "$work/lumbar.log" 2>&1 &
+pids+=($!)
+orthanc_port=$(free_port)
+orthanc_http=$(free_port)
+mkdir -p "$work/orthanc"
+cat > "$work/orthanc.json" <<JSON
+{ "Name": "bench", "StorageDirectory": "$work/orthanc", "IndexDirectory": "$work/orthanc", "DicomAet": "ORTHANC",
+  "DicomPort": $orthanc_port, "HttpPort": $orthanc_http, "RemoteAccessAllowed": false, "Plugins": [], "SaveJobs": false }
+JSON
+/usr/sbin/Orthanc "$work/orthanc.json" > "$work/orthanc.log" 2>&1 &
+pids+=($!)
+for i in $(seq 1 100); do
+  echoscu -aec LUMBAR 127.0.0.1 "$ours_port" 2>/dev/null && echoscu -aec ORTHANC 127.0.0.1 "$orthanc_port" 2>/dev/null && break
+  sleep 0.2
+done
+
+rate() { # rate AEC PORT DIR -> instances/s
+  local files start end
+  files=$(find "$3" -name '*.dcm' | wc -l)
+  start=$(date +%s.%N)
+  storescu -aet BENCH -aec "$1" +sd +r +sp '*.dcm' 127.0.0.1 "$2" "$3" 2> "$work/storescu.err" || { cat "$work/storescu.err"; exit 1; }
+  end=$(date +%s.%N)
+  awk -v f="$files" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", f / (e - s) }'
+}
+ours=(); orth=()
+for r in $(seq 1 "$rounds"); do
+  ours+=("$(rate LUMBAR "$ours_port" "$work/in-ours-$r")")
+  orth+=("$(rate ORTHANC "$orthanc_port" "$work/in-orthanc-$r")")
+  echo "round $r: lumbar receiver ${ours[-1]} instances/s, Orthanc ${orth[-1]} instances/s"
+done
+stored=$(psql -tA -h 127.0.0.1 -U postgres -d lumbar_bench -c 'SELECT count(*) FROM instances')
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+mo=$(median "${ours[@]}"); mr=$(median "${orth[@]}")
+echo "instances per round: $(find "$work/in-ours-1" -name '*.dcm' | wc -l); rows stored by lumbar: $stored"
+awk -v a="$mo" -v b="$mr" -v c="$(nproc)" 'BEGIN { printf "median: lumbar receiver %.1f instances/s, Orthanc %.1f instances/s, ratio %.2f (%d cores)\n", a, b, a / b, c }'
