@@ -13,6 +13,8 @@ import { part10Header } from '@lumbar/dicom';
 export class InstanceFile extends Writable {
   readonly path: string;
   readonly hash = createHash('sha256');
+  /** When the C-STORE command arrived (performance.now()): the data set streams in after it. */
+  readonly startedAt = performance.now();
   size = 0;
   failure: Error | null = null;
   private readonly file: WriteStream;
@@ -49,10 +51,14 @@ export class InstanceFile extends Writable {
     cb();
   }
 
-  /** Waits until the file is written and closed, then fsyncs it: after this it survives a power cut. */
-  async durable(): Promise<void> {
+  /** Waits until every byte is written and the file is closed (not yet durable). */
+  async written(): Promise<void> {
     if (!this.writableFinished) await new Promise<void>((r) => this.once('finish', () => r()));
     await this.fileClosed;
+  }
+
+  /** fsyncs the written file: after this it survives a power cut (its directory entry: see store.ts). */
+  async sync(): Promise<void> {
     if (this.failure) return;
     try {
       const fh = await open(this.path, 'r+');

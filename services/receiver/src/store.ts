@@ -82,15 +82,22 @@ export async function storeInstance(
     return { status, comment: comment.slice(0, 64) };
   };
   const t: Record<string, number> = {};
-  let mark = performance.now();
+  let mark = file.startedAt;
   const lap = (name: string) => {
     const now = performance.now();
     t[name] = Math.round((now - mark) * 10) / 10;
     mark = now;
   };
-  await file.durable();
-  lap('fsync');
+  await file.written();
   if (file.failure) return fail(STATUS.outOfResources, `cannot write to disk: ${file.failure.message}`);
+  // Three waits at once: the fsync, the parse below, and the duplicate lookup (by the command's UID, which
+  // must equal the data set's or we answer A900 before using it). Neither promise ever rejects.
+  const synced = file.sync();
+  const lookup = findInstance(ctx.db, command.sopInstanceUid).then(
+    (existing) => ({ existing, error: null }),
+    (error: unknown) => ({ existing: null, error }),
+  );
+  lap('receive');
 
   let ds: Dataset;
   let uids: { study: string; series: string; sop: string; sopClass: string };
@@ -107,6 +114,7 @@ export async function storeInstance(
       { err: message(err), sopInstanceUid: command.sopInstanceUid },
       'C-STORE refused: cannot understand',
     );
+    await Promise.all([synced, lookup]);
     return fail(STATUS.cannotUnderstand, message(err));
   }
   lap('parse');
@@ -115,16 +123,21 @@ export async function storeInstance(
       { sopInstanceUid: command.sopInstanceUid },
       'C-STORE refused: data set UIDs contradict the command',
     );
+    await Promise.all([synced, lookup]);
     return fail(STATUS.dataSetDoesNotMatchSopClass, 'SOP Class/Instance UID differ from the command');
   }
+  await synced;
+  lap('fsync');
+  const syncFailure = file.failure as Error | null; // set by sync(), which TypeScript cannot see
+  if (syncFailure) return fail(STATUS.outOfResources, `cannot write to disk: ${syncFailure.message}`);
 
   const final = join(ctx.dataDir, 'instances', uids.study, uids.series, `${uids.sop}.dcm`);
   const sha256 = file.hash.digest('hex');
   let studyId: number;
   try {
-    const existing = await findInstance(ctx.db, uids.sop).catch((err) => {
-      throw new Error(`database unavailable: ${message(err)}`);
-    });
+    const found = await lookup;
+    if (found.error) throw new Error(`database unavailable: ${message(found.error)}`);
+    const existing = found.existing;
     lap('lookup');
     if (existing) {
       // Already stored: answered as a success, not stored twice.
