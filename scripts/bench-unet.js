@@ -1,7 +1,8 @@
 // Times one U-Net and one DiscNet inference on this machine (ONNX Runtime, CPU, one intra-op thread),
-// the way the pipeline runs them. Usage: node scripts/bench-unet.js [MODELS_DIR] [RUNS]
+// the way the pipeline runs them, with one intra-op thread and with the default (the cores, at most 4).
+// Usage: node scripts/bench-unet.js [MODELS_DIR] [RUNS]
 const path = require('node:path');
-const { OnnxModel } = require('../packages/inference/dist');
+const { OnnxModel, defaultIntraOpThreads } = require('../packages/inference/dist');
 
 async function time(model, n, runs) {
   const [, c, h, w] = model.card.input.shape;
@@ -20,15 +21,18 @@ async function time(model, n, runs) {
 (async () => {
   const dir = process.argv[2] || path.join(__dirname, '..', 'models');
   const runs = Number(process.argv[3] || 50);
+  const threadCounts = [...new Set([1, defaultIntraOpThreads()])];
   for (const name of ['ax-seg-unet', 'sag-seg-unet', 'ax-cls-discnet']) {
-    const m = await OnnxModel.open(path.join(dir, name));
-    for (const n of [1, 5]) {
-      const t = await time(m, n, runs);
-      console.log(
-        `${name.padEnd(16)} batch ${n}: p50 ${t.p50.toFixed(2)} ms/image, p95 ${t.p95.toFixed(2)} ms/image (${runs} runs)`,
-      );
+    for (const threads of threadCounts) {
+      const m = await OnnxModel.open(path.join(dir, name), { intraOpThreads: threads });
+      for (const n of [1, 5]) {
+        const t = await time(m, n, runs);
+        console.log(
+          `${name.padEnd(16)} ${threads} thread(s) batch ${n}: p50 ${t.p50.toFixed(2)} ms/image, p95 ${t.p95.toFixed(2)} ms/image (${runs} runs)`,
+        );
+      }
+      await m.close();
     }
-    await m.close();
   }
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 })();

@@ -75,6 +75,7 @@ def config_from(args, command: str):
         finetune_lr=getattr(args, "finetune_lr", 1e-5), drop_bulge=args.drop_bulge, both=args.both, device=args.device,
         progress=not args.quiet, eval_train=not args.no_eval_train, init=getattr(args, "init", None),
         lr_schedule=args.lr_schedule, monitor=args.monitor, workers=args.workers, time_limit=args.time_limit,
+        command="python -m training " + " ".join(sys.argv[1:]) if command == "train" else None,
     )
 
 
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part", default="test", choices=["train", "val", "test"])
     p.add_argument("--out", default=None, help="also write a report folder")
     p.add_argument("--both", choices=["drop", "l4l5", "l5s1"], default="drop")
+    p.add_argument("--predicted-masks", action="store_true", help="classification: crop with --seg-model's masks even where the data has ground-truth masks (as the pipeline crops)")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
 
@@ -136,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None)
     p.add_argument("--version", dest="model_version", default="0.1.0")
     p.add_argument("--fixed-batch", action="store_true", help="batch dimension fixed to 1 (default dynamic)")
+    p.add_argument("--limitations", default=None, help="text for the card's 'limitations' (what the figures do not say)")
 
     p = sub.add_parser("retrain-all", help="retrain and export the four shipped models")
     p.add_argument("--spider", default=None, help="SPIDER folder (e.g. ../shared/data/spider)")
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     elif cmd == "evaluate":
         from training.evaluate import evaluate, print_result
 
-        print_result(evaluate(args.model, args.data, args.seg_model, args.split, args.part, args.out, args.both, args.device, not args.quiet))
+        print_result(evaluate(args.model, args.data, args.seg_model, args.split, args.part, args.out, args.both, args.device, not args.quiet, args.predicted_masks))
     elif cmd == "compare":
         from training.experiments import compare
 
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     elif cmd == "export":
         from training.export import export
 
-        card = export(args.run, args.out, args.name, args.model_version, dynamic_batch=not args.fixed_batch)
+        card = export(args.run, args.out, args.name, args.model_version, dynamic_batch=not args.fixed_batch, limitations=args.limitations)
         print(json.dumps({"model": args.out, "sha256": card["sha256"], "export_check": card.get("export_check")}))
     elif cmd == "retrain-all":
         from training.experiments import retrain_all

@@ -91,6 +91,7 @@ class TrainConfig:
     monitor: str = "loss"  # early stopping / best weights: validation 'loss' or 'metric' (Dice; balanced accuracy)
     workers: int = 0  # DataLoader worker processes (augmentation runs there)
     time_limit: float | None = None  # seconds of training (per phase) after which the run stops, keeping the best weights
+    command: str | None = None  # the command line that started the run (written into the checkpoint and card)
 
     def resolved(self) -> TrainConfig:
         c = TrainConfig(**asdict(self))
@@ -438,6 +439,9 @@ def train(cfg: TrainConfig, prepared: tuple | None = None) -> dict:
         "config": asdict(cfg),
         "params": count_params(model),
         "torch_version": torch.__version__,
+        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        "seconds": round(time.time() - t_start, 1),
+        "history_tail": history[-1] if history else None,
     }
     torch.save(ckpt, os.path.join(cfg.out, CHECKPOINT_NAME))
     R.write_json(asdict(cfg), os.path.join(cfg.out, "config.json"))

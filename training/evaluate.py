@@ -26,7 +26,7 @@ from training.datasets import credits_for, detect_layout, load_records
 from training.inference import Runner
 
 
-def evaluate(model: str, data: str, seg_model: str | None = None, split: str | None = None, part: str = "test", out: str | None = None, both: str = "drop", device: str = "auto", progress: bool = True) -> dict:
+def evaluate(model: str, data: str, seg_model: str | None = None, split: str | None = None, part: str = "test", out: str | None = None, both: str = "drop", device: str = "auto", progress: bool = True, predicted_masks: bool = False) -> dict:
     runner = Runner(model, device)
     task, view, classes = runner.task, runner.view, list(runner.classes)
     drop_bulge = view == "axial" and "bulge" not in classes
@@ -43,6 +43,12 @@ def evaluate(model: str, data: str, seg_model: str | None = None, split: str | N
         "split": split and f"{split}:{part}",
         "runtime": runner.kind,
     }
+    if predicted_masks:
+        if task != "classification" or not seg_model:
+            raise ValueError("--predicted-masks needs a classifier and --seg-model")
+        for r in records:
+            r.mask_path = None  # crop with the segmentation model's masks, as the pipeline does
+        result["masks"] = f"predicted by {os.path.normpath(seg_model)}"
     if task == "segmentation":
         preds, truths = [], []
         for r in tqdm(records, desc="segment", disable=not progress, leave=False):

@@ -63,8 +63,9 @@ def model_card(ckpt: dict, name: str, version: str, onnx_path: str, dynamic_batc
     channels = int(kw["in_channels"])
     metrics = ckpt.get("metrics", {})
     split = ckpt.get("split", {})
+    names = list(dict.fromkeys(c["name"] for c in ckpt.get("training_data", []) if not c.get("role")))
     data_desc = metrics_source or (
-        f"held-out parts of the training data sets ({', '.join(c['name'] for c in ckpt.get('training_data', []))}), "
+        f"held-out parts of the training data sets ({', '.join(names)}), "
         f"patient-level split {split.get('method')} seed {split.get('seed')}"
     )
     return {
@@ -98,13 +99,21 @@ def model_card(ckpt: dict, name: str, version: str, onnx_path: str, dynamic_batc
         "training_data": ckpt.get("training_data", []),
         "images": ckpt.get("images"),
         "parameters": ckpt.get("params"),
-        "hyperparameters": {k: ckpt["config"].get(k) for k in ("optimizer", "lr", "beta1", "beta2", "eps", "momentum", "batch_size", "epochs", "max_steps", "patience", "seed", "filters", "dropout", "augment", "class_weights", "both", "drop_bulge")},
+        "hyperparameters": {
+            **{k: ckpt["config"].get(k) for k in ("optimizer", "lr", "beta1", "beta2", "eps", "momentum", "batch_size", "epochs", "max_steps", "patience", "seed", "filters", "dropout", "augment", "class_weights", "both", "drop_bulge")},
+            **{k: ckpt["config"][k] for k in ("lr_schedule", "monitor", "init", "time_limit") if ckpt["config"].get(k) not in (None, "constant", "loss")},
+            **({"epochs_run": ckpt["history_tail"]["epoch"], "steps_run": ckpt["history_tail"]["steps"]} if ckpt.get("history_tail") else {}),
+            **({"stopped": ckpt["history_tail"]["stopped"]} if (ckpt.get("history_tail") or {}).get("stopped") else {}),
+            **({"trained_on": ckpt["device"]} if ckpt.get("device") else {}),
+            **({"training_seconds": ckpt["seconds"]} if ckpt.get("seconds") else {}),
+            **({"command": ckpt["config"]["command"]} if ckpt["config"].get("command") else {}),
+        },
         "metrics": {"data": data_desc, **metrics},
-        "intended_use": "research and demonstration; not a medical device",
+        "intended_use": "research and demonstration; not a medical device; not for primary diagnosis",
     }
 
 
-def export(run_or_ckpt: str, out_dir: str, name: str | None = None, version: str = "0.1.0", dynamic_batch: bool = True, check: bool = True) -> dict:
+def export(run_or_ckpt: str, out_dir: str, name: str | None = None, version: str = "0.1.0", dynamic_batch: bool = True, check: bool = True, limitations: str | None = None) -> dict:
     ckpt = load_checkpoint(run_or_ckpt)
     model = model_from_checkpoint(ckpt)
     name = name or os.path.basename(os.path.normpath(out_dir))
@@ -114,6 +123,8 @@ def export(run_or_ckpt: str, out_dir: str, name: str | None = None, version: str
     card = model_card(ckpt, name, version, onnx_path, dynamic_batch)
     if check:
         card["export_check"] = compare_onnx(model, ckpt["task"], onnx_path, shape)
+    if limitations:
+        card["limitations"] = limitations
     R.write_json(card, os.path.join(out_dir, CARD_NAME))
     return card
 

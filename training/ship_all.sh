@@ -3,6 +3,9 @@
 # CPU (or a GPU where torch sees one), then exports them with their reports. The settings are those of the
 # shipped run: Adam 1e-3 for the U-Nets (the paper's SGD converged too slowly for a CPU budget), step
 # budgets instead of the paper's 35 epochs, DiscNet with Adam 1e-3 and balanced class weights.
+# Since 0.2.0, sag-seg-unet and ax-cls-discnet in models/ come from training/ship_all_gpu.sh (GPU, starting
+# partly from these 0.1.0 weights); this script still makes the 0.1.0 versions of all four and the phantom
+# layouts (seeds train-1, train-2) that the GPU script packs.
 # Usage: training/ship_all.sh [WORK_DIR]   (default /tmp/lumbar-ship)
 # Time on 2 CPU cores (this machine, 2026-11-27, sharing the CPU with other work): see models/README.md.
 set -euo pipefail

@@ -47,6 +47,13 @@ describe('lumbar db / apikey / serve', () => {
     expect(badPort.stderr).toMatch(/LUMBAR_DICOM_PORT/);
   });
 
+  it('analyze refuses a bad thread count with exit code 2 and a sentence', async () => {
+    const dir = testConfig(t.url).dataDir;
+    const run = await lumbar(['analyze', dir, '--out', dir, '--threads', '0']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--threads \/ LUMBAR_INTRA_OP_THREADS: "0" is not an integer from 1 to 64/);
+  });
+
   it('serve starts the receiver and API and stops gracefully on SIGTERM', async () => {
     const config = testConfig(t.url);
     const child = spawn(process.execPath, [cliMain, 'serve', 'receiver', 'api'], {
@@ -68,13 +75,20 @@ describe('lumbar db / apikey / serve', () => {
       out
         .split('\n')
         .filter(Boolean)
-        .map((l) => JSON.parse(l) as { msg: string; ports?: { api: number; dicom: number } })
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as { msg: string; ports?: { api: number; dicom: number } }];
+          } catch {
+            return []; // a line that is not a log record (a warning of a library)
+          }
+        })
         .find((l) => l.msg === 'lumbar-ai started'),
     );
     const health = await fetch(`http://127.0.0.1:${started.ports!.api}/healthz`);
     expect(health.status).toBe(200);
     child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const code = await exited;
+    expect({ code, out: code === 0 ? '' : out }).toEqual({ code: 0, out: '' });
     expect(out).toMatch(/"msg":"stopped"/);
   });
 });

@@ -171,3 +171,18 @@ def test_init_from_shipped_model_folder(tmp_path, phantom_dir):
         init_state_dict(str(tmp_path / "m"), build_model("discnet", num_classes=3))
     res = train(TrainConfig(task="classification", view="axial", data=[phantom_dir], out=str(tmp_path / "c2"), epochs=1, max_steps=1, batch_size=4, lr=1e-3, init=str(tmp_path / "m"), progress=False, plots=False))
     assert os.path.isfile(res["checkpoint"])
+
+
+def test_evaluate_predicted_masks(tmp_path, phantom_dir):
+    from training.evaluate import evaluate
+
+    seg = train(TrainConfig(task="segmentation", view="axial", data=[phantom_dir], out=str(tmp_path / "seg"), epochs=1, max_steps=1, batch_size=4, seg_size=32, filters=[4, 8], progress=False, plots=False))
+    ck = load_checkpoint(seg["run"])
+    ck["state_dict"]["head.bias"] = torch.full_like(ck["state_dict"]["head.bias"], 50.0)  # disc everywhere
+    torch.save(ck, os.path.join(seg["run"], "checkpoint.pt"))
+    cls = train(TrainConfig(task="classification", view="axial", data=[phantom_dir], out=str(tmp_path / "cls"), epochs=1, max_steps=2, batch_size=4, lr=1e-3, progress=False, plots=False))
+    gt = evaluate(cls["run"], phantom_dir, progress=False)
+    pred = evaluate(cls["run"], phantom_dir, seg_model=seg["run"], progress=False, predicted_masks=True)
+    assert gt["n"] == pred["n"] == 20 and "masks" in pred and "masks" not in gt
+    with pytest.raises(ValueError):
+        evaluate(cls["run"], phantom_dir, progress=False, predicted_masks=True)

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '@lumbar/core';
@@ -9,8 +10,17 @@ export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
 export interface SessionOptions {
   /** Execution providers by preference; ONNX Runtime falls back along the list. Default ['cpu']. */
   providers?: ExecutionProvider[];
-  /** Intra-op threads: 1 measured fastest for these small models on 2 cores (docs/BENCHMARKS.md). */
+  /** Intra-op threads; default defaultIntraOpThreads(). */
   intraOpThreads?: number;
+}
+
+/**
+ * Intra-op threads by default: the cores, at most 4. One analysis runs per process (the worker runs each in
+ * a child process), so its convolutions may use the machine; on 2 cores a 256x256 U-Net took 21 ms with 2
+ * threads against 38 ms with 1 (docs/BENCHMARKS.md). Set 1 where several analyses share the cores.
+ */
+export function defaultIntraOpThreads(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
 }
 
 /** One ONNX model and its card: the session is created once and reused for every call. */
@@ -31,7 +41,7 @@ export class OnnxModel {
     const card = parseModelCard(raw, cardPath);
     const session = await ort.InferenceSession.create(join(dir, card.file), {
       executionProviders: opts.providers ?? ['cpu'],
-      intraOpNumThreads: opts.intraOpThreads ?? 1,
+      intraOpNumThreads: opts.intraOpThreads ?? defaultIntraOpThreads(),
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
     });

@@ -1,4 +1,4 @@
-import { fuseLevel, sagittalByLevel, summarise } from './fuse';
+import { DEFAULT_FUSION, fuseLevel, sagittalByLevel, summarise } from './fuse';
 
 const ax = (h: number, b: number, c: number, l: number, r: number) => ({
   healthy: h,
@@ -15,7 +15,7 @@ describe('fuseLevel', () => {
     expect(f.reason).toBeNull();
     const sum = Object.values(f.probabilities).reduce((a, b) => a + b, 0);
     expect(sum).toBeCloseTo(1, 9);
-    // p(herniation) = 0.5 * 0.9 + 0.5 * 0.9 = 0.9, split 0.1:0.75:0.05 over central, left, right
+    // p(herniation) = w * 0.9 + (1 - w) * 0.9 = 0.9, split 0.1:0.75:0.05 over central, left, right
     expect(f.probabilities.left).toBeCloseTo((0.9 * 0.75) / 0.9, 9);
   });
 
@@ -33,7 +33,8 @@ describe('fuseLevel', () => {
     expect(noAxial.diagnosis).toBe('indeterminate');
     expect(noAxial.reason).toMatch(/no axial slice/);
     expect(fuseLevel({ sagittalHerniation: null, axial: ax(0, 0, 0, 1, 0) }).reason).toMatch(/no sagittal/);
-    const disagree = fuseLevel({ sagittalHerniation: 0.95, axial: ax(0.9, 0.05, 0.02, 0.02, 0.01) });
+    const strict = { ...DEFAULT_FUSION, maxDisagreement: 0.8 };
+    const disagree = fuseLevel({ sagittalHerniation: 0.95, axial: ax(0.9, 0.05, 0.02, 0.02, 0.01) }, strict);
     expect(disagree.diagnosis).toBe('indeterminate');
     expect(disagree.reason).toMatch(/disagree/);
     const unsure = fuseLevel({ sagittalHerniation: 0.5, axial: ax(0.2, 0.2, 0.2, 0.2, 0.2) });

@@ -18,6 +18,7 @@ export interface AnalyzeCliOptions {
   models?: string;
   rules?: string;
   providers?: string;
+  threads?: string;
 }
 
 /** findings.json: what a RIS or a person reads. Pixel data (masks, key images) stays out of it. */
@@ -60,9 +61,19 @@ export async function runAnalyze(
     .split(',')
     .map((p) => p.trim()) as ExecutionProvider[];
   const modelsDir = o.models ?? env.LUMBAR_MODELS_DIR ?? DEFAULT_MODELS_DIR;
+  const threadsRaw = o.threads ?? env.LUMBAR_INTRA_OP_THREADS;
+  const intraOpThreads = threadsRaw === undefined || threadsRaw === '' ? undefined : Number(threadsRaw);
+  if (
+    intraOpThreads !== undefined &&
+    (!Number.isInteger(intraOpThreads) || intraOpThreads < 1 || intraOpThreads > 64)
+  ) {
+    throw new InputError(
+      `--threads / LUMBAR_INTRA_OP_THREADS: "${threadsRaw}" is not an integer from 1 to 64`,
+    );
+  }
   const rules = o.rules ? readSeriesRules(o.rules) : undefined;
   const [models, loaded] = await Promise.all([
-    openModelSet(modelsDir, { providers }),
+    openModelSet(modelsDir, { providers, intraOpThreads }),
     loadStudyInput(studyDir, rules),
     initImaging(),
   ]);
@@ -108,6 +119,10 @@ export function analyzeCommand(): Command {
     .option(
       '--providers <list>',
       'ONNX Runtime execution providers by preference, e.g. cuda,cpu (default cpu)',
+    )
+    .option(
+      '--threads <n>',
+      'ONNX Runtime intra-op threads (default: the cores, at most 4; or LUMBAR_INTRA_OP_THREADS)',
     )
     .action(async (studyDir: string, opts: AnalyzeCliOptions) => {
       if (!studyDir) throw new InputError('give the study folder');
