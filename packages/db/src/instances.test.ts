@@ -46,17 +46,23 @@ describe('recordInstance', () => {
     expect(after.lastReceivedAt.getTime()).toBeGreaterThan(study.lastReceivedAt.getTime());
   });
 
-  it('keeps every instance and an exact count when many arrive at once for a new study', async () => {
+  it('keeps every instance and an exact count when many arrive at once for new studies and series', async () => {
+    // Concurrent first instances of one study and of its series race on the unique constraints: the losers'
+    // statements cannot see the winners' rows and must retry (this failed once under load before the retry
+    // covered new series too).
     const n = 24;
-    const results = await Promise.all(
-      Array.from({ length: n }, (_, i) =>
-        recordInstance(t.db, rec('1.9.2', `1.9.2.${i % 3}`, `1.9.2.${i % 3}.${i}`)),
-      ),
-    );
-    expect(results.every((r) => r.stored)).toBe(true);
-    expect(new Set(results.map((r) => r.studyId)).size).toBe(1);
-    const study = await t.db.study.findUniqueOrThrow({ where: { studyInstanceUid: '1.9.2' } });
-    expect(study.instanceCount).toBe(n);
-    expect(await t.db.series.count({ where: { studyId: study.id } })).toBe(3);
+    for (let k = 0; k < 5; k++) {
+      const uid = `1.9.2.${k}`;
+      const results = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          recordInstance(t.db, rec(uid, `${uid}.${i % 6}`, `${uid}.${i % 6}.${i}`)),
+        ),
+      );
+      expect(results.every((r) => r.stored)).toBe(true);
+      expect(new Set(results.map((r) => r.studyId)).size).toBe(1);
+      const study = await t.db.study.findUniqueOrThrow({ where: { studyInstanceUid: uid } });
+      expect(study.instanceCount).toBe(n);
+      expect(await t.db.series.count({ where: { studyId: study.id } })).toBe(6);
+    }
   });
 });

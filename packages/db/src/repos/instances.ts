@@ -33,8 +33,10 @@ export type RecordResult =
  * analysis.
  */
 export async function recordInstance(db: PrismaClient, r: InstanceRecord): Promise<RecordResult> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const [row] = await db.$queryRaw<{ study_id: number | null; instance_id: number | null }[]>`
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const [row] = await db.$queryRaw<
+      { study_id: number | null; series_id: number | null; instance_id: number | null }[]
+    >`
       WITH new_study AS (
         INSERT INTO studies (study_instance_uid, patient_id, patient_name, accession_number, study_date,
                              study_description, instance_count)
@@ -73,10 +75,11 @@ export async function recordInstance(db: PrismaClient, r: InstanceRecord): Promi
         WHERE id = (SELECT id FROM study) AND NOT EXISTS (SELECT 1 FROM new_study) AND EXISTS (SELECT 1 FROM inst)
         RETURNING id
       )
-      SELECT (SELECT id FROM study) AS study_id, (SELECT id FROM inst) AS instance_id`;
-    // No study id: another association created the study between this statement's snapshot and its insert
-    // (ON CONFLICT waited for it); a new statement sees it.
-    if (row.study_id === null) continue;
+      SELECT (SELECT id FROM study) AS study_id, (SELECT id FROM ser) AS series_id,
+             (SELECT id FROM inst) AS instance_id`;
+    // No study or series id: another association created it between this statement's snapshot and its
+    // insert (ON CONFLICT waited for it, then did nothing); a new statement sees it.
+    if (row.study_id === null || row.series_id === null) continue;
     if (row.instance_id !== null) return { stored: true, studyId: row.study_id, instanceId: row.instance_id };
     const existing = await db.instance.findUniqueOrThrow({ where: { sopInstanceUid: r.sopInstanceUid } });
     return {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { NotFoundError } from '@lumbar/core';
 import { Type } from 'typebox';
 import type { RouteOptions } from '../deps';
@@ -18,6 +19,21 @@ async function readOutput(outputDir: string, file: string, what: string): Promis
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`${what}: file missing`);
     throw err;
   }
+}
+
+/** Sends one DICOM output of an analysis as a Part 10 download, or 404 when it is not there. */
+async function sendDicom(
+  reply: FastifyReply,
+  outputDir: string,
+  output: { file: string } | undefined,
+  what: string,
+) {
+  if (!output) throw new NotFoundError(`${what}: none`);
+  const bytes = await readOutput(outputDir, output.file, what);
+  return reply
+    .type('application/dicom')
+    .header('content-disposition', `attachment; filename="${path.basename(output.file)}"`)
+    .send(bytes);
 }
 
 const FILE_ERRORS = errors(...AUTH_ERRORS, 404);
@@ -44,12 +60,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
       const { study, analysis } = await requireResult(db, request.params.id);
       const view = request.query.view;
       const seg = analysis.outputs.find((o) => o.kind === 'seg' && o.view === view);
-      if (!seg) throw new NotFoundError(`study ${study.id} has no ${view} segmentation`);
-      const bytes = await readOutput(analysis.outputDir, seg.file, `${view} segmentation`);
-      return reply
-        .type('application/dicom')
-        .header('content-disposition', `attachment; filename="${path.basename(seg.file)}"`)
-        .send(bytes);
+      return sendDicom(reply, analysis.outputDir, seg, `study ${study.id}: ${view} segmentation`);
     },
   );
 
@@ -69,12 +80,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
     async (request, reply) => {
       const { study, analysis } = await requireResult(db, request.params.id);
       const sr = analysis.outputs.find((o) => o.kind === 'sr');
-      if (!sr) throw new NotFoundError(`study ${study.id} has no structured report`);
-      const bytes = await readOutput(analysis.outputDir, sr.file, 'structured report');
-      return reply
-        .type('application/dicom')
-        .header('content-disposition', `attachment; filename="${path.basename(sr.file)}"`)
-        .send(bytes);
+      return sendDicom(reply, analysis.outputDir, sr, `study ${study.id}: structured report`);
     },
   );
 
