@@ -9,7 +9,6 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     LUMBAR_DATA_DIR: makeTmpDir('lumbar-data-'),
     LUMBAR_QUEUE_PREFIX: `lumbar-test-${randomBytes(4).toString('hex')}`,
     LUMBAR_DICOM_PORT: '0',
-    LUMBAR_DICOM_HOST: '127.0.0.1',
     LUMBAR_API_PORT: '0',
     LUMBAR_LOG_LEVEL: 'silent',
     ...env,

@@ -25,7 +25,7 @@ export interface Config {
   logLevel: string;
   dicom: {
     aeTitle: string;
-    host: string;
+    /** Listens on all interfaces (dcmjs-dimse binds no single address): firewall it. */
     port: number;
     /** Calling AE title @ host pairs allowed to associate; `*` matches any AE title or any host. */
     allowedCallers: { aeTitle: string; host: string }[];
@@ -120,7 +120,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LUMBAR_LOG_LEVEL ?? 'info',
     dicom: {
       aeTitle,
-      host: env.LUMBAR_DICOM_HOST ?? '0.0.0.0',
       port: int(env, 'LUMBAR_DICOM_PORT', 11112, 0, 65535),
       allowedCallers: parsePeerList(
         'LUMBAR_ALLOWED_CALLERS',

@@ -17,7 +17,7 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-/** Starts the C-ECHO / C-STORE SCP on config.dicom.host:port. */
+/** Starts the C-ECHO / C-STORE SCP on config.dicom.port (all interfaces). */
 export async function startReceiver(deps: {
   config: Config;
   db: PrismaClient;
