@@ -125,7 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'LUMBAR_ALLOWED_CALLERS',
         env.LUMBAR_ALLOWED_CALLERS ?? '*@127.0.0.1',
         false,
-      ),
+      ).map(({ aeTitle, host }) => ({ aeTitle, host })),
       maxAssociations: int(env, 'LUMBAR_MAX_ASSOCIATIONS', 8, 1, 1000),
       sopClasses: list(env, 'LUMBAR_SOP_CLASSES', [MR_STORAGE, ENHANCED_MR_STORAGE]),
       transferSyntaxes: list(env, 'LUMBAR_TRANSFER_SYNTAXES', DEFAULT_TRANSFER_SYNTAXES),

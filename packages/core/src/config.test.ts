@@ -1,0 +1,61 @@
+import { callerAllowed, ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('has defaults a small site can start with', () => {
+    const c = loadConfig({});
+    expect(c.dicom).toMatchObject({ aeTitle: 'LUMBAR', port: 11112, maxAssociations: 8 });
+    expect(c.dicom.allowedCallers).toEqual([{ aeTitle: '*', host: '127.0.0.1' }]);
+    expect(c.api.port).toBe(8080);
+    expect(c.stableSeconds).toBe(15);
+    expect(c.destinations).toEqual([]);
+    expect(c.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/lumbar');
+  });
+
+  it('parses peers and lists', () => {
+    const c = loadConfig({
+      LUMBAR_ALLOWED_CALLERS: 'ORTHANC@10.0.0.5, *@10.0.0.7',
+      LUMBAR_DESTINATIONS: 'PACS@pacs.local:4242,ARCHIVE@10.0.0.9:104',
+      LUMBAR_SOP_CLASSES: '1.2.3, 1.2.4',
+    });
+    expect(c.dicom.allowedCallers).toEqual([
+      { aeTitle: 'ORTHANC', host: '10.0.0.5' },
+      { aeTitle: '*', host: '10.0.0.7' },
+    ]);
+    expect(c.destinations).toEqual([
+      { aeTitle: 'PACS', host: 'pacs.local', port: 4242 },
+      { aeTitle: 'ARCHIVE', host: '10.0.0.9', port: 104 },
+    ]);
+    expect(c.dicom.sopClasses).toEqual(['1.2.3', '1.2.4']);
+  });
+
+  it.each([
+    [{ LUMBAR_DICOM_PORT: 'eleven' }, /LUMBAR_DICOM_PORT: "eleven" is not an integer between 0 and 65535/],
+    [{ LUMBAR_DICOM_PORT: '70000' }, /LUMBAR_DICOM_PORT/],
+    [{ LUMBAR_DESTINATIONS: 'PACS@host' }, /LUMBAR_DESTINATIONS: "PACS@host" is not AE@host:port/],
+    [{ LUMBAR_ALLOWED_CALLERS: 'justanae' }, /LUMBAR_ALLOWED_CALLERS: "justanae" is not AE@host/],
+    [{ LUMBAR_AE_TITLE: 'A_VERY_LONG_AE_TITLE' }, /LUMBAR_AE_TITLE/],
+    [{ LUMBAR_DESTINATIONS: 'SEVENTEEN_CHARS_X@h:1' }, /longer than 16 characters/],
+  ])('refuses %j with a sentence naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe('callerAllowed', () => {
+  const list = [
+    { aeTitle: 'ORTHANC', host: '127.0.0.1' },
+    { aeTitle: '*', host: '10.0.0.7' },
+    { aeTitle: 'ANYWHERE', host: '*' },
+  ];
+  it.each([
+    ['ORTHANC', '127.0.0.1', true],
+    ['ORTHANC', '::ffff:127.0.0.1', true],
+    ['ORTHANC ', '127.0.0.1', true],
+    ['ORTHANC', '10.0.0.8', false],
+    ['STRANGER', '127.0.0.1', false],
+    ['STRANGER', '10.0.0.7', true],
+    ['ANYWHERE', '192.168.1.1', true],
+  ])('%s from %s: %s', (ae, host, ok) => {
+    expect(callerAllowed(list, ae, host)).toBe(ok);
+  });
+});
