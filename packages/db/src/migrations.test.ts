@@ -17,6 +17,9 @@ interface DmmfField {
   type: string;
   isList: boolean;
   isRequired: boolean;
+  relationFromFields?: string[];
+  relationToFields?: string[];
+  relationOnDelete?: string;
 }
 interface Dmmf {
   datamodel: {
@@ -52,6 +55,17 @@ function expectedFromSchema(): string[] {
       // Prisma lists are nullable columns in Postgres (scalar lists have no NOT NULL).
       const nullable = f.isList || !f.isRequired;
       lines.push(`column ${table.get(m.name)}.${col.get(f.name)} ${type} ${nullable ? 'null' : 'not null'}`);
+    }
+    for (const f of m.fields.filter((x) => x.kind === 'object' && x.relationFromFields?.length)) {
+      const target = dmmf.datamodel.models.find((x) => x.name === f.type)!;
+      const targetCol = new Map(target.fields.map((x) => [x.name, x.dbName ?? x.name]));
+      const from = f.relationFromFields!.map((x) => col.get(x)).join(',');
+      const to = f.relationToFields!.map((x) => targetCol.get(x)).join(',');
+      // Prisma's default for a required relation is Restrict; the schema names Cascade where it wants it.
+      const onDelete = (f.relationOnDelete ?? 'Restrict').toLowerCase();
+      lines.push(
+        `foreign ${table.get(m.name)}(${from}) -> ${table.get(f.type)}(${to}) on delete ${onDelete}`,
+      );
     }
     for (const ix of dmmf.datamodel.indexes.filter((i) => i.model === m.name)) {
       const kind = ix.type === 'id' ? 'primary' : ix.type === 'unique' ? 'unique' : 'index';
@@ -89,6 +103,28 @@ async function actualFromDatabase(url: string): Promise<string[]> {
     for (const r of idx.rows) {
       lines.push(
         `${r.pk ? 'primary' : r.uq ? 'unique' : 'index'} ${r.tbl}(${(r.cols as string[]).join(',')})`,
+      );
+    }
+    const fks = await c.query(
+      `SELECT t.relname AS tbl, r.relname AS ref, con.confdeltype AS del,
+              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(n, ord)
+                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n) AS cols,
+              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY k(n, ord)
+                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n) AS refcols
+       FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid JOIN pg_class r ON r.oid = con.confrelid
+       JOIN pg_namespace n ON n.oid = t.relnamespace
+       WHERE con.contype = 'f' AND n.nspname = 'public'`,
+    );
+    const onDelete: Record<string, string> = {
+      c: 'cascade',
+      r: 'restrict',
+      a: 'noaction',
+      n: 'setnull',
+      d: 'setdefault',
+    };
+    for (const r of fks.rows) {
+      lines.push(
+        `foreign ${r.tbl}(${(r.cols as string[]).join(',')}) -> ${r.ref}(${(r.refcols as string[]).join(',')}) on delete ${onDelete[r.del as string]}`,
       );
     }
     const enums = await c.query(
@@ -142,11 +178,15 @@ describe('migrations', () => {
     mkdirSync(join(dir, '29990101000000_extra'));
     writeFileSync(
       join(dir, '29990101000000_extra', 'migration.sql'),
-      'ALTER TABLE "studies" ADD COLUMN "extra" TEXT;',
+      'ALTER TABLE "studies" ADD COLUMN "extra" TEXT; ALTER TABLE "outputs" DROP CONSTRAINT "outputs_analysis_id_fkey";',
     );
     await applyMigrations(t.url, dir);
     const actual = await actualFromDatabase(t.url);
     expect(actual).toContain('column studies.extra text null');
+    expect(actual).toContain('foreign series(study_id) -> studies(id) on delete cascade');
+    const lostForeignKey = 'foreign outputs(analysis_id) -> analyses(id) on delete cascade';
+    expect(expectedFromSchema()).toContain(lostForeignKey);
+    expect(actual).not.toContain(lostForeignKey);
     expect(actual).not.toEqual(expectedFromSchema());
   });
 });
