@@ -3,11 +3,13 @@
 # (`lumbar serve receiver`: stream to disk, fsync, Postgres row, debounce job, then the answer) and to Orthanc
 # (durable storage, default config), alternating, ROUNDS rounds of N studies each; prints instances/s per run
 # and the medians. Needs Postgres and Redis on loopback (a database lumbar_bench is created and dropped).
-# Usage: scripts/bench-receiver.sh [N_STUDIES=5] [ROUNDS=3]
+# With PARALLEL > 1, each run sends PARALLEL sets of N studies at once, one storescu (association) per set.
+# Usage: scripts/bench-receiver.sh [N_STUDIES=5] [ROUNDS=3] [PARALLEL=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5}
 rounds=${2:-3}
+parallel=${3:-1}
 work=$(mktemp -d)
 db=postgresql://postgres@127.0.0.1:5432/lumbar_bench
 pids=()
@@ -15,7 +17,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS lumbar_bench WITH (FORCE)' >/dev/null 2>&1 || true
-  rm -rf "$work"
+  [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 [ -f packages/cli/dist/main.js ] || npx tsc -b
@@ -25,13 +27,15 @@ export TCP_NODELAY=1
 # Inputs: one fresh set per round and per target, so no run re-sends instances the peer already holds.
 for r in $(seq 1 "$rounds"); do
   for target in ours orthanc; do
-    node packages/cli/dist/main.js phantom --out "$work/in-$target-$r" --studies "$n" --seed "bench-rx-$target-$r" --quiet
+    for p in $(seq 1 "$parallel"); do
+      node packages/cli/dist/main.js phantom --out "$work/in-$target-$r/$p" --studies "$n" --seed "bench-rx-$target-$r-$p" --quiet
+    done
   done
 done
 
 ours_port=$(free_port)
 LUMBAR_DATABASE_URL=$db LUMBAR_DATA_DIR=$work/var LUMBAR_DICOM_PORT=$ours_port LUMBAR_ALLOWED_CALLERS='*@127.0.0.1' \
-  LUMBAR_QUEUE_PREFIX=lumbar-bench LUMBAR_LOG_LEVEL=warn LUMBAR_STABLE_SECONDS=3600 \
+  LUMBAR_QUEUE_PREFIX=lumbar-bench LUMBAR_LOG_LEVEL=warn LUMBAR_STABLE_SECONDS=3600 LUMBAR_MAX_ASSOCIATIONS=16 \
   node packages/cli/dist/main.js serve receiver > "$work/lumbar.log" 2>&1 &
 pids+=($!)
 orthanc_port=$(free_port)
@@ -48,11 +52,15 @@ for i in $(seq 1 100); do
   sleep 0.2
 done
 
-rate() { # rate AEC PORT DIR -> instances/s
-  local files start end
+rate() { # rate AEC PORT DIR -> instances/s (one storescu per subfolder of DIR, all at once)
+  local files start end spids=()
   files=$(find "$3" -name '*.dcm' | wc -l)
   start=$(date +%s.%N)
-  storescu -aet BENCH -aec "$1" +sd +r +sp '*.dcm' 127.0.0.1 "$2" "$3" 2> "$work/storescu.err" || { cat "$work/storescu.err"; exit 1; }
+  for d in "$3"/*/; do
+    storescu -aet BENCH -aec "$1" +sd +r +sp '*.dcm' 127.0.0.1 "$2" "$d" 2>> "$work/storescu.err" &
+    spids+=($!)
+  done
+  for p in "${spids[@]}"; do wait "$p" || { cat "$work/storescu.err"; exit 1; }; done
   end=$(date +%s.%N)
   awk -v f="$files" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", f / (e - s) }'
 }
@@ -65,5 +73,7 @@ done
 stored=$(psql -tA -h 127.0.0.1 -U postgres -d lumbar_bench -c 'SELECT count(*) FROM instances')
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 mo=$(median "${ours[@]}"); mr=$(median "${orth[@]}")
-echo "instances per round: $(find "$work/in-ours-1" -name '*.dcm' | wc -l); rows stored by lumbar: $stored"
+sent=$(find "$work"/in-ours-* -name '*.dcm' | wc -l)
+echo "instances sent to lumbar: $sent over $rounds rounds, $parallel association(s) at once; rows stored: $stored"
+[ "$stored" -eq "$sent" ] || { echo "MISMATCH: lumbar stored $stored of $sent instances"; exit 1; }
 awk -v a="$mo" -v b="$mr" -v c="$(nproc)" 'BEGIN { printf "median: lumbar receiver %.1f instances/s, Orthanc %.1f instances/s, ratio %.2f (%d cores)\n", a, b, a / b, c }'
