@@ -28,7 +28,7 @@ export interface OrthancPeer {
 }
 
 /** Ports that were free a moment ago (held together, so they differ). */
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: n },

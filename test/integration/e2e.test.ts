@@ -1,10 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { readPart10 } from '@lumbar/dicom';
 import { serve, type Running } from '@lumbar/server';
 import { storescu } from '../helpers/dcmtk';
 import { findFiles, makeTmpDir } from '../helpers/files';
-import { startOrthanc, type OrthancPeer } from '../helpers/orthanc';
+import { freePorts, startOrthanc, type OrthancPeer } from '../helpers/orthanc';
 import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { useTestDatabase } from '../helpers/db';
 import { testConfig } from '../helpers/services';
@@ -17,15 +16,6 @@ const KEY = 'lk_e2etest1_0123456789abcdefghijklmnopqrstuvwxyz';
 let orthanc: OrthancPeer;
 let running: Running;
 let phantomOut: string;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface FeedItem {
   studyInstanceUid: string;
@@ -56,7 +46,7 @@ async function orthancModalities(studyUid: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  const dicomPort = await freePort();
+  const dicomPort = (await freePorts(1))[0];
   orthanc = await startOrthanc({
     aet: 'ORTHANC',
     modalities: { lumbar: ['LUMBAR', '127.0.0.1', dicomPort] },

@@ -11,7 +11,7 @@ import { startExporter } from '@lumbar/exporter';
 import type { Worker } from 'bullmq';
 import { storescu } from '../helpers/dcmtk';
 import { makeTmpDir } from '../helpers/files';
-import { startOrthanc, type OrthancPeer } from '../helpers/orthanc';
+import { freePorts, startOrthanc, type OrthancPeer } from '../helpers/orthanc';
 import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { useTestDatabase } from '../helpers/db';
 import { testConfig } from '../helpers/services';
@@ -24,15 +24,6 @@ let queues: Queues;
 let deps: WorkerDeps;
 let workers: Worker[] = [];
 const conns: ReturnType<typeof redisConnection>[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   orthanc = await startOrthanc({ aet: 'ORTHANC' });
@@ -139,7 +130,7 @@ describe('worker and exporter with real peers', () => {
   });
 
   it('retries a destination that refuses connections, then marks the export failed with the reason', async () => {
-    const port = await freePort();
+    const port = (await freePorts(1))[0];
     const e = await t.db.export.create({ data: { analysisId, destination: `NOWHERE@127.0.0.1:${port}` } });
     await queueExport(queues, e.id, { attempts: 2, backoffMs: 100 });
     const failed = await waitFor('the export to fail', async () => {

@@ -64,23 +64,31 @@ export const DEFAULT_TRANSFER_SYNTAXES = [
   '1.2.840.10008.1.2.4.91', // JPEG 2000
 ];
 
+/** `AE@host:port` (or `AE@host` when `withPort` is false) as a peer; null when the text is not that shape. */
+export function parsePeer(text: string, withPort = true): DicomPeer | null {
+  const m = (withPort ? /^([^@]+)@([^:]+):(\d+)$/ : /^([^@]+)@([^:]+)$/).exec(text.trim());
+  return m ? { aeTitle: m[1].trim(), host: m[2].trim(), port: withPort ? Number(m[3]) : 0 } : null;
+}
+
+/** The `AE@host:port` form of a peer, as export rows name their destination. */
+export const formatPeer = (p: DicomPeer): string => `${p.aeTitle}@${p.host}:${p.port}`;
+
 function parsePeerList(name: string, raw: string, needPort: boolean): DicomPeer[] {
   return raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map((item) => {
-      const m = needPort ? /^([^@]+)@([^:]+):(\d+)$/.exec(item) : /^([^@]+)@([^:]+)$/.exec(item);
-      if (!m) {
+      const peer = parsePeer(item, needPort);
+      if (!peer) {
         throw new ConfigError(
           `${name}: "${item}" is not ${needPort ? 'AE@host:port' : 'AE@host'} (comma-separated list)`,
         );
       }
-      const aeTitle = m[1].trim();
-      if (aeTitle !== '*' && (aeTitle.length > 16 || /\\/.test(aeTitle))) {
-        throw new ConfigError(`${name}: AE title "${aeTitle}" is longer than 16 characters`);
+      if (peer.aeTitle !== '*' && (peer.aeTitle.length > 16 || /\\/.test(peer.aeTitle))) {
+        throw new ConfigError(`${name}: AE title "${peer.aeTitle}" is longer than 16 characters`);
       }
-      return { aeTitle, host: m[2].trim(), port: needPort ? Number(m[3]) : 0 };
+      return peer;
     });
 }
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
+import { parsePeer } from '@lumbar/core';
 import { audit, loadExport, markExportAttempt, markExportResult } from '@lumbar/db';
 import { QUEUES, UnrecoverableError, Worker, type Job } from '@lumbar/jobs';
 import type { WorkerDeps } from '@lumbar/worker';
@@ -25,16 +26,11 @@ export async function handleExportSend(deps: WorkerDeps, job: Job<{ exportId: nu
   if (!e) throw new UnrecoverableError(`export ${job.data.exportId} does not exist`);
   if (e.status === 'succeeded') return 'already sent';
   if (!e.analysis.outputDir) throw new UnrecoverableError(`analysis ${e.analysisId} has no outputs`);
-  const m = /^([^@]+)@([^:]+):(\d+)$/.exec(e.destination);
-  if (!m) throw new UnrecoverableError(`destination "${e.destination}" is not AE@host:port`);
+  const peer = parsePeer(e.destination);
+  if (!peer) throw new UnrecoverableError(`destination "${e.destination}" is not AE@host:port`);
   await markExportAttempt(db, e.id);
   const files = e.analysis.outputs.map((o) => join(e.analysis.outputDir!, o.file));
-  const r = await cStore(
-    files,
-    { aeTitle: m[1], host: m[2], port: Number(m[3]) },
-    config.dicom.aeTitle,
-    config.export.timeoutMs,
-  );
+  const r = await cStore(files, peer, config.dicom.aeTitle, config.export.timeoutMs);
   const failed = r.statuses
     .map((s, i) => ({ s, file: e.analysis.outputs[i].file }))
     .filter((x) => !isStored(x.s));

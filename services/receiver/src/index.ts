@@ -4,7 +4,6 @@ import type { Config, Logger } from '@lumbar/core';
 import type { PrismaClient } from '@lumbar/db';
 import type { Queues } from '@lumbar/jobs';
 import { scpClass } from './scp';
-import type { StoreResult } from './store';
 
 export { STATUS, storeInstance, type StoreResult } from './store';
 
@@ -23,7 +22,6 @@ export async function startReceiver(deps: {
   db: PrismaClient;
   queues: Queues;
   log: Logger;
-  onStored?: (r: StoreResult) => void;
 }): Promise<Receiver> {
   const { config, log } = deps;
   const Scp = scpClass({
@@ -34,7 +32,6 @@ export async function startReceiver(deps: {
     stableMs: config.stableSeconds * 1000,
     dicom: config.dicom,
     active: new Set(),
-    onStored: deps.onStored,
   });
   const server = new dimse.Server(Scp);
   const listening = new Promise<void>((resolve, reject) => {

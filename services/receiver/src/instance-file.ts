@@ -5,6 +5,13 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { part10Header } from '@lumbar/dicom';
 
+export interface StoreCommand {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  callingAeTitle: string;
+}
+
 /**
  * One incoming C-STORE data set, streamed to `incoming/<uuid>.part` as a Part 10 file (meta header from
  * the command, then the data set bytes as they arrive): an instance is never held whole in memory.
@@ -20,9 +27,13 @@ export class InstanceFile extends Writable {
   private readonly file: WriteStream;
   private readonly fileClosed: Promise<void>;
 
+  /**
+   * @param command what the C-STORE command and its presentation context said: the SOP Class and Instance
+   *   UIDs, the accepted transfer syntax and the caller; written into the file meta and checked in store.ts.
+   */
   constructor(
     incomingDir: string,
-    meta: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; sourceAeTitle: string },
+    readonly command: StoreCommand,
   ) {
     super();
     mkdirSync(incomingDir, { recursive: true });
@@ -33,7 +44,7 @@ export class InstanceFile extends Writable {
       this.failure ??= err;
     });
     try {
-      this.file.write(part10Header(meta));
+      this.file.write(part10Header({ ...command, sourceAeTitle: command.callingAeTitle }));
     } catch (err) {
       this.failure = err instanceof Error ? err : new Error(String(err));
     }

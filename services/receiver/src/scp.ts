@@ -21,8 +21,6 @@ export interface ScpContext extends StoreContext {
   dicom: Config['dicom'];
   /** Open associations, shared by all connections of one listener (the cap). */
   active: Set<object>;
-  /** Called after every C-STORE with its result (metrics, tests). */
-  onStored?: (r: StoreResult) => void;
 }
 
 const FILE = Symbol('lumbar.instanceFile');
@@ -31,7 +29,6 @@ type DatasetWithFile = InstanceType<typeof Dataset> & { [FILE]?: InstanceFile };
 /** The C-STORE SCP class for dcmjs-dimse's Server, bound to one context. */
 export function scpClass(ctx: ScpContext): typeof Scp {
   return class LumbarScp extends Scp {
-    private association: Association | undefined;
     private callingAeTitle = '';
 
     private get sock(): Socket {
@@ -39,7 +36,6 @@ export function scpClass(ctx: ScpContext): typeof Scp {
     }
 
     override associationRequested(association: Association): void {
-      this.association = association;
       this.sock.setNoDelay(true); // Nagle's algorithm costs ~45 ms per instance (PITFALLS.md)
       const calling = association.getCallingAeTitle().trim();
       const called = association.getCalledAeTitle().trim();
@@ -114,7 +110,7 @@ export function scpClass(ctx: ScpContext): typeof Scp {
         sopClassUid: request.getAffectedSopClassUid(),
         sopInstanceUid: request.getAffectedSopInstanceUid(),
         transferSyntaxUid: pc.getAcceptedTransferSyntaxUid() ?? '',
-        sourceAeTitle: this.callingAeTitle,
+        callingAeTitle: this.callingAeTitle,
       });
     }
 
@@ -135,21 +131,10 @@ export function scpClass(ctx: ScpContext): typeof Scp {
         response.setStatus(r.status);
         if (r.comment && r.status !== STATUS.success) response.setErrorComment(r.comment);
         callback(response);
-        ctx.onStored?.(r);
       };
       const file = (request.getDataset() as DatasetWithFile | undefined)?.[FILE];
       if (!file) return answer({ status: STATUS.cannotUnderstand, comment: 'no data set' });
-      const pcTs = this.association
-        ?.getPresentationContexts()
-        .map(({ context }) => context)
-        .find((c) => c.getAbstractSyntaxUid() === request.getAffectedSopClassUid())
-        ?.getAcceptedTransferSyntaxUid();
-      storeInstance(ctx, file, {
-        sopClassUid: request.getAffectedSopClassUid(),
-        sopInstanceUid: request.getAffectedSopInstanceUid(),
-        callingAeTitle: this.callingAeTitle,
-        transferSyntaxUid: pcTs ?? '',
-      })
+      storeInstance(ctx, file)
         .then(answer)
         .catch((err: unknown) => {
           // Never leave a C-STORE without a response: that aborts the sender's association.

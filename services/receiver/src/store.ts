@@ -72,11 +72,8 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * Finishes one C-STORE: checks the streamed file, moves it to `instances/<study>/<series>/<sop>.dcm`, inserts
  * its row, re-arms the study's debounce, and only then answers success. Every failure becomes a status.
  */
-export async function storeInstance(
-  ctx: StoreContext,
-  file: InstanceFile,
-  command: { sopClassUid: string; sopInstanceUid: string; callingAeTitle: string; transferSyntaxUid: string },
-): Promise<StoreResult> {
+export async function storeInstance(ctx: StoreContext, file: InstanceFile): Promise<StoreResult> {
+  const { command } = file;
   const fail = async (status: number, comment: string): Promise<StoreResult> => {
     await rm(file.path, { force: true }).catch(() => undefined);
     return { status, comment: comment.slice(0, 64) };
@@ -142,7 +139,7 @@ export async function storeInstance(
     if (existing) {
       // Already stored: answered as a success, not stored twice.
       await rm(file.path, { force: true });
-      studyId = (await ctx.db.series.findUniqueOrThrow({ where: { id: existing.seriesId } })).studyId;
+      studyId = existing.series.studyId;
       if (existing.sha256 !== sha256) {
         ctx.log.warn(
           { sopInstanceUid: uids.sop },

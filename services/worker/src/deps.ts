@@ -9,6 +9,3 @@ export interface WorkerDeps {
   queues: Queues;
   log: Logger;
 }
-
-export const destinationName = (d: { aeTitle: string; host: string; port: number }) =>
-  `${d.aeTitle}@${d.host}:${d.port}`;

@@ -6,7 +6,7 @@ import type { WorkerDeps } from './deps';
 export { reconcile, startReconciler } from './reconciler';
 export { handleStudy, queuePendingExports } from './study-handler';
 export { runAnalyzeProcess, cliMainPath } from './analyze-process';
-export { destinationName, type WorkerDeps } from './deps';
+export type { WorkerDeps } from './deps';
 
 type Handler = (deps: WorkerDeps, job: Job) => Promise<string>;
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ALGORITHM } from '@lumbar/core';
+import { ALGORITHM, formatPeer } from '@lumbar/core';
 import {
   ensureAnalysis,
   markAnalysisFailed,
@@ -12,7 +12,7 @@ import {
 } from '@lumbar/db';
 import { queueExport, UnrecoverableError, type Job } from '@lumbar/jobs';
 import { runAnalyzeProcess } from './analyze-process';
-import { destinationName, type WorkerDeps } from './deps';
+import type { WorkerDeps } from './deps';
 
 interface FindingsDocument {
   summary: string;
@@ -97,7 +97,7 @@ export async function handleStudy(deps: WorkerDeps, job: Job<{ studyId: number }
       sopInstanceUid: o.sopInstanceUid,
       seriesInstanceUid: o.seriesInstanceUid,
     })),
-    config.destinations.map(destinationName),
+    config.destinations.map(formatPeer),
   );
   const n = await queuePendingExports(deps, analysis.id);
   log.info({ studyId: study.id, analysisId: analysis.id, exports: n }, 'study analysed');

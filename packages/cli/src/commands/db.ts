@@ -1,7 +1,6 @@
 import { Command } from 'commander';
-import { loadConfig } from '@lumbar/core';
 import { API_SCOPES, applyMigrations, createApiKey, ensureDatabase, openDb, type ApiScope } from '@lumbar/db';
-import { InputError } from '@lumbar/core';
+import { InputError, loadConfig } from '@lumbar/core';
 
 /** `lumbar db migrate`: creates the database if needed and applies prisma/migrations in order. */
 export function dbCommand(): Command {

@@ -93,7 +93,11 @@ export async function recordInstance(db: PrismaClient, r: InstanceRecord): Promi
   throw new Error(`study ${r.studyInstanceUid} could not be recorded (concurrent inserts)`);
 }
 
-/** The SOP Instance UID already stored, if any (a re-sent instance is answered without storing it twice). */
+/** The instance already stored under this SOP Instance UID, if any, with its study id (a re-sent instance is
+ * answered without storing it twice). */
 export async function findInstance(db: PrismaClient, sopInstanceUid: string) {
-  return db.instance.findUnique({ where: { sopInstanceUid } });
+  return db.instance.findUnique({
+    where: { sopInstanceUid },
+    include: { series: { select: { studyId: true } } },
+  });
 }
