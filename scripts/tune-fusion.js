@@ -5,7 +5,7 @@ const path = require('node:path');
 const fs = require('node:fs');
 const { initImaging } = require('../packages/imaging/dist');
 const { openModelSet, closeModelSet } = require('../packages/inference/dist');
-const { analyzeStudy, fuseLevel, aggregate, meanAxialEvidence } = require('../packages/pipeline/dist');
+const { analyzeStudy, fuseLevel, aggregate, axialLevelEvidence } = require('../packages/pipeline/dist');
 const { loadStudyInput } = require('../packages/cli/dist/study-input');
 
 (async () => {
@@ -21,30 +21,43 @@ const { loadStudyInput } = require('../packages/cli/dist/study-input');
   }
   await closeModelSet(models);
   const results = [];
-  for (const sagittalAggregate of ['max', 'top2', 'mean'])
-    for (const sagittalWeight of [0, 0.2, 0.3, 0.4, 0.5])
-      for (const maxDisagreement of [0.6, 0.8, 1.01])
-        for (const minConfidence of [0.4, 0.5]) {
-          const policy = { sagittalAggregate, sagittalWeight, maxDisagreement, minConfidence };
-          let ok = 0;
-          let indeterminate = 0;
-          for (const c of cases) {
-            const per = (c.sag?.perSlice ?? []).map((p) => p.herniationProbability).filter((p) => p !== null);
-            const f = c.sag
-              ? fuseLevel(
-                  {
-                    sagittalHerniation: aggregate(per, sagittalAggregate),
-                    axial: meanAxialEvidence(c.axial),
-                  },
-                  policy,
-                )
-              : { diagnosis: 'indeterminate' };
-            if (f.diagnosis === c.truth) ok++;
-            if (f.diagnosis === 'indeterminate') indeterminate++;
+  for (const axialAggregate of ['mean', 'max-herniation'])
+    for (const sagittalAggregate of ['max', 'top2', 'mean'])
+      for (const sagittalWeight of [0, 0.2, 0.3, 0.4, 0.5])
+        for (const maxDisagreement of [0.6, 0.8, 1.01])
+          for (const minConfidence of [0.4, 0.5]) {
+            const policy = {
+              axialAggregate,
+              sagittalAggregate,
+              sagittalWeight,
+              maxDisagreement,
+              minConfidence,
+            };
+            let ok = 0;
+            let indeterminate = 0;
+            for (const c of cases) {
+              const per = (c.sag?.perSlice ?? [])
+                .map((p) => p.herniationProbability)
+                .filter((p) => p !== null);
+              const f = c.sag
+                ? fuseLevel(
+                    {
+                      sagittalHerniation: aggregate(per, sagittalAggregate),
+                      axial: axialLevelEvidence(c.axial, axialAggregate),
+                    },
+                    policy,
+                  )
+                : { diagnosis: 'indeterminate' };
+              if (f.diagnosis === c.truth) ok++;
+              if (f.diagnosis === 'indeterminate') indeterminate++;
+            }
+            results.push({
+              policy,
+              accuracy: ok / cases.length,
+              indeterminate: indeterminate / cases.length,
+            });
           }
-          results.push({ policy, accuracy: ok / cases.length, indeterminate: indeterminate / cases.length });
-        }
   results.sort((a, b) => b.accuracy - a.accuracy || a.indeterminate - b.indeterminate);
   console.log(`${cases.length} levels from ${truth.studies.length} studies in ${dir}`);
-  for (const r of results.slice(0, 8)) console.log(JSON.stringify(r));
+  for (const r of results.slice(0, Number(process.env.TOP || 8))) console.log(JSON.stringify(r));
 })();

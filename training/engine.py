@@ -73,6 +73,7 @@ class TrainConfig:
     seg_size: int = P.SEG_SIZE
     seg_levels: bool = False
     augment: bool = True
+    augment_extra: bool = False  # segmentation: + scale/rotation/shift and gamma (beyond the paper)
     class_weights: str = "none"  # none | balanced
     split: str | None = None  # reuse a split JSON
     seg_model: str | None = None  # to crop images without masks
@@ -292,7 +293,7 @@ def eval_cls(model, part: dict, classes, device, weights=None) -> tuple[float | 
 
 def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str, history: list, weights) -> None:
     seg = cfg.task == "segmentation"
-    aug = P.Augment() if cfg.augment else None
+    aug = P.Augment(extra=cfg.augment_extra and cfg.task == "segmentation") if cfg.augment else None
     if seg:
         train_ds = SegDataset(parts["train"]["images"], parts["train"]["targets"], aug, cfg.seed)
         loss_fn = seg_loss

@@ -100,7 +100,7 @@ def model_card(ckpt: dict, name: str, version: str, onnx_path: str, dynamic_batc
         "images": ckpt.get("images"),
         "parameters": ckpt.get("params"),
         "hyperparameters": {
-            **{k: ckpt["config"].get(k) for k in ("optimizer", "lr", "beta1", "beta2", "eps", "momentum", "batch_size", "epochs", "max_steps", "patience", "seed", "filters", "dropout", "augment", "class_weights", "both", "drop_bulge")},
+            **{k: ckpt["config"].get(k) for k in ("optimizer", "lr", "beta1", "beta2", "eps", "momentum", "batch_size", "epochs", "max_steps", "patience", "seed", "filters", "dropout", "augment", "augment_extra", "class_weights", "both", "drop_bulge")},
             **{k: ckpt["config"][k] for k in ("lr_schedule", "monitor", "init", "time_limit") if ckpt["config"].get(k) not in (None, "constant", "loss")},
             **({"epochs_run": ckpt["history_tail"]["epoch"], "steps_run": ckpt["history_tail"]["steps"]} if ckpt.get("history_tail") else {}),
             **({"stopped": ckpt["history_tail"]["stopped"]} if (ckpt.get("history_tail") or {}).get("stopped") else {}),

@@ -424,6 +424,14 @@ class Augment:
 
     flip_p: float = 0.5
     brightness: tuple[float, float] = (0.8, 1.2)
+    # beyond the paper (``--augment-extra``, segmentation only): random similarity transform (scale, rotation,
+    # shift as a fraction of the size) and gamma, applied with probability ``extra_p``
+    extra: bool = False
+    extra_p: float = 0.8
+    scale: tuple[float, float] = (0.85, 1.15)
+    rotation_deg: float = 12.0
+    shift: float = 0.06
+    gamma: tuple[float, float] = (0.7, 1.5)
 
     def classification(self, crop: np.ndarray, label: int, classes, view: str, rng: np.random.Generator):
         if rng.random() < self.flip_p:
@@ -435,8 +443,27 @@ class Augment:
     def segmentation(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
         if rng.random() < self.flip_p:
             image, mask = hflip(image), hflip(mask)
+        if self.extra and rng.random() < self.extra_p:
+            image, mask = self._similarity(image, mask, rng)
+            g = float(np.exp(rng.uniform(np.log(self.gamma[0]), np.log(self.gamma[1]))))
+            lut = np.clip(np.floor(255.0 * (np.arange(256) / 255.0) ** g + 0.5), 0, 255).astype(np.uint8)
+            image = lut[image]
         f = rng.uniform(*self.brightness)
         return adjust_brightness(image, f), mask
+
+    def _similarity(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
+        """Scale, rotate and shift about the centre: bilinear for the image, nearest for the mask (labels stay
+        labels); what comes in from outside is black / background."""
+        h, w = image.shape[-2:]
+        m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), rng.uniform(-self.rotation_deg, self.rotation_deg), rng.uniform(*self.scale))
+        m[:, 2] += rng.uniform(-self.shift, self.shift, 2) * (w, h)
+        warp = lambda a, interp: cv2.warpAffine(np.ascontiguousarray(a), m, (w, h), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        image = warp(image, cv2.INTER_LINEAR)
+        if mask.ndim == 3:
+            mask = np.stack([warp(c, cv2.INTER_NEAREST) for c in mask])
+        else:
+            mask = warp(mask, cv2.INTER_NEAREST)
+        return image, mask
 
 
 def preprocessing_spec(view: str | None = None) -> dict:

@@ -6,6 +6,8 @@
 # Since 0.2.0, sag-seg-unet and ax-cls-discnet in models/ come from training/ship_all_gpu.sh (GPU, starting
 # partly from these 0.1.0 weights); this script still makes the 0.1.0 versions of all four and the phantom
 # layouts (seeds train-1, train-2) that the GPU script packs.
+# The phantom of algorithm 0.3.0 labels axial slices by what they show (docs/DATASET-LAYOUT.md): with it, the
+# ax-cls-discnet this script trains learns from those corrected labels, not from the ones 0.1.0 learnt from.
 # Usage: training/ship_all.sh [WORK_DIR]   (default /tmp/lumbar-ship)
 # Time on 2 CPU cores (this machine, 2026-11-27, sharing the CPU with other work): see models/README.md.
 set -euo pipefail

@@ -131,3 +131,31 @@ def test_augment_flip_and_brightness():
     img, mask = np.arange(12, dtype=np.uint8).reshape(3, 4), np.eye(3, 4, dtype=np.uint8)
     i2, m2 = aug.segmentation(img, mask, np.random.default_rng(0))
     assert np.array_equal(i2, img[:, ::-1]) and np.array_equal(m2, mask[:, ::-1])
+
+
+def test_augment_extra_moves_image_and_mask_together():
+    # a bright square whose mask is the same square: after any similarity transform the warped mask still
+    # marks the bright pixels (nearest for the mask keeps 0/1; bilinear blurs only the image's border)
+    img = np.zeros((64, 64), np.uint8)
+    img[20:40, 24:44] = 200
+    mask = (img > 0).astype(np.uint8)
+    aug = P.Augment(flip_p=0.0, brightness=(1.0, 1.0), extra=True, extra_p=1.0, gamma=(1.0, 1.0))
+    moved = 0
+    for seed in range(20):
+        i2, m2 = aug.segmentation(img, mask, np.random.default_rng(seed))
+        assert i2.shape == img.shape and m2.shape == mask.shape and set(np.unique(m2)) <= {0, 1}
+        assert m2.sum() > 0.6 * mask.sum()
+        inside = i2[m2 == 1].astype(float)
+        assert np.median(inside) >= 150  # the mask still covers the square
+        assert np.median(i2[m2 == 0]) == 0
+        moved += not np.array_equal(m2, mask)
+    assert moved >= 18  # it does transform
+    # multi-channel targets (per-level masks) move like the single one
+    i3, m3 = aug.segmentation(img, np.stack([mask, mask]), np.random.default_rng(3))
+    assert m3.shape == (2, 64, 64) and np.array_equal(m3[0], m3[1])
+    # gamma only: geometry unchanged, mid-grey moves
+    g = P.Augment(flip_p=0.0, brightness=(1.0, 1.0), extra=True, extra_p=1.0, scale=(1.0, 1.0), rotation_deg=0.0, shift=0.0, gamma=(0.5, 0.5))
+    i4, m4 = g.segmentation(np.full((8, 8), 64, np.uint8), np.ones((8, 8), np.uint8), np.random.default_rng(0))
+    assert np.array_equal(m4, np.ones((8, 8))) and int(i4[0, 0]) == 128  # 255 * (64/255) ** 0.5 = 127.7
+    # off by default: the paper's augmentation only
+    assert P.Augment().extra is False

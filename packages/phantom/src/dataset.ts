@@ -76,7 +76,9 @@ export function writeDatasetStudy(outDir: string, seed: string | number, index: 
       for (const value of present) {
         const disc = plan.anatomy.discs[value - 1];
         const cls =
-          view === 'sagittal' ? visibleClass(plan.anatomy.x0, disc, plane.position[0]) : disc.pathology;
+          view === 'sagittal'
+            ? visibleClass(plan.anatomy.x0, disc, plane.position[0])
+            : axialVisibleClass(disc, slice.herniationPixels[value] * plane.spacing[0] * plane.spacing[1]);
         labels.push([sample, patient, view, DISC_LEVELS[value - 1], String(value), cls]);
       }
     }
@@ -126,6 +128,22 @@ function largestPerLevel<T extends { slice: RenderedSlice; i: number }>(
   return kept.filter(
     (k, j) => areas[j] > 0 && areas[j] >= AXIAL_MIN_AREA_FRACTION * largest.get(levels[k.i])!,
   );
+}
+
+/**
+ * Smallest cross-section of herniated material (mm², at the slice centre) for an axial slice to show the
+ * herniation: half of the smallest one the phantom makes (2 mm deep, sigma 4.5 mm: about 16 mm²).
+ */
+export const AXIAL_HERNIATION_MIN_MM2 = 8;
+
+/**
+ * The class of a disc as one axial slice shows it. A slab that leaves the disc through an endplate before its
+ * posterior margin (thin or wedge-shaped discs, oblique slices) cuts none or only a sliver of a herniation: the
+ * disc then looks like a non-herniated one there, and the slice is labelled healthy. Bulges show on every slice.
+ */
+function axialVisibleClass(d: Disc, herniationMm2: number): AxialClass {
+  if (d.herniationDepth <= 0) return d.pathology;
+  return herniationMm2 >= AXIAL_HERNIATION_MIN_MM2 ? d.pathology : 'healthy';
 }
 
 /**

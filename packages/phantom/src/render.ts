@@ -21,6 +21,8 @@ export interface RenderedSlice {
   pixels: Uint16Array;
   /** Disc label (1..6) of each pixel at the slice centre, 0 elsewhere. */
   mask: Uint8Array;
+  /** Per disc label (index 1..6): pixels of herniated disc material at the slice centre (part of `mask`). */
+  herniationPixels: number[];
 }
 
 /** Renders one slice of the phantom: tissue classification, contrast, texture, blur, bias, noise. */
@@ -32,6 +34,7 @@ export function renderSlice(an: Anatomy, plane: ImagePlane, opt: RenderOptions, 
   const herniationSig = signal[T.Herniation];
   const raw = new Float32Array(n);
   const mask = new Uint8Array(n);
+  const herniationPixels = new Array<number>(an.discs.length + 1).fill(0);
   const normal = planeNormal(plane);
   const [sr, sc] = plane.spacing;
   const [rx, ry, rz] = plane.row;
@@ -68,7 +71,10 @@ export function renderSlice(an: Anatomy, plane: ImagePlane, opt: RenderOptions, 
         else v = signal[t];
         if (t === T.Marrow || t === T.Abdomen || t === T.Fat || t === T.Muscle) v *= texture(t, x, y, z, ph);
         raw[o + c] += v / nd;
-        if (isCentre) mask[o + c] = out.disc;
+        if (isCentre) {
+          mask[o + c] = out.disc;
+          if (t === T.Herniation) herniationPixels[out.disc]++;
+        }
       }
     }
   }
@@ -88,7 +94,7 @@ export function renderSlice(an: Anatomy, plane: ImagePlane, opt: RenderOptions, 
       pixels[i] = val > 65535 ? 65535 : val;
     }
   }
-  return { pixels, mask };
+  return { pixels, mask, herniationPixels };
 }
 
 /** A sine table (1024 entries per period) for the textures, about 5x cheaper than Math.sin. */

@@ -1,6 +1,6 @@
 import type { DiscLevel } from '@lumbar/core';
 import { maskToStored } from './canonical';
-import { axialStage, meanAxial, type AxialSliceResult } from './axial';
+import { axialStage, levelAxial, type AxialSliceResult } from './axial';
 import { DEFAULT_FUSION, aggregate, fuseLevel, sagittalByLevel, summarise, type FusionPolicy } from './fuse';
 import { sagittalStage } from './sagittal';
 import type { AnalysisResult, KeyImage, LevelFinding, Models, StudyInput } from './types';
@@ -42,7 +42,13 @@ export async function analyzeStudy(
   const levels: LevelFinding[] = REPORT_LEVELS.map((level) => {
     const disc = discs.find((d) => d.level === level);
     const fused = disc
-      ? fuseLevel({ sagittalHerniation: sagByLevel?.[level] ?? null, axial: meanAxial(axial, level) }, policy)
+      ? fuseLevel(
+          {
+            sagittalHerniation: sagByLevel?.[level] ?? null,
+            axial: levelAxial(axial, level, policy.axialAggregate),
+          },
+          policy,
+        )
       : {
           diagnosis: 'indeterminate' as const,
           probabilities: { healthy: 0, bulge: 0, central: 0, left: 0, right: 0 },

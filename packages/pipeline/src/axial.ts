@@ -81,22 +81,52 @@ export async function axialStage(
   });
 }
 
+/** How the axial slices of one level make one probability per class (FusionPolicy.axialAggregate). */
+export type AxialAggregate = 'mean' | 'max-herniation';
+
+const HERNIATION: readonly AxialClass[] = ['central', 'left', 'right'];
+
 /**
- * Disc-area-weighted mean of the axial probabilities of one level, over the slices whose disc area is at
- * least AXIAL_MIN_AREA_FRACTION of the largest (outer slices of a wedge-shaped disc miss its posterior
- * margin); null without slices.
+ * The axial probabilities of one level from its slices whose disc area is at least AXIAL_MIN_AREA_FRACTION of
+ * the largest (outer slices of a wedge-shaped disc miss its posterior margin); null without slices.
+ * 'mean': disc-area-weighted mean over those slices.
+ * 'max-herniation': a herniation shows on the slices that cut it, often one of three (docs/DATASET-LAYOUT.md),
+ * so a mean dilutes it. The slice with the highest herniation probability (central + left + right) gives the
+ * probability of herniation and its split between central, left and right; the rest is split between healthy
+ * and bulge as their area-weighted means over the slices are (a bulge shows on every slice).
  */
-export function meanAxial(results: AxialSliceResult[], level: DiscLevel): Record<AxialClass, number> | null {
-  return meanAxialEvidence(results.filter((r) => r.level === level).map((r) => r.evidence));
+export function levelAxial(
+  results: AxialSliceResult[],
+  level: DiscLevel,
+  how: AxialAggregate = 'mean',
+): Record<AxialClass, number> | null {
+  return axialLevelEvidence(
+    results.filter((r) => r.level === level).map((r) => r.evidence),
+    how,
+  );
 }
 
 /** The same over the evidence of one level's slices (as findings.json keeps it). */
-export function meanAxialEvidence(all: AxialEvidence[]): Record<AxialClass, number> | null {
+export function axialLevelEvidence(
+  all: AxialEvidence[],
+  how: AxialAggregate = 'mean',
+): Record<AxialClass, number> | null {
   const max = all.reduce((m, e) => Math.max(m, e.discAreaMm2), 0);
   const rs = all.filter((e) => e.discAreaMm2 >= AXIAL_MIN_AREA_FRACTION * max);
   const total = rs.reduce((s, e) => s + e.discAreaMm2, 0);
   if (rs.length === 0 || total <= 0) return null;
   const out = Object.fromEntries(AXIAL_CLASSES.map((k) => [k, 0])) as Record<AxialClass, number>;
   for (const e of rs) for (const k of AXIAL_CLASSES) out[k] += (e.probabilities[k] * e.discAreaMm2) / total;
-  return out;
+  if (how === 'mean') return out;
+  const pHern = (e: AxialEvidence) => HERNIATION.reduce((s, k) => s + e.probabilities[k], 0);
+  const top = rs.reduce((a, b) => (pHern(b) > pHern(a) ? b : a));
+  const h = Math.min(1, pHern(top));
+  const rest = out.healthy + out.bulge;
+  return {
+    healthy: rest > 0 ? ((1 - h) * out.healthy) / rest : (1 - h) / 2,
+    bulge: rest > 0 ? ((1 - h) * out.bulge) / rest : (1 - h) / 2,
+    central: top.probabilities.central,
+    left: top.probabilities.left,
+    right: top.probabilities.right,
+  };
 }

@@ -1,4 +1,5 @@
 import { AXIAL_CLASSES, AxialClass, SAGITTAL_CLASSES } from '@lumbar/core';
+import type { AxialAggregate } from './axial';
 
 export type Diagnosis = AxialClass | 'indeterminate';
 export type AxialProbs = Record<AxialClass, number>;
@@ -6,7 +7,7 @@ export type AxialProbs = Record<AxialClass, number>;
 export interface LevelEvidence {
   /** Sagittal classifier: probability that this level is herniated (null when no sagittal result). */
   sagittalHerniation: number | null;
-  /** Mean axial classifier output over the slices assigned to this level (null when none). */
+  /** Axial classifier output over the slices assigned to this level (FusionPolicy.axialAggregate; null when none). */
   axial: AxialProbs | null;
 }
 
@@ -26,21 +27,25 @@ export interface FusionPolicy {
   maxDisagreement: number;
   /** How the sagittal herniation probabilities of the candidate slices make one per level. */
   sagittalAggregate: 'max' | 'mean' | 'top2';
+  /** How the axial slices of a level make one probability per class (packages/pipeline/src/axial.ts). */
+  axialAggregate: AxialAggregate;
 }
 
 /**
  * Chosen on 40 tuning studies of the phantom (seed fusion-tune, never the evaluation seed) with
- * `node scripts/tune-fusion.js DIR` and the 0.2.0 models (sag-seg-unet 0.2.0, ax-cls-discnet 0.2.0): the
- * policy ranked first (per-level accuracy 0.9375, 1 of 80 levels indeterminate). The axial view carries the
- * signal (sagittal weight 0 scored best, as with 0.1.0); the disagreement rule is off (1.01 > any difference),
- * since with these models it turned correct axial findings into indeterminate ones (0.79 with the 0.1.0
- * policy). The sagittal probabilities are still aggregated (max over the candidate slices) and reported.
+ * `node scripts/tune-fusion.js DIR` and the 0.3.0 models (ax-cls-discnet 0.3.0, sag-seg-unet 0.2.0): the
+ * policy ranked first (per-level accuracy 0.925, 1 of 80 levels indeterminate; ties broken by grid order).
+ * ax-cls-discnet 0.3.0 learnt that a slice which does not cut a herniation looks healthy, so the axial slices
+ * of a level are combined by 'max-herniation' (the mean scored 0.825 with it). The sagittal view gets a
+ * weight of 0.2 (0.2 to 0.5 tied; 0 scored 0.9125); the disagreement rule stays off (1.01 > any difference).
+ * 0.2.0 (ax-cls-discnet 0.2.0, 'mean', sagittal weight 0) scored 0.9375 on the same studies.
  */
 export const DEFAULT_FUSION: FusionPolicy = {
-  sagittalWeight: 0,
+  sagittalWeight: 0.2,
   minConfidence: 0.4,
   maxDisagreement: 1.01,
   sagittalAggregate: 'max',
+  axialAggregate: 'max-herniation',
 };
 
 /** One probability from several slices: the highest, the mean, or the mean of the two highest. */
