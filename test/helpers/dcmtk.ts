@@ -38,6 +38,8 @@ export interface StorescuOptions {
    * default proposal list, such as Segmentation Storage.
    */
   requiredOnly?: boolean;
+  /** Further storescu options placed before the host, e.g. TLS: ['+tla', '+cf', 'ca.pem']. */
+  extraArgs?: string[];
 }
 
 /** Parses `storescu -d` output into one result per file it tried to send. */
@@ -68,6 +70,7 @@ export function parseStorescu(output: string): { results: StoreResult[]; associa
 export async function storescu(opts: StorescuOptions): Promise<StorescuRun> {
   const args = ['-d', '-nh', '-aet', opts.aet ?? 'LUMBAR_SCU', '-aec', opts.aec];
   if (opts.requiredOnly) args.push('-R');
+  if (opts.extraArgs) args.push(...opts.extraArgs);
   if (opts.paths.some((p) => statSync(p).isDirectory()))
     args.push('+sd', '+r', '+sp', opts.pattern ?? '*.dcm');
   args.push(opts.host ?? '127.0.0.1', String(opts.port), ...opts.paths);

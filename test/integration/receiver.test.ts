@@ -192,3 +192,137 @@ describe('receiver when its dependencies are down', () => {
     }
   });
 });
+
+describe('receiver over DICOM TLS (storescu as the sender)', () => {
+  let pki: string;
+  const file = (n: string) => path.join(pki, n);
+
+  /** A test CA and two certificates it signs (the receiver's and a caller's), made with openssl. */
+  beforeAll(async () => {
+    pki = makeTmpDir('lumbar-pki-');
+    const openssl = async (...args: string[]) => {
+      const r = await runTool('openssl', args, { cwd: pki });
+      if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+    };
+    await openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=lumbar-test-ca',
+    );
+    for (const who of ['server', 'client']) {
+      await openssl(
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        `${who}.key`,
+        '-out',
+        `${who}.csr`,
+        '-subj',
+        `/CN=lumbar-test-${who}`,
+      );
+      await openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${who}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${who}.pem`,
+        '-days',
+        '2',
+      );
+    }
+  });
+
+  async function withTlsReceiver(env: Record<string, string>, body: (port: number) => Promise<void>) {
+    const config = testConfig(t.url, { LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1', ...env });
+    const rx = await startReceiver({ config, db: t.db, queues, log: createLogger('rx', 'silent') });
+    try {
+      await body(rx.port);
+    } finally {
+      await rx.close();
+    }
+  }
+  const rowFor = async (f: string) =>
+    t.db.instance.findFirst({
+      where: { sopInstanceUid: String(readPart10(readFileSync(f), f, { headerOnly: true }).SOPInstanceUID) },
+    });
+
+  it('accepts a TLS association that verifies its certificate, and refuses plain TCP on that port', async () => {
+    await t.db.instance.deleteMany({});
+    await withTlsReceiver(
+      { LUMBAR_DICOM_TLS_CERT: file('server.pem'), LUMBAR_DICOM_TLS_KEY: file('server.key') },
+      async (port) => {
+        const plain = await storescu({ port, aec: 'LUMBAR', aet: 'STORESCU', paths: [files[3]] });
+        expect(plain.results.some((r) => r.status === 0)).toBe(false);
+        expect(plain.code).not.toBe(0);
+        expect(await rowFor(files[3])).toBeNull();
+        const tls = await storescu({
+          port,
+          aec: 'LUMBAR',
+          aet: 'STORESCU',
+          paths: [files[3]],
+          extraArgs: ['+tla', '+cf', file('ca.pem')],
+        });
+        expect(tls.associationError).toBeUndefined();
+        expect(tls.results.map((r) => r.status)).toEqual([0]);
+        expect(await rowFor(files[3])).not.toBeNull();
+      },
+    );
+  });
+
+  it('with a CA configured, requires a caller certificate signed by it (mutual TLS)', async () => {
+    await t.db.instance.deleteMany({});
+    const env = {
+      LUMBAR_DICOM_TLS_CERT: file('server.pem'),
+      LUMBAR_DICOM_TLS_KEY: file('server.key'),
+      LUMBAR_DICOM_TLS_CA: file('ca.pem'),
+    };
+    await withTlsReceiver(env, async (port) => {
+      const anonymous = await storescu({
+        port,
+        aec: 'LUMBAR',
+        aet: 'STORESCU',
+        paths: [files[4]],
+        extraArgs: ['+tla', '+cf', file('ca.pem')],
+      });
+      expect(anonymous.results.some((r) => r.status === 0)).toBe(false);
+      expect(await rowFor(files[4])).toBeNull();
+      const mutual = await storescu({
+        port,
+        aec: 'LUMBAR',
+        aet: 'STORESCU',
+        paths: [files[4]],
+        extraArgs: ['+tls', file('client.key'), file('client.pem'), '+cf', file('ca.pem')],
+      });
+      expect(mutual.results.map((r) => r.status)).toEqual([0]);
+      expect(await rowFor(files[4])).not.toBeNull();
+    });
+  });
+
+  it('refuses to start, naming the setting, when a certificate file cannot be read', async () => {
+    const config = testConfig(t.url, {
+      LUMBAR_DICOM_TLS_CERT: file('missing.pem'),
+      LUMBAR_DICOM_TLS_KEY: file('server.key'),
+    });
+    await expect(
+      startReceiver({ config, db: t.db, queues, log: createLogger('rx', 'silent') }),
+    ).rejects.toThrow(/LUMBAR_DICOM_TLS_CERT: cannot read .*missing\.pem.*ENOENT/);
+  });
+});

@@ -9,6 +9,22 @@ describe('loadConfig', () => {
     expect(c.stableSeconds).toBe(15);
     expect(c.destinations).toEqual([]);
     expect(c.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/lumbar');
+    expect(c.dicom.tls).toBeNull();
+  });
+
+  it('reads DICOM TLS files: server only, or mutual with a CA', () => {
+    const server = {
+      LUMBAR_DICOM_TLS_CERT: '/etc/lumbar/cert.pem',
+      LUMBAR_DICOM_TLS_KEY: '/etc/lumbar/key.pem',
+    };
+    expect(loadConfig(server).dicom.tls).toEqual({
+      certFile: '/etc/lumbar/cert.pem',
+      keyFile: '/etc/lumbar/key.pem',
+      caFile: null,
+    });
+    expect(loadConfig({ ...server, LUMBAR_DICOM_TLS_CA: '/etc/lumbar/ca.pem' }).dicom.tls?.caFile).toBe(
+      '/etc/lumbar/ca.pem',
+    );
   });
 
   it('parses peers and lists', () => {
@@ -35,6 +51,9 @@ describe('loadConfig', () => {
     [{ LUMBAR_ALLOWED_CALLERS: 'justanae' }, /LUMBAR_ALLOWED_CALLERS: "justanae" is not AE@host/],
     [{ LUMBAR_AE_TITLE: 'A_VERY_LONG_AE_TITLE' }, /LUMBAR_AE_TITLE/],
     [{ LUMBAR_DESTINATIONS: 'SEVENTEEN_CHARS_X@h:1' }, /longer than 16 characters/],
+    [{ LUMBAR_DICOM_TLS_CERT: '/c.pem' }, /LUMBAR_DICOM_TLS_KEY: missing/],
+    [{ LUMBAR_DICOM_TLS_KEY: '/k.pem' }, /LUMBAR_DICOM_TLS_CERT: missing/],
+    [{ LUMBAR_DICOM_TLS_CA: '/ca.pem' }, /LUMBAR_DICOM_TLS_CA: set only with/],
   ])('refuses %j with a sentence naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

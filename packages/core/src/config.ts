@@ -32,6 +32,9 @@ export interface Config {
     maxAssociations: number;
     sopClasses: string[];
     transferSyntaxes: string[];
+    /** DICOM over TLS on the listening port (PEM files); null = plain TCP. With `caFile`, callers must show a
+     * certificate signed by it (mutual TLS). */
+    tls: { certFile: string; keyFile: string; caFile: string | null } | null;
   };
   /** Quiet period after the last instance of a study before it is analysed. */
   stableSeconds: number;
@@ -111,6 +114,24 @@ function list(env: NodeJS.ProcessEnv, name: string, dflt: string[]): string[] {
     .filter(Boolean);
 }
 
+function dicomTls(env: NodeJS.ProcessEnv): Config['dicom']['tls'] {
+  const cert = env.LUMBAR_DICOM_TLS_CERT || '';
+  const key = env.LUMBAR_DICOM_TLS_KEY || '';
+  const ca = env.LUMBAR_DICOM_TLS_CA || '';
+  if (!cert && !key) {
+    if (ca)
+      throw new ConfigError(
+        'LUMBAR_DICOM_TLS_CA: set only with LUMBAR_DICOM_TLS_CERT and LUMBAR_DICOM_TLS_KEY',
+      );
+    return null;
+  }
+  if (!cert)
+    throw new ConfigError('LUMBAR_DICOM_TLS_CERT: missing (LUMBAR_DICOM_TLS_KEY is set; TLS needs both)');
+  if (!key)
+    throw new ConfigError('LUMBAR_DICOM_TLS_KEY: missing (LUMBAR_DICOM_TLS_CERT is set; TLS needs both)');
+  return { certFile: cert, keyFile: key, caFile: ca || null };
+}
+
 /**
  * The one configuration loader: every service reads its settings here, from the environment, once, at
  * start-up. A bad value stops the start with a sentence naming the variable. See docs/CONFIGURATION.md.
@@ -137,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAssociations: int(env, 'LUMBAR_MAX_ASSOCIATIONS', 8, 1, 1000),
       sopClasses: list(env, 'LUMBAR_SOP_CLASSES', [MR_STORAGE, ENHANCED_MR_STORAGE]),
       transferSyntaxes: list(env, 'LUMBAR_TRANSFER_SYNTAXES', DEFAULT_TRANSFER_SYNTAXES),
+      tls: dicomTls(env),
     },
     stableSeconds: int(env, 'LUMBAR_STABLE_SECONDS', 15, 0, 86400),
     destinations: parsePeerList('LUMBAR_DESTINATIONS', env.LUMBAR_DESTINATIONS ?? '', true),

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import dimse from 'dcmjs-dimse';
-import type { Config, Logger } from '@lumbar/core';
+import { ConfigError, type Config, type Logger } from '@lumbar/core';
 import type { PrismaClient } from '@lumbar/db';
 import type { Queues } from '@lumbar/jobs';
 import { scpClass } from './scp';
@@ -16,7 +17,32 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-/** Starts the C-ECHO / C-STORE SCP on config.dicom.port (all interfaces). */
+/** A PEM file named by a setting, or a refusal to start naming that setting. */
+function pem(variable: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(
+      `${variable}: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
+  }
+}
+
+/** DICOM TLS (PS3.15 B.1): the server's certificate and key; with a CA, callers must present a certificate. */
+function tlsOptions(tls: Config['dicom']['tls']) {
+  if (!tls) return undefined;
+  const ca = tls.caFile ? pem('LUMBAR_DICOM_TLS_CA', tls.caFile) : undefined;
+  return {
+    cert: pem('LUMBAR_DICOM_TLS_CERT', tls.certFile),
+    key: pem('LUMBAR_DICOM_TLS_KEY', tls.keyFile),
+    ca,
+    requestCert: ca !== undefined,
+    rejectUnauthorized: ca !== undefined,
+    minVersion: 'TLSv1.2',
+  };
+}
+
+/** Starts the C-ECHO / C-STORE SCP on config.dicom.port (all interfaces; TLS when configured). */
 export async function startReceiver(deps: {
   config: Config;
   db: PrismaClient;
@@ -39,11 +65,18 @@ export async function startReceiver(deps: {
     server.once('networkError', (err: Error) => reject(err));
   });
   server.on('networkError', (err: Error) => log.warn({ err: err.message }, 'DICOM network error'));
-  server.listen(config.dicom.port);
+  server.listen(config.dicom.port, { securityOptions: tlsOptions(config.dicom.tls) });
   await listening;
   const net = (server as unknown as { server: NetServer }).server;
   const port = (net.address() as AddressInfo).port;
-  log.info({ aeTitle: config.dicom.aeTitle, port }, 'DICOM receiver listening');
+  log.info(
+    {
+      aeTitle: config.dicom.aeTitle,
+      port,
+      tls: config.dicom.tls ? (config.dicom.tls.caFile ? 'mutual' : 'server') : 'off',
+    },
+    'DICOM receiver listening',
+  );
   return {
     port,
     close: async () => {
