@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import dimse from 'dcmjs-dimse';
-import { createLogger } from '@lumbar/core';
+import { createLogger, exportTlsOptions } from '@lumbar/core';
+import { cStore } from '@lumbar/exporter';
 import { readPart10, writePart10 } from '@lumbar/dicom';
 import { openDb } from '@lumbar/db';
 import { openQueues, redisConnection, type Queues } from '@lumbar/jobs';
@@ -200,6 +201,7 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
   /** A test CA and two certificates it signs (the receiver's and a caller's), made with openssl. */
   beforeAll(async () => {
     pki = makeTmpDir('lumbar-pki-');
+    writeFileSync(path.join(pki, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
     const openssl = async (...args: string[]) => {
       const r = await runTool('openssl', args, { cwd: pki });
       if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
@@ -246,8 +248,26 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
         `${who}.pem`,
         '-days',
         '2',
+        '-extfile',
+        'san.ext', // the exporter checks the receiver's address against the certificate
       );
     }
+    // a CA that signed nothing here: a peer trusting only it must refuse our receiver
+    await openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'other-ca.key',
+      '-out',
+      'other-ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=another-ca',
+    );
   });
 
   async function withTlsReceiver(env: Record<string, string>, body: (port: number) => Promise<void>) {
@@ -313,6 +333,49 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
       });
       expect(mutual.results.map((r) => r.status)).toEqual([0]);
       expect(await rowFor(files[4])).not.toBeNull();
+    });
+  });
+
+  it('the exporter (C-STORE SCU) sends over TLS, verifying the peer against its CA, with its own certificate for mutual TLS', async () => {
+    await t.db.instance.deleteMany({});
+    const peer = (port: number) => ({ aeTitle: 'LUMBAR', host: '127.0.0.1', port });
+    const trust = (caFile: string, mutual = false) =>
+      exportTlsOptions({
+        caFile,
+        certFile: mutual ? file('client.pem') : null,
+        keyFile: mutual ? file('client.key') : null,
+      });
+    await withTlsReceiver(
+      { LUMBAR_DICOM_TLS_CERT: file('server.pem'), LUMBAR_DICOM_TLS_KEY: file('server.key') },
+      async (port) => {
+        const plain = await cStore([files[5]], peer(port), 'STORESCU', 10_000);
+        expect(plain.associationError).not.toBeNull();
+        const untrusted = await cStore(
+          [files[5]],
+          peer(port),
+          'STORESCU',
+          10_000,
+          trust(file('other-ca.pem')),
+        );
+        expect(untrusted.associationError).toMatch(/network error/);
+        expect(untrusted.statuses).toEqual([null]);
+        expect(await rowFor(files[5])).toBeNull();
+        const ok = await cStore([files[5]], peer(port), 'STORESCU', 10_000, trust(file('ca.pem')));
+        expect(ok).toMatchObject({ associationError: null, statuses: [0] });
+        expect(await rowFor(files[5])).not.toBeNull();
+      },
+    );
+    const mutualEnv = {
+      LUMBAR_DICOM_TLS_CERT: file('server.pem'),
+      LUMBAR_DICOM_TLS_KEY: file('server.key'),
+      LUMBAR_DICOM_TLS_CA: file('ca.pem'),
+    };
+    await withTlsReceiver(mutualEnv, async (port) => {
+      const noCert = await cStore([files[6]], peer(port), 'STORESCU', 10_000, trust(file('ca.pem')));
+      expect(noCert.statuses).toEqual([null]);
+      const mutual = await cStore([files[6]], peer(port), 'STORESCU', 10_000, trust(file('ca.pem'), true));
+      expect(mutual).toMatchObject({ associationError: null, statuses: [0] });
+      expect(await rowFor(files[6])).not.toBeNull();
     });
   });
 

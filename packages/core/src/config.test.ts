@@ -10,6 +10,7 @@ describe('loadConfig', () => {
     expect(c.destinations).toEqual([]);
     expect(c.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/lumbar');
     expect(c.dicom.tls).toBeNull();
+    expect(c.export.tls).toBeNull();
   });
 
   it('reads DICOM TLS files: server only, or mutual with a CA', () => {
@@ -21,6 +22,11 @@ describe('loadConfig', () => {
       certFile: '/etc/lumbar/cert.pem',
       keyFile: '/etc/lumbar/key.pem',
       caFile: null,
+    });
+    expect(loadConfig({ LUMBAR_EXPORT_TLS_CA: '/etc/lumbar/pacs-ca.pem' }).export.tls).toEqual({
+      caFile: '/etc/lumbar/pacs-ca.pem',
+      certFile: null,
+      keyFile: null,
     });
     expect(loadConfig({ ...server, LUMBAR_DICOM_TLS_CA: '/etc/lumbar/ca.pem' }).dicom.tls?.caFile).toBe(
       '/etc/lumbar/ca.pem',
@@ -54,6 +60,11 @@ describe('loadConfig', () => {
     [{ LUMBAR_DICOM_TLS_CERT: '/c.pem' }, /LUMBAR_DICOM_TLS_KEY: missing/],
     [{ LUMBAR_DICOM_TLS_KEY: '/k.pem' }, /LUMBAR_DICOM_TLS_CERT: missing/],
     [{ LUMBAR_DICOM_TLS_CA: '/ca.pem' }, /LUMBAR_DICOM_TLS_CA: set only with/],
+    [
+      { LUMBAR_EXPORT_TLS_CERT: '/c.pem', LUMBAR_EXPORT_TLS_KEY: '/k.pem' },
+      /set only with LUMBAR_EXPORT_TLS_CA/,
+    ],
+    [{ LUMBAR_EXPORT_TLS_CA: '/ca.pem', LUMBAR_EXPORT_TLS_CERT: '/c.pem' }, /LUMBAR_EXPORT_TLS_KEY: missing/],
   ])('refuses %j with a sentence naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { LumbarError } from './errors';
 
 /** A setting that cannot be used: the process refuses to start and says which one and why. */
@@ -45,7 +46,14 @@ export interface Config {
     modelsDir: string | null;
     providers: string;
   };
-  export: { attempts: number; backoffMs: number; timeoutMs: number };
+  export: {
+    attempts: number;
+    backoffMs: number;
+    timeoutMs: number;
+    /** DICOM over TLS to every destination, trusting certificates signed by `caFile`; with `certFile` and
+     * `keyFile` we present our own certificate (mutual TLS). null = plain TCP. */
+    tls: { caFile: string; certFile: string | null; keyFile: string | null } | null;
+  };
   api: { host: string; port: number; bootstrapApiKey: string | null };
   reconcileSeconds: number;
 }
@@ -132,6 +140,43 @@ function dicomTls(env: NodeJS.ProcessEnv): Config['dicom']['tls'] {
   return { certFile: cert, keyFile: key, caFile: ca || null };
 }
 
+function exportTls(env: NodeJS.ProcessEnv): Config['export']['tls'] {
+  const ca = env.LUMBAR_EXPORT_TLS_CA || '';
+  const cert = env.LUMBAR_EXPORT_TLS_CERT || '';
+  const key = env.LUMBAR_EXPORT_TLS_KEY || '';
+  if (!ca) {
+    if (cert || key) throw new ConfigError('LUMBAR_EXPORT_TLS_CERT/KEY: set only with LUMBAR_EXPORT_TLS_CA');
+    return null;
+  }
+  if (Boolean(cert) !== Boolean(key))
+    throw new ConfigError(
+      `${cert ? 'LUMBAR_EXPORT_TLS_KEY' : 'LUMBAR_EXPORT_TLS_CERT'}: missing (TLS needs both)`,
+    );
+  return { caFile: ca, certFile: cert || null, keyFile: key || null };
+}
+
+/** A PEM file named by a setting, or a refusal to start naming that setting. */
+export function readPem(variable: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(
+      `${variable}: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
+  }
+}
+
+/** TLS options of the C-STORE SCU (dcmjs-dimse securityOptions) from config.export.tls; undefined = plain. */
+export function exportTlsOptions(tls: Config['export']['tls']) {
+  if (!tls) return undefined;
+  return {
+    ca: readPem('LUMBAR_EXPORT_TLS_CA', tls.caFile),
+    cert: tls.certFile ? readPem('LUMBAR_EXPORT_TLS_CERT', tls.certFile) : undefined,
+    key: tls.keyFile ? readPem('LUMBAR_EXPORT_TLS_KEY', tls.keyFile) : undefined,
+    minVersion: 'TLSv1.2',
+  };
+}
+
 /**
  * The one configuration loader: every service reads its settings here, from the environment, once, at
  * start-up. A bad value stops the start with a sentence naming the variable. See docs/CONFIGURATION.md.
@@ -172,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       attempts: int(env, 'LUMBAR_EXPORT_ATTEMPTS', 5, 1, 100),
       backoffMs: int(env, 'LUMBAR_EXPORT_BACKOFF_MS', 5000, 0),
       timeoutMs: int(env, 'LUMBAR_EXPORT_TIMEOUT_MS', 60_000, 1000),
+      tls: exportTls(env),
     },
     api: {
       host: env.LUMBAR_API_HOST ?? '0.0.0.0',

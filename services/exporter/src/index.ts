@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
-import { parsePeer } from '@lumbar/core';
+import { exportTlsOptions, parsePeer } from '@lumbar/core';
 import { audit, loadExport, markExportAttempt, markExportResult } from '@lumbar/db';
 import { QUEUES, UnrecoverableError, Worker, type Job } from '@lumbar/jobs';
 import type { WorkerDeps } from '@lumbar/worker';
@@ -30,7 +30,13 @@ export async function handleExportSend(deps: WorkerDeps, job: Job<{ exportId: nu
   if (!peer) throw new UnrecoverableError(`destination "${e.destination}" is not AE@host:port`);
   await markExportAttempt(db, e.id);
   const files = e.analysis.outputs.map((o) => join(e.analysis.outputDir!, o.file));
-  const r = await cStore(files, peer, config.dicom.aeTitle, config.export.timeoutMs);
+  const r = await cStore(
+    files,
+    peer,
+    config.dicom.aeTitle,
+    config.export.timeoutMs,
+    exportTlsOptions(config.export.tls),
+  );
   const failed = r.statuses
     .map((s, i) => ({ s, file: e.analysis.outputs[i].file }))
     .filter((x) => !isStored(x.s));
@@ -62,6 +68,7 @@ export async function handleExportSend(deps: WorkerDeps, job: Job<{ exportId: nu
 
 /** The exporter: consumes the exports queue (a few sends at a time: each is one association). */
 export function startExporter(deps: WorkerDeps, connection: ConnectionOptions): Worker {
+  exportTlsOptions(deps.config.export.tls); // unreadable TLS files stop the start, naming the setting
   const worker = new Worker(
     QUEUES.exports,
     async (job: Job) => {

@@ -16,6 +16,8 @@ export function cStore(
   peer: { aeTitle: string; host: string; port: number },
   callingAeTitle: string,
   timeoutMs: number,
+  /** DICOM over TLS (config.export.tls through exportTlsOptions); undefined = plain TCP. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; minVersion?: string },
 ): Promise<SendResult> {
   return new Promise((resolve) => {
     const client = new dimse.Client();
@@ -57,9 +59,18 @@ export function cStore(
       associationError ??= `network error: ${err.message}`;
       finish();
     });
-    client.on('closed', finish);
+    let accepted = false;
+    client.on('associationAccepted', () => (accepted = true));
+    client.on('closed', () => {
+      // e.g. a TLS port spoken to in plain TCP, or a peer that hangs up on the association request
+      if (!accepted) associationError ??= 'connection closed before the association was accepted';
+      finish();
+    });
     try {
-      client.send(peer.host, peer.port, callingAeTitle, peer.aeTitle, { connectTimeout: timeoutMs });
+      client.send(peer.host, peer.port, callingAeTitle, peer.aeTitle, {
+        connectTimeout: timeoutMs,
+        ...(tls ? { securityOptions: tls } : {}),
+      });
     } catch (err) {
       associationError = err instanceof Error ? err.message : String(err);
       finish();

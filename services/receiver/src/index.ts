@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import dimse from 'dcmjs-dimse';
-import { ConfigError, type Config, type Logger } from '@lumbar/core';
+import { readPem, type Config, type Logger } from '@lumbar/core';
 import type { PrismaClient } from '@lumbar/db';
 import type { Queues } from '@lumbar/jobs';
 import { scpClass } from './scp';
@@ -17,24 +16,13 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-/** A PEM file named by a setting, or a refusal to start naming that setting. */
-function pem(variable: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new ConfigError(
-      `${variable}: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? err})`,
-    );
-  }
-}
-
 /** DICOM TLS (PS3.15 B.1): the server's certificate and key; with a CA, callers must present a certificate. */
 function tlsOptions(tls: Config['dicom']['tls']) {
   if (!tls) return undefined;
-  const ca = tls.caFile ? pem('LUMBAR_DICOM_TLS_CA', tls.caFile) : undefined;
+  const ca = tls.caFile ? readPem('LUMBAR_DICOM_TLS_CA', tls.caFile) : undefined;
   return {
-    cert: pem('LUMBAR_DICOM_TLS_CERT', tls.certFile),
-    key: pem('LUMBAR_DICOM_TLS_KEY', tls.keyFile),
+    cert: readPem('LUMBAR_DICOM_TLS_CERT', tls.certFile),
+    key: readPem('LUMBAR_DICOM_TLS_KEY', tls.keyFile),
     ca,
     requestCert: ca !== undefined,
     rejectUnauthorized: ca !== undefined,
