@@ -206,68 +206,18 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
       const r = await runTool('openssl', args, { cwd: pki });
       if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
     };
-    await openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=lumbar-test-ca',
-    );
+    const key = (name: string) => ['-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`];
+    const selfSignedCa = (name: string) =>
+      openssl('req', '-x509', ...key(name), '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`);
+    await selfSignedCa('ca');
     for (const who of ['server', 'client']) {
-      await openssl(
-        'req',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        `${who}.key`,
-        '-out',
-        `${who}.csr`,
-        '-subj',
-        `/CN=lumbar-test-${who}`,
-      );
-      await openssl(
-        'x509',
-        '-req',
-        '-in',
-        `${who}.csr`,
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        `${who}.pem`,
-        '-days',
-        '2',
-        '-extfile',
-        'san.ext', // the exporter checks the receiver's address against the certificate
-      );
+      await openssl('req', ...key(who), '-out', `${who}.csr`, '-subj', `/CN=lumbar-test-${who}`);
+      // signed by ca; the exporter checks the receiver's address against the certificate (san.ext)
+      const sign = ['-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-extfile', 'san.ext'];
+      await openssl('x509', '-req', '-in', `${who}.csr`, ...sign, '-out', `${who}.pem`, '-days', '2');
     }
     // a CA that signed nothing here: a peer trusting only it must refuse our receiver
-    await openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'other-ca.key',
-      '-out',
-      'other-ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=another-ca',
-    );
+    await selfSignedCa('other-ca');
   });
 
   async function withTlsReceiver(env: Record<string, string>, body: (port: number) => Promise<void>) {
