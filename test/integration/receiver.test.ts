@@ -108,6 +108,29 @@ describe('receiver (C-STORE SCP) with storescu as the sender', () => {
     expect(wrongCalled.output).toMatch(/Called AE Title Not Recognized/i);
   });
 
+  it('listens on all interfaces by default, on one address with LUMBAR_DICOM_HOST', async () => {
+    expect(receiver.address).toBe('0.0.0.0');
+    const config = testConfig(t.url, {
+      LUMBAR_DICOM_HOST: '127.0.0.1',
+      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
+    });
+    const rx = await startReceiver({ config, db: t.db, queues, log: createLogger('rx', 'silent') });
+    try {
+      expect(rx.address).toBe('127.0.0.1');
+      const echo = await runTool('echoscu', [
+        '-aet',
+        'STORESCU',
+        '-aec',
+        'LUMBAR',
+        '127.0.0.1',
+        String(rx.port),
+      ]);
+      expect(echo.code).toBe(0);
+    } finally {
+      await rx.close();
+    }
+  });
+
   it('answers C-ECHO', async () => {
     const run = await runTool(
       'echoscu',

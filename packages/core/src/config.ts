@@ -26,7 +26,8 @@ export interface Config {
   logLevel: string;
   dicom: {
     aeTitle: string;
-    /** Listens on all interfaces (dcmjs-dimse binds no single address): firewall it. */
+    /** Address to listen on (LUMBAR_DICOM_HOST); default all interfaces. */
+    host: string;
     port: number;
     /** Calling AE title @ host pairs allowed to associate; `*` matches any AE title or any host. */
     allowedCallers: { aeTitle: string; host: string }[];
@@ -194,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LUMBAR_LOG_LEVEL ?? 'info',
     dicom: {
       aeTitle,
+      host: env.LUMBAR_DICOM_HOST || '0.0.0.0',
       port: int(env, 'LUMBAR_DICOM_PORT', 11112, 0, 65535),
       allowedCallers: parsePeerList(
         'LUMBAR_ALLOWED_CALLERS',

@@ -11,6 +11,8 @@ export { STATUS, storeInstance, type StoreResult } from './store';
 dimse.log.setLevel('silent');
 
 export interface Receiver {
+  /** The address and port it listens on (0.0.0.0 or :: = all interfaces). */
+  address: string;
   port: number;
   /** Stops accepting associations; open ones are closed. */
   close(): Promise<void>;
@@ -30,7 +32,7 @@ function tlsOptions(tls: Config['dicom']['tls']) {
   };
 }
 
-/** Starts the C-ECHO / C-STORE SCP on config.dicom.port (all interfaces; TLS when configured). */
+/** Starts the C-ECHO / C-STORE SCP on config.dicom.host:port (TLS when configured). */
 export async function startReceiver(deps: {
   config: Config;
   db: PrismaClient;
@@ -53,19 +55,24 @@ export async function startReceiver(deps: {
     server.once('networkError', (err: Error) => reject(err));
   });
   server.on('networkError', (err: Error) => log.warn({ err: err.message }, 'DICOM network error'));
-  server.listen(config.dicom.port, { securityOptions: tlsOptions(config.dicom.tls) });
+  // dcmjs-dimse hands its first argument to net/tls Server.listen(), which also takes { port, host }: that is
+  // how the receiver binds one address (its typings say number).
+  const where = { port: config.dicom.port, host: config.dicom.host } as unknown as number;
+  server.listen(where, { securityOptions: tlsOptions(config.dicom.tls) });
   await listening;
   const net = (server as unknown as { server: NetServer }).server;
-  const port = (net.address() as AddressInfo).port;
+  const { port, address } = net.address() as AddressInfo;
   log.info(
     {
       aeTitle: config.dicom.aeTitle,
+      host: config.dicom.host,
       port,
       tls: config.dicom.tls ? (config.dicom.tls.caFile ? 'mutual' : 'server') : 'off',
     },
     'DICOM receiver listening',
   );
   return {
+    address,
     port,
     close: async () => {
       server.close();
