@@ -13,6 +13,7 @@ import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { useTestDatabase } from '../helpers/db';
 import { testConfig } from '../helpers/services';
 import { runTool } from '../helpers/run';
+import { startOrthanc } from '../helpers/orthanc';
 
 const t = useTestDatabase();
 let receiver: Receiver;
@@ -349,6 +350,53 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
       const mutual = await cStore([files[6]], peer(port), 'STORESCU', 10_000, trust(file('ca.pem'), true));
       expect(mutual).toMatchObject({ associationError: null, statuses: [0] });
       expect(await rowFor(files[6])).not.toBeNull();
+    });
+  });
+
+  it('exchanges with Orthanc, a real PACS, over mutual TLS both ways', async () => {
+    const mutualEnv = {
+      LUMBAR_DICOM_TLS_CERT: file('server.pem'),
+      LUMBAR_DICOM_TLS_KEY: file('server.key'),
+      LUMBAR_DICOM_TLS_CA: file('ca.pem'),
+      LUMBAR_ALLOWED_CALLERS: 'ORTHANC_TEST@127.0.0.1',
+    };
+    await withTlsReceiver(mutualEnv, async (port) => {
+      const orthanc = await startOrthanc({
+        config: {
+          DicomTlsEnabled: true,
+          DicomTlsCertificate: file('server.pem'),
+          DicomTlsPrivateKey: file('server.key'),
+          DicomTlsTrustedCertificates: file('ca.pem'),
+          DicomTlsRemoteCertificateRequired: true,
+          DicomModalities: { lumbar: { AET: 'LUMBAR', Host: '127.0.0.1', Port: port, UseDicomTls: true } },
+        },
+      });
+      try {
+        // Orthanc -> our receiver (Orthanc presents its certificate; we check it against the CA)
+        await t.db.instance.deleteMany({});
+        const { ID } = await orthanc.rest<{ ID: string }>('/instances', {
+          method: 'POST',
+          body: readFileSync(files[8]),
+        });
+        await orthanc.rest('/modalities/lumbar/store', {
+          method: 'POST',
+          body: JSON.stringify({ Resources: [ID], Synchronous: true }),
+        });
+        expect(await rowFor(files[8])).not.toBeNull();
+        // our exporter -> Orthanc: refused without our certificate, stored with it
+        await orthanc.rest(`/instances/${ID}`, { method: 'DELETE' });
+        const peer = { aeTitle: orthanc.aet, host: '127.0.0.1', port: orthanc.dicomPort };
+        const serverOnly = exportTlsOptions({ caFile: file('ca.pem'), certFile: null, keyFile: null });
+        const anonymous = await cStore([files[7]], peer, 'LUMBAR', 10_000, serverOnly);
+        expect(anonymous.statuses).toEqual([null]);
+        expect(await orthanc.rest<string[]>('/instances')).toEqual([]);
+        const tls = { caFile: file('ca.pem'), certFile: file('client.pem'), keyFile: file('client.key') };
+        const sent = await cStore([files[7]], peer, 'LUMBAR', 10_000, exportTlsOptions(tls));
+        expect(sent).toMatchObject({ associationError: null, statuses: [0] });
+        expect(await orthanc.rest<string[]>('/instances')).toHaveLength(1);
+      } finally {
+        await orthanc.stop();
+      }
     });
   });
 
