@@ -253,6 +253,13 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
       await rx.close();
     }
   }
+  /** The exporter's TLS options: trust `caFile`; with `mutual`, present the caller certificate too. */
+  const trust = (caFile: string, mutual = false) =>
+    exportTlsOptions({
+      caFile,
+      certFile: mutual ? file('client.pem') : null,
+      keyFile: mutual ? file('client.key') : null,
+    });
   const rowFor = async (f: string) =>
     t.db.instance.findFirst({
       where: { sopInstanceUid: String(readPart10(readFileSync(f), f, { headerOnly: true }).SOPInstanceUID) },
@@ -313,12 +320,6 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
   it('the exporter (C-STORE SCU) sends over TLS, verifying the peer against its CA, with its own certificate for mutual TLS', async () => {
     await t.db.instance.deleteMany({});
     const peer = (port: number) => ({ aeTitle: 'LUMBAR', host: '127.0.0.1', port });
-    const trust = (caFile: string, mutual = false) =>
-      exportTlsOptions({
-        caFile,
-        certFile: mutual ? file('client.pem') : null,
-        keyFile: mutual ? file('client.key') : null,
-      });
     await withTlsReceiver(
       { LUMBAR_DICOM_TLS_CERT: file('server.pem'), LUMBAR_DICOM_TLS_KEY: file('server.key') },
       async (port) => {
@@ -386,12 +387,10 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
         // our exporter -> Orthanc: refused without our certificate, stored with it
         await orthanc.rest(`/instances/${ID}`, { method: 'DELETE' });
         const peer = { aeTitle: orthanc.aet, host: '127.0.0.1', port: orthanc.dicomPort };
-        const serverOnly = exportTlsOptions({ caFile: file('ca.pem'), certFile: null, keyFile: null });
-        const anonymous = await cStore([files[7]], peer, 'LUMBAR', 10_000, serverOnly);
+        const anonymous = await cStore([files[7]], peer, 'LUMBAR', 10_000, trust(file('ca.pem')));
         expect(anonymous.statuses).toEqual([null]);
         expect(await orthanc.rest<string[]>('/instances')).toEqual([]);
-        const tls = { caFile: file('ca.pem'), certFile: file('client.pem'), keyFile: file('client.key') };
-        const sent = await cStore([files[7]], peer, 'LUMBAR', 10_000, exportTlsOptions(tls));
+        const sent = await cStore([files[7]], peer, 'LUMBAR', 10_000, trust(file('ca.pem'), true));
         expect(sent).toMatchObject({ associationError: null, statuses: [0] });
         expect(await orthanc.rest<string[]>('/instances')).toHaveLength(1);
       } finally {

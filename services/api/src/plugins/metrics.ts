@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Api, ApiDeps } from '../deps';
-import { EXPORT_STATUSES, STUDY_STATUSES } from '../schemas';
+import { exportCounts, queueCounts, studyCounts } from '../counts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -53,9 +53,7 @@ export function installMetrics(app: Api, deps: ApiDeps): void {
     registers: [registry],
     collect() {
       return safe('studies', async () => {
-        const rows = await deps.db.study.groupBy({ by: ['status'], _count: { _all: true } });
-        for (const s of STUDY_STATUSES)
-          this.set({ status: s }, rows.find((r) => r.status === s)?._count._all ?? 0);
+        for (const [status, n] of Object.entries(await studyCounts(deps.db))) this.set({ status }, n);
       })();
     },
   });
@@ -66,9 +64,7 @@ export function installMetrics(app: Api, deps: ApiDeps): void {
     registers: [registry],
     collect() {
       return safe('exports', async () => {
-        const rows = await deps.db.export.groupBy({ by: ['status'], _count: { _all: true } });
-        for (const s of EXPORT_STATUSES)
-          this.set({ status: s }, rows.find((r) => r.status === s)?._count._all ?? 0);
+        for (const [status, n] of Object.entries(await exportCounts(deps.db))) this.set({ status }, n);
       })();
     },
   });
@@ -79,10 +75,8 @@ export function installMetrics(app: Api, deps: ApiDeps): void {
     registers: [registry],
     collect() {
       return safe('queues', async () => {
-        for (const q of [deps.queues.studies, deps.queues.exports]) {
-          const counts = await q.getJobCounts(...QUEUE_STATES);
-          for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
-        }
+        for (const [queue, counts] of Object.entries(await queueCounts(deps.queues, QUEUE_STATES)))
+          for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
       })();
     },
   });

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ALGORITHM } from '@lumbar/core';
 import { Type } from 'typebox';
 import type { RouteOptions } from '../deps';
+import { countByStatus, exportCounts, queueCounts, studyCounts } from '../counts';
 import { AUTH_ERRORS, DateTime, errors, EXPORT_STATUSES, Nullable, STUDY_STATUSES } from '../schemas';
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -46,15 +47,6 @@ const Summary = Type.Object({
   }),
 });
 
-const countBy = <T extends readonly string[]>(
-  keys: T,
-  rows: { status: string; _count: { _all: number } }[],
-) =>
-  Object.fromEntries(keys.map((k) => [k, rows.find((r) => r.status === k)?._count._all ?? 0])) as Record<
-    T[number],
-    number
-  >;
-
 /** GET /dashboard (an HTML page, no data in it) and GET /dashboard/summary (what it shows, read scope). */
 export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { deps }) => {
   app.get(
@@ -72,8 +64,8 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
       const since = new Date(Date.now() - 24 * 3600 * 1000);
       const [studies, exports, last, received, analyses, sent, failedAnalyses, failedExports] =
         await Promise.all([
-          db.study.groupBy({ by: ['status'], _count: { _all: true } }),
-          db.export.groupBy({ by: ['status'], _count: { _all: true } }),
+          studyCounts(db),
+          exportCounts(db),
           db.instance.aggregate({ _max: { receivedAt: true } }),
           db.instance.count({ where: { receivedAt: { gte: since } } }),
           db.analysis.groupBy({
@@ -108,15 +100,9 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
             },
           }),
         ]);
-      let queues: Record<string, Record<(typeof QUEUE_STATES)[number], number>> | null = {};
+      let queues: Record<string, Record<(typeof QUEUE_STATES)[number], number>> | null;
       try {
-        for (const q of [deps.queues.studies, deps.queues.exports]) {
-          const c = await q.getJobCounts(...QUEUE_STATES);
-          queues[q.name] = Object.fromEntries(QUEUE_STATES.map((s) => [s, c[s] ?? 0])) as Record<
-            (typeof QUEUE_STATES)[number],
-            number
-          >;
-        }
+        queues = await queueCounts(deps.queues, QUEUE_STATES);
       } catch (err) {
         request.log.warn({ err: (err as Error).message }, 'dashboard: queue counts unavailable');
         queues = null;
@@ -143,21 +129,21 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
       ]
         .sort((a, b) => b.at.localeCompare(a.at))
         .slice(0, FAILURES);
-      const inLast = (rows: { status: string; _count: { _all: number } }[], s: string) =>
-        rows.find((r) => r.status === s)?._count._all ?? 0;
+      const done = countByStatus(['succeeded', 'failed'] as const, analyses);
+      const sentOrNot = countByStatus(['succeeded', 'failed'] as const, sent);
       return {
         generatedAt: new Date().toISOString(),
         algorithm: { name: ALGORITHM.name, version: ALGORITHM.version },
-        studies: countBy(STUDY_STATUSES, studies),
-        exports: countBy(EXPORT_STATUSES, exports),
+        studies,
+        exports,
         queues,
         lastInstanceAt: last._max.receivedAt ? last._max.receivedAt.toISOString() : null,
         last24h: {
           instancesReceived: received,
-          analysesSucceeded: inLast(analyses, 'succeeded'),
-          analysesFailed: inLast(analyses, 'failed'),
-          exportsSucceeded: inLast(sent, 'succeeded'),
-          exportsFailed: inLast(sent, 'failed'),
+          analysesSucceeded: done.succeeded,
+          analysesFailed: done.failed,
+          exportsSucceeded: sentOrNot.succeeded,
+          exportsFailed: sentOrNot.failed,
         },
         failures,
       };
