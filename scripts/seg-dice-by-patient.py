@@ -1,0 +1,40 @@
+"""Disc Dice of a sagittal segmentation model on SPIDER, per held-out patient, at native resolution (docs/BENCHMARKS.md,
+sag-seg-unet): plain, with a horizontal-flip test-time average, and averaged with a second model's probabilities.
+Usage: training/.venv/bin/python scripts/seg-dice-by-patient.py MODEL [SECOND_MODEL]
+  MODEL: models/<name> or a run folder; split: models/sag-seg-unet/report/stage1-split.json (val and test)."""
+import collections
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from training import preprocess as P  # noqa: E402
+from training import splits as S  # noqa: E402
+from training.datasets import load_records  # noqa: E402
+from training.inference import Runner  # noqa: E402
+
+if len(sys.argv) not in (2, 3):
+    sys.exit("usage: scripts/seg-dice-by-patient.py MODEL [SECOND_MODEL]")
+here = os.path.join(os.path.dirname(__file__), "..")
+runners = [Runner(m, "cpu") for m in sys.argv[1:]]
+records = load_records(os.path.join(here, "..", "shared", "data", "spider"), "segmentation", "sagittal")
+split = S.read_split(os.path.join(here, "models", "sag-seg-unet", "report", "stage1-split.json"))
+for part in ("val", "test"):
+    inter, union = collections.defaultdict(collections.Counter), collections.defaultdict(collections.Counter)
+    for rec in S.select(records, split[part]):
+        x, g = P.seg_input(rec.image(), runners[0].input_size)
+        truth = rec.disc_mask() > 0
+        p = runners[0](x[None])[0, 0]
+        variants = {"plain": p, "flip-average": (p + runners[0](x[None][..., ::-1].copy())[0, 0][..., ::-1]) / 2}
+        if len(runners) == 2:
+            variants["two-model-average"] = (p + runners[1](x[None])[0, 0]) / 2
+        for name, prob in variants.items():
+            m = P.unletterbox_mask((prob > 0.5).astype(np.uint8), g) > 0
+            inter[name][rec.patient_id] += 2 * int((m & truth).sum())
+            union[name][rec.patient_id] += int(m.sum() + truth.sum())
+    for name in inter:
+        per = {k: round(inter[name][k] / union[name][k], 3) for k in sorted(inter[name])}
+        total = sum(inter[name].values()) / sum(union[name].values())
+        print(json.dumps({"part": part, "variant": name, "dice": round(total, 4), "per_patient": per}))
