@@ -1,5 +1,7 @@
 """Disc Dice of a sagittal segmentation model on SPIDER, per held-out patient, at native resolution (docs/BENCHMARKS.md,
-sag-seg-unet): plain, with a horizontal-flip test-time average, and averaged with a second model's probabilities.
+sag-seg-unet): plain, with a horizontal-flip test-time average, and averaged with a second model's probabilities;
+for a model whose card says output.upsample nearest-mask (0.1.0, 0.2.0), also with its probabilities resized
+bilinearly before the threshold (the rule of 0.3.0).
 Usage: training/.venv/bin/python scripts/seg-dice-by-patient.py MODEL [SECOND_MODEL]
   MODEL: models/<name> or a run folder; split: models/sag-seg-unet/report/stage1-split.json (val and test)."""
 import collections
@@ -30,8 +32,12 @@ for part in ("val", "test"):
         variants = {"plain": p, "flip-average": (p + runners[0](x[None][..., ::-1].copy())[0, 0][..., ::-1]) / 2}
         if len(runners) == 2:
             variants["two-model-average"] = (p + runners[1](x[None])[0, 0]) / 2
+        modes = {name: runners[0].upsample for name in variants}  # as the model card says (nearest-mask for 0.1.0/0.2.0)
+        if runners[0].upsample == "nearest-mask":
+            variants["bilinear-probability"] = p  # the same probabilities resized bilinearly before the threshold (0.3.0's rule)
+            modes["bilinear-probability"] = "bilinear-probability"
         for name, prob in variants.items():
-            m = P.unletterbox_mask((prob > 0.5).astype(np.uint8), g) > 0
+            m = P.prob_to_mask(prob, g, modes[name]) > 0
             inter[name][rec.patient_id] += 2 * int((m & truth).sum())
             union[name][rec.patient_id] += int(m.sum() + truth.sum())
     for name in inter:

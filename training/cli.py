@@ -43,6 +43,8 @@ def add_train_args(p: argparse.ArgumentParser, task_required: bool = True) -> No
     p.add_argument("--filters", type=lambda s: [int(x) for x in s.replace(",", "-").split("-")], default=None, help="e.g. 8-16-32-64-128-256 (U-Net) or 16-32-64 (DiscNet)")
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--seg-size", type=int, default=256, help="U-Net input size (paper 256)")
+    p.add_argument("--crop-size", type=int, default=None, help="segmentation: train on random crops of this size (e.g. the paper's 256) of the --seg-size letterbox; validation, test and the exported model use the whole letterbox")
+    p.add_argument("--smooth-masks", action="store_true", help="segmentation: letterbox the masks by bilinear resizing kept where >= 0.5 (not nearest); the model card then upsamples probabilities bilinearly before thresholding")
     p.add_argument("--seg-levels", action="store_true", help="U-Net: 6 extra output channels, one per disc level")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--augment-extra", action="store_true", help="segmentation: also random scale (0.85-1.15), rotation (+-12 deg), shift (6 %%) and gamma (0.7-1.5), beyond the paper's flip and brightness")
@@ -55,7 +57,7 @@ def add_train_args(p: argparse.ArgumentParser, task_required: bool = True) -> No
     p.add_argument("--no-eval-train", action="store_true", help="skip the final metrics on the training part")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant", help="cosine: per step from --lr down to 0.02 x --lr over min(--max-steps, epochs x steps per epoch)")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine", "cosine-time"], default="constant", help="cosine: per step from --lr down to 0.02 x --lr over min(--max-steps, epochs x steps per epoch); cosine-time: the same curve over the wall-clock --time-limit")
     p.add_argument("--monitor", choices=["loss", "metric"], default="loss", help="early stopping and best weights by validation loss, or by validation Dice / balanced accuracy")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--time-limit", type=float, default=None, help="stop training after this many seconds (per phase), keeping the best weights")
@@ -71,6 +73,7 @@ def config_from(args, command: str):
         max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
         beta1=args.beta1, beta2=args.beta2, eps=args.eps, weight_decay=args.weight_decay, patience=args.patience,
         seed=args.seed, filters=args.filters, dropout=args.dropout, seg_size=args.seg_size, seg_levels=args.seg_levels,
+        crop_size=getattr(args, "crop_size", None), smooth_masks=getattr(args, "smooth_masks", False),
         augment=not args.no_augment, augment_extra=getattr(args, "augment_extra", False), class_weights=args.class_weights, split=args.split, seg_model=args.seg_model,
         pretrained=getattr(args, "pretrained", None), finetune_epochs=getattr(args, "finetune_epochs", 20),
         finetune_lr=getattr(args, "finetune_lr", 1e-5), drop_bulge=args.drop_bulge, both=args.both, device=args.device,

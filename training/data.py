@@ -17,9 +17,11 @@ def seg_classes(levels: bool) -> list[str]:
     return ["disc", *LEVELS] if levels else ["disc"]
 
 
-def seg_arrays(records: list[Record], size: int = P.SEG_SIZE, levels: bool = False, progress: bool = True, desc: str = "load") -> tuple[np.ndarray, np.ndarray]:
+def seg_arrays(records: list[Record], size: int = P.SEG_SIZE, levels: bool = False, progress: bool = True, desc: str = "load", smooth: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, S, S) and uint8 targets (N, C, S, S): channel 0 = disc, channels 1..6 = the
-    disc levels LEVELS[0..5] when ``levels``."""
+    disc levels LEVELS[0..5] when ``levels``. ``smooth``: masks letterboxed with
+    :func:`preprocess.letterbox_mask_smooth` instead of nearest resizing."""
+    mask_lb = (lambda m: P.letterbox_mask_smooth(m, size)) if smooth else (lambda m: P.letterbox(m, size, nearest=True))
     n = len(records)
     c = 1 + (len(LEVELS) if levels else 0)
     images = np.zeros((n, size, size), dtype=np.uint8)
@@ -28,11 +30,11 @@ def seg_arrays(records: list[Record], size: int = P.SEG_SIZE, levels: bool = Fal
         img = r.image()
         images[i], _ = P.letterbox(img, size)
         disc = r.disc_mask()
-        targets[i, 0], _ = P.letterbox(disc, size, nearest=True)
+        targets[i, 0], _ = mask_lb(disc)
         if levels:
-            lv, _ = P.letterbox(r.level_map(), size, nearest=True)
+            lv = r.level_map()
             for k in range(1, len(LEVELS) + 1):
-                targets[i, k] = lv == k
+                targets[i, k], _ = mask_lb((lv == k).astype(np.uint8))
     return images, targets
 
 
@@ -70,9 +72,13 @@ def build_crops(records: list[Record], view: str, predictor: Callable[[np.ndarra
 
 
 class SegDataset(Dataset):
-    def __init__(self, images: np.ndarray, targets: np.ndarray, augment: P.Augment | None = None, seed: int = 0):
+    """Letterboxed images and targets; ``crop``: a random ``crop`` x ``crop`` window of each (augmented) image
+    (training on crops of a larger letterbox, ``--crop-size``)."""
+
+    def __init__(self, images: np.ndarray, targets: np.ndarray, augment: P.Augment | None = None, seed: int = 0, crop: int | None = None):
         self.images, self.targets, self.augment = images, targets, augment
         self.rng = np.random.default_rng(seed)
+        self.crop = crop if crop and images.ndim == 3 and crop < images.shape[-1] else None
 
     def __len__(self):
         return len(self.images)
@@ -81,6 +87,10 @@ class SegDataset(Dataset):
         img, tgt = self.images[i], self.targets[i]
         if self.augment is not None:
             img, tgt = self.augment.segmentation(img, tgt, self.rng)
+        if self.crop:
+            h, w = img.shape[-2:]
+            y, x = int(self.rng.integers(0, h - self.crop + 1)), int(self.rng.integers(0, w - self.crop + 1))
+            img, tgt = img[y : y + self.crop, x : x + self.crop], tgt[..., y : y + self.crop, x : x + self.crop]
         x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32) / 255.0)[None]
         y = torch.from_numpy(np.ascontiguousarray(tgt, dtype=np.float32))
         return x, y

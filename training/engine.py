@@ -41,6 +41,7 @@ from training.datasets import classes_for, credits_for, load_records, patient_st
 from training.inference import CHECKPOINT_NAME, Runner, pick_device
 from training.pack import is_packed, load_packed
 from training.models import DISPLAY, TRANSFER, build_model, count_params
+from training.models.unet import PAPER_FILTERS as PAPER_UNET_FILTERS
 
 PAPER = {
     "segmentation": {"optimizer": "sgd", "lr": 0.01, "batch_size": 8, "epochs": 35},
@@ -71,6 +72,8 @@ class TrainConfig:
     filters: list[int] | None = None
     dropout: float | None = None
     seg_size: int = P.SEG_SIZE
+    crop_size: int | None = None  # segmentation: train on random crops of this size of the seg_size letterbox
+    smooth_masks: bool = False  # segmentation: letterbox masks by bilinear resizing + 0.5 (not nearest); card: bilinear-probability upsampling
     seg_levels: bool = False
     augment: bool = True
     augment_extra: bool = False  # segmentation: + scale/rotation/shift and gamma (beyond the paper)
@@ -88,7 +91,7 @@ class TrainConfig:
     plots: bool = True
     eval_train: bool = True  # final metrics on the training part too (Table II has them)
     name: str | None = None
-    lr_schedule: str = "constant"  # constant | cosine (per optimizer step, over the step budget)
+    lr_schedule: str = "constant"  # constant | cosine (per optimizer step, over the step budget) | cosine-time (over --time-limit)
     monitor: str = "loss"  # early stopping / best weights: validation 'loss' or 'metric' (Dice; balanced accuracy)
     workers: int = 0  # DataLoader worker processes (augmentation runs there)
     time_limit: float | None = None  # seconds of training (per phase) after which the run stops, keeping the best weights
@@ -172,7 +175,7 @@ def prepare(cfg: TrainConfig, records, split: dict) -> dict:
     for name in ("train", "val", "test"):
         recs = S.select(records, split.get(name, []))
         if cfg.task == "segmentation":
-            imgs, tgts = seg_arrays(recs, cfg.seg_size, cfg.seg_levels, cfg.progress, desc=f"load {name}")
+            imgs, tgts = seg_arrays(recs, cfg.seg_size, cfg.seg_levels, cfg.progress, desc=f"load {name}", smooth=cfg.smooth_masks)
             parts[name] = {"images": imgs, "targets": tgts, "ids": [r.sample_id for r in recs], "patients": [r.patient_id for r in recs]}
         else:
             parts[name] = build_crops(recs, cfg.view, predictor, cfg.progress, desc=f"crops {name}")
@@ -295,7 +298,7 @@ def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str,
     seg = cfg.task == "segmentation"
     aug = P.Augment(extra=cfg.augment_extra and cfg.task == "segmentation") if cfg.augment else None
     if seg:
-        train_ds = SegDataset(parts["train"]["images"], parts["train"]["targets"], aug, cfg.seed)
+        train_ds = SegDataset(parts["train"]["images"], parts["train"]["targets"], aug, cfg.seed, crop=cfg.crop_size)
         loss_fn = seg_loss
     else:
         train_ds = CropDataset(parts["train"]["crops"], parts["train"]["labels"], classes, cfg.view, aug, cfg.seed)
@@ -316,11 +319,18 @@ def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str,
     if cfg.lr_schedule == "cosine":
         total = epochs * len(loader) if cfg.max_steps is None else min(cfg.max_steps, epochs * len(loader))
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: cosine_factor(step, total))
+    elif cfg.lr_schedule == "cosine-time":
+        # the same half cosine over the wall-clock budget: the LR has fallen to the floor when --time-limit is up,
+        # however many steps the machine managed (validation time included)
+        if not cfg.time_limit:
+            raise SystemExit("--lr-schedule cosine-time needs --time-limit")
+        t_sched, limit = time.time(), float(cfg.time_limit)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _step: cosine_factor(min(time.time() - t_sched, limit), limit))
     elif cfg.lr_schedule != "constant":
         raise ValueError(f"unknown lr schedule {cfg.lr_schedule!r}")
     best, best_state, bad = math.inf, None, 0
     for epoch in range(1, epochs + 1):
-        t0 = time.time()
+        t_epoch = time.time()
         tr_loss, tr_acc = _train_epoch(model, loader, opt, loss_fn, device, budget, cfg.progress, f"{phase} epoch {epoch}/{epochs}", sched)
         row = {"epoch": len(history) + 1, "phase": phase, "train_loss": tr_loss, "steps": budget.steps}
         if seg:
@@ -331,7 +341,7 @@ def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str,
             row.update(train_accuracy=tr_acc, val_loss=vl, val_accuracy=vm and vm["accuracy"], val_balanced_accuracy=vm and vm["balanced_accuracy"])
         if sched is not None:
             row["lr"] = opt.param_groups[0]["lr"]
-        row["seconds"] = round(time.time() - t0, 2)
+        row["seconds"] = round(time.time() - t_epoch, 2)
         history.append(row)
         if cfg.progress:
             tqdm.write(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}))
@@ -357,9 +367,22 @@ def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str,
         model.load_state_dict(best_state)
 
 
+def check_seg_sizes(cfg: TrainConfig) -> None:
+    """The U-Net halves its input once per level below the top: the letterbox and the training crops must divide
+    by 2**(levels-1) (32 for the paper's six levels), and a crop must fit in the letterbox."""
+    div = 2 ** (len(cfg.filters or PAPER_UNET_FILTERS) - 1)
+    for what, v in (("--seg-size", cfg.seg_size), ("--crop-size", cfg.crop_size)):
+        if v is not None and (v < div or v % div):
+            raise SystemExit(f"{what} {v} must be a multiple of {div} (the U-Net pools {div.bit_length() - 1} times)")
+    if cfg.crop_size is not None and cfg.crop_size > cfg.seg_size:
+        raise SystemExit(f"--crop-size {cfg.crop_size} is larger than the letterbox (--seg-size {cfg.seg_size})")
+
+
 def train(cfg: TrainConfig, prepared: tuple | None = None) -> dict:
     """Train one model; ``prepared`` = (records, split, parts) reuses data made for another run."""
     cfg = cfg.resolved()
+    if cfg.lr_schedule == "cosine-time" and not (cfg.time_limit and cfg.time_limit > 0):
+        raise SystemExit("--lr-schedule cosine-time needs --time-limit (seconds, > 0)")
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     if device.type == "cuda":
@@ -376,6 +399,7 @@ def train(cfg: TrainConfig, prepared: tuple | None = None) -> dict:
         if (packed["task"], packed["view"]) != (cfg.task, cfg.view):
             raise SystemExit(f"{cfg.data[0]} holds {packed['task']}/{packed['view']} data, not {cfg.task}/{cfg.view}")
         cfg.seg_size, cfg.seg_levels, cfg.both, cfg.drop_bulge = packed["seg_size"], packed["seg_levels"], packed["both"], packed["drop_bulge"]
+        cfg.smooth_masks = bool(packed.get("smooth_masks", False))
     elif prepared is None:
         records = load_all(cfg)
         split = make_split(cfg, records)
@@ -384,6 +408,8 @@ def train(cfg: TrainConfig, prepared: tuple | None = None) -> dict:
         records, split, parts = prepared
     S.write_split(split, os.path.join(cfg.out, "split.json"))
     seg = cfg.task == "segmentation"
+    if seg:
+        check_seg_sizes(cfg)
     classes = seg_classes(cfg.seg_levels) if seg else list(classes_for(cfg.view, cfg.drop_bulge))
     arch_kwargs = {"num_classes": len(classes), "in_channels": 1 if seg else 3, "input_size": cfg.seg_size if seg else P.CROP_SIZE}
     if cfg.filters:
@@ -432,7 +458,8 @@ def train(cfg: TrainConfig, prepared: tuple | None = None) -> dict:
         "view": cfg.view,
         "classes": classes,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "preprocessing": P.seg_preprocessing_spec(cfg.seg_size) if seg else P.preprocessing_spec(cfg.view),
+        "preprocessing": P.seg_preprocessing_spec(cfg.seg_size, cfg.smooth_masks, cfg.crop_size) if seg else P.preprocessing_spec(cfg.view),
+        "upsample": ("bilinear-probability" if cfg.smooth_masks else "nearest-mask") if seg else None,
         "training_data": data_credits,
         "metrics": {k: _compact(v, seg) for k, v in results.items() if v},
         "images": counts,

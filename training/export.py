@@ -94,6 +94,7 @@ def model_card(ckpt: dict, name: str, version: str, onnx_path: str, dynamic_batc
             "activation": "sigmoid" if task == "segmentation" else "softmax",
             "classes": ckpt["classes"],
             "threshold": 0.5 if task == "segmentation" else None,
+            **({"upsample": ckpt.get("upsample") or "nearest-mask"} if task == "segmentation" else {}),
         },
         "preprocessing": ckpt["preprocessing"],
         "training_data": ckpt.get("training_data", []),

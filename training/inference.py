@@ -122,8 +122,16 @@ class Runner:
                 outs.append(p.cpu().numpy())
         return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
 
+    @property
+    def upsample(self) -> str:
+        """How probabilities go back to the image's size: the card's ``output.upsample`` (older cards and
+        checkpoints: ``nearest-mask``)."""
+        if self.kind == "onnx":
+            return self.card["output"].get("upsample") or "nearest-mask"
+        return self.card.get("upsample") or "nearest-mask"
+
     def segment(self, image: np.ndarray, channel: int = 0) -> np.ndarray:
         """uint8 image -> uint8 0/1 disc mask of the same size."""
         x, g = P.seg_input(image, self.input_size)
         prob = self(x[None])[0, channel]
-        return P.unletterbox_mask((prob > 0.5).astype(np.uint8), g)
+        return P.prob_to_mask(prob, g, self.upsample)

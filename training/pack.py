@@ -148,6 +148,7 @@ def pack(cfg, out: str, extra_train: list[str] | None = None, extra_max: int | N
         "view": cfg.view,
         "classes": classes,
         "seg_size": cfg.seg_size,
+        "smooth_masks": cfg.smooth_masks,
         "seg_levels": cfg.seg_levels,
         "both": cfg.both,
         "drop_bulge": cfg.drop_bulge,

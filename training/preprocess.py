@@ -143,6 +143,31 @@ def resize_nearest(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     return img[ys][:, xs]
 
 
+def resize_bilinear_float(a: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """Bilinear resize of a 2-D float map (probabilities) with half-pixel centres, in float64.
+
+    Per axis: s = (d + 0.5) * src / dst - 0.5, clamped to [0, src - 1]; i0 = floor(s), i1 = min(i0 + 1, src - 1),
+    f = s - i0. Rows of the input are first interpolated along x: r = a[:, x0] * (1 - fx) + a[:, x1] * fx, then
+    along y: out = r[y0] * (1 - fy) + r[y1] * fy (packages/imaging resizeBilinearFloat does the same operations
+    in the same order, so both give the same float64 values)."""
+    if a.ndim != 2:
+        raise ValueError("resize_bilinear_float expects a 2-D array")
+    h, w = a.shape
+
+    def axis(src: int, dst: int):
+        s = (np.arange(dst, dtype=np.float64) + 0.5) * src / dst - 0.5
+        s = np.clip(s, 0.0, src - 1.0)
+        i0 = np.floor(s).astype(np.int64)
+        i1 = np.minimum(i0 + 1, src - 1)
+        return i0, i1, s - i0
+
+    y0, y1, fy = axis(h, out_h)
+    x0, x1, fx = axis(w, out_w)
+    a = a.astype(np.float64)
+    r = a[:, x0] * (1.0 - fx)[None, :] + a[:, x1] * fx[None, :]
+    return r[y0] * (1.0 - fy)[:, None] + r[y1] * fy[:, None]
+
+
 @dataclass(frozen=True)
 class Letterbox:
     """Where an image of ``rows x cols`` lies inside the square ``size x size`` canvas."""
@@ -181,6 +206,35 @@ def unletterbox_mask(mask: np.ndarray, g: Letterbox) -> np.ndarray:
     """Inverse of :func:`letterbox` for a label map: cut the image area out, nearest-resize back."""
     inner = mask[g.top : g.top + g.new_rows, g.left : g.left + g.new_cols]
     return resize_nearest(inner, g.rows, g.cols)
+
+
+def letterbox_mask_smooth(mask: np.ndarray, size: int = SEG_SIZE) -> tuple[np.ndarray, Letterbox]:
+    """Letterbox a 0/1 mask without the staircase of nearest resizing: the 0/1 map is resized with
+    :func:`resize_bilinear_float` and kept where the result is >= 0.5 (``--smooth-masks``)."""
+    g = letterbox_geometry(mask.shape[0], mask.shape[1], size)
+    r = resize_bilinear_float((mask > 0).astype(np.float64), g.new_rows, g.new_cols) >= 0.5
+    out = np.zeros((size, size), dtype=np.uint8)
+    out[g.top : g.top + g.new_rows, g.left : g.left + g.new_cols] = r
+    return out, g
+
+
+def unletterbox_prob(prob: np.ndarray, g: Letterbox) -> np.ndarray:
+    """Probabilities on the letterbox canvas -> probabilities at the image's own rows x cols: cut the image
+    area out and resize it with :func:`resize_bilinear_float` (card ``output.upsample`` = ``bilinear-probability``;
+    the mask is then probability > threshold)."""
+    inner = prob[g.top : g.top + g.new_rows, g.left : g.left + g.new_cols]
+    return resize_bilinear_float(inner, g.rows, g.cols)
+
+
+def prob_to_mask(prob: np.ndarray, g: Letterbox, upsample: str = "nearest-mask", threshold: float = 0.5) -> np.ndarray:
+    """A U-Net's probabilities on the letterbox canvas -> uint8 0/1 mask at the image's size, as the model card's
+    ``output.upsample`` says: ``nearest-mask`` (threshold, then nearest-resize the mask; cards without the key)
+    or ``bilinear-probability`` (bilinear-resize the probabilities, then threshold)."""
+    if upsample == "bilinear-probability":
+        return (unletterbox_prob(prob, g) > threshold).astype(np.uint8)
+    if upsample != "nearest-mask":
+        raise ValueError(f"unknown output.upsample {upsample!r}")
+    return unletterbox_mask((prob > threshold).astype(np.uint8), g)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -508,17 +562,34 @@ def preprocessing_spec(view: str | None = None) -> dict:
     }
 
 
-def seg_preprocessing_spec(size: int = SEG_SIZE) -> dict:
-    return {
+def seg_preprocessing_spec(size: int = SEG_SIZE, smooth_masks: bool = False, crop_size: int | None = None) -> dict:
+    spec = {
         "dicom_to_uint8": preprocessing_spec()["dicom_to_uint8"],
         "letterbox": {
             "size": [size, size],
             "rule": "m = max(rows, cols); new_rows = max(1, (rows*S + m//2)//m); new_cols likewise; "
             "top = (S-new_rows)//2; left = (S-new_cols)//2; zero padding",
-            "interpolation": RESIZE_INTERPOLATION + " (image), nearest-half-pixel (masks: src = ((2d+1)*S)//(2D))",
+            "interpolation": RESIZE_INTERPOLATION
+            + (
+                " (image); training masks: the 0/1 map resized bilinearly (half-pixel, float) and kept where >= 0.5"
+                if smooth_masks
+                else " (image), nearest-half-pixel (masks: src = ((2d+1)*S)//(2D))"
+            ),
         },
         "normalisation": "float32 = uint8 / 255",
         "channels": 1,
-        "postprocessing": "probability > 0.5 -> disc; cut the letterbox area out and nearest-resize back "
-        "to rows x cols with src = ((2d+1)*S)//(2D)",
+        "postprocessing": (
+            "cut the letterbox area out of the disc probabilities, resize them bilinearly (half-pixel centres, "
+            "float) to rows x cols, disc where probability > 0.5"
+            if smooth_masks
+            else "probability > 0.5 -> disc; cut the letterbox area out and nearest-resize back "
+            "to rows x cols with src = ((2d+1)*S)//(2D)"
+        ),
     }
+    if crop_size and crop_size != size:
+        spec["training_crops"] = {
+            "size": [crop_size, crop_size],
+            "rule": f"trained on random {crop_size}x{crop_size} crops of the {size}x{size} letterbox (after augmentation); "
+            f"applied to the whole {size}x{size} letterbox (the U-Net is fully convolutional)",
+        }
+    return spec

@@ -26,7 +26,16 @@ export type Case =
     }
   | { id: string; kind: 'resize'; input: RawEntry; img: GrayImage; out: [number, number] }
   | { id: string; kind: 'clahe'; input: RawEntry; img: GrayImage }
-  | { id: string; kind: 'unletterbox'; input: RawEntry; img: GrayImage; rows: number; cols: number };
+  | { id: string; kind: 'unletterbox'; input: RawEntry; img: GrayImage; rows: number; cols: number }
+  | {
+      id: string;
+      kind: 'probability';
+      input: RawEntry;
+      prob: Float64Array;
+      size: number;
+      rows: number;
+      cols: number;
+    };
 
 /** A small seeded generator (mulberry32), so the synthetic fixtures are the same on every run. */
 export function rng(seed: number): () => number {
@@ -74,6 +83,8 @@ export class FixtureWriter {
       if (c.kind === 'image') return { id, kind, image: c.image, mask: c.mask };
       if (c.kind === 'resize') return { id, kind, input: c.input, out: c.out };
       if (c.kind === 'clahe') return { id, kind, input: c.input };
+      if (c.kind === 'probability')
+        return { id, kind, input: c.input, size: c.size, rows: c.rows, cols: c.cols };
       return { id, kind, input: c.input, rows: c.rows, cols: c.cols };
     };
     const cases = this.cases.map(strip);
@@ -308,6 +319,24 @@ export function buildFixtures(w: FixtureWriter, src: FixtureSources): Record<str
     const id = `unletterbox-${k}`;
     w.add({ id, kind: 'unletterbox', img, rows, cols, input: w.raw(id, 'in', img.data, [256, 256]) });
     count('unletterbox');
+  }
+  // U-Net probabilities (float32 values, as ONNX Runtime gives them, some exactly 0.5) on letterboxes of 256, 320
+  // and 384, back to random image sizes by bilinear resizing (model card output.upsample = bilinear-probability).
+  for (let k = 0; k < 12; k++) {
+    const size = [256, 320, 384][k % 3];
+    const rows = 1 + ri(640);
+    const cols = 1 + ri(640);
+    const prob = new Float64Array(size * size);
+    const cx = r() * size;
+    const cy = r() * size;
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        const smooth = 0.5 + 0.5 * Math.sin((x - cx) / 9) * Math.cos((y - cy) / 7);
+        prob[y * size + x] = Math.fround(r() < 0.02 ? 0.5 : r() < 0.5 ? smooth : r());
+      }
+    const id = `probability-${k}`;
+    w.add({ id, kind: 'probability', prob, size, rows, cols, input: w.raw(id, 'in', prob, [size, size]) });
+    count('probability');
   }
   w.writeManifest();
   return counts;

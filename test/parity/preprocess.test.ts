@@ -55,6 +55,10 @@ function pyF32(id: string, stage: string): Float32Array {
   const b = readFileSync(pyFile(id, stage));
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
+function pyF64(id: string, stage: string): Float64Array {
+  const b = readFileSync(pyFile(id, stage));
+  return new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
 const ofKind = <K extends Case['kind']>(kind: K): Extract<Case, { kind: K }>[] =>
   cases.filter((c): c is Extract<Case, { kind: K }> => c.kind === kind);
 const boxArray = (b: I.Box | null): number[] | null => b && [b.x0, b.y0, b.x1, b.y1];
@@ -212,6 +216,9 @@ describe('disc crops (SPIDER, phantom, synthetic)', () => {
       expect(
         compare('seg tensor 1x256x256 (grey levels)', seg.tensor.data, pyF32(c.id, 'seg_tensor'), 255),
       ).toBeLessThanOrEqual(1);
+      expect(
+        compare('letterbox 384x384', I.letterbox(c.img, 384).image.data, pyU8(c.id, 'letterbox384')),
+      ).toBeLessThanOrEqual(1);
       const lbMask = I.letterbox(c.disc, I.SEG_SIZE, { nearest: true }).image;
       expect(compare('letterbox mask (nearest)', lbMask.data, pyU8(c.id, 'letterbox_mask'))).toBe(0);
       expect(
@@ -258,5 +265,31 @@ it('un-letterboxes predicted masks to any image size like unletterbox_mask', () 
   for (const c of ofKind('unletterbox')) {
     const g = I.letterboxGeometry(c.cols, c.rows, 256);
     expect(compare('unletterbox mask', I.unletterboxMask(c.img, g).data, pyU8(c.id, 'unletterbox'))).toBe(0);
+  }
+});
+
+it('maps U-Net probabilities back to any image size like prob_to_mask (bilinear-probability and nearest-mask)', () => {
+  for (const c of ofKind('probability')) {
+    const g = I.letterboxGeometry(c.cols, c.rows, c.size);
+    // the same float64 operations in the same order: no difference at all, so the thresholded masks agree
+    expect(
+      compare(
+        'unletterbox probabilities (float64)',
+        I.unletterboxProb(c.prob, g),
+        pyF64(c.id, 'unletterbox_prob'),
+      ),
+    ).toBe(0);
+    const bilinear = I.probToMask(c.prob, g, 'bilinear-probability');
+    expect([bilinear.width, bilinear.height]).toEqual([c.cols, c.rows]);
+    expect(
+      compare('mask from probabilities (bilinear)', bilinear.data, pyU8(c.id, 'prob_mask_bilinear')),
+    ).toBe(0);
+    expect(
+      compare(
+        'mask from probabilities (nearest)',
+        I.probToMask(c.prob, g).data,
+        pyU8(c.id, 'prob_mask_nearest'),
+      ),
+    ).toBe(0);
   }
 });

@@ -59,6 +59,7 @@ def run_case(root: Path, out: Path, case: dict) -> dict:
         res["letterbox"] = asdict(g)
         save("letterbox", lb)
         save("seg_tensor", P.seg_input(img)[0].astype(np.float32))
+        save("letterbox384", P.letterbox(img, 384)[0])
         lbm, gm = P.letterbox(mask, nearest=True)
         save("letterbox_mask", lbm)
         save("unletterbox", P.unletterbox_mask(lbm, gm))
@@ -73,6 +74,12 @@ def run_case(root: Path, out: Path, case: dict) -> dict:
         save("clahe_cv2", P.clahe(img))
         if img.shape[0] % P.CLAHE_TILES[1] == 0 and img.shape[1] % P.CLAHE_TILES[0] == 0:
             save("clahe_ref", P.clahe_reference(img))  # it only takes sizes that divide by the grid
+    elif kind == "probability":
+        prob = load(root, case["input"])
+        g = P.letterbox_geometry(case["rows"], case["cols"], case["size"])
+        save("unletterbox_prob", P.unletterbox_prob(prob, g).astype(np.float64))
+        save("prob_mask_bilinear", P.prob_to_mask(prob, g, "bilinear-probability"))
+        save("prob_mask_nearest", P.prob_to_mask(prob, g, "nearest-mask"))
     elif kind == "unletterbox":
         mask = load(root, case["input"])
         g = P.letterbox_geometry(case["rows"], case["cols"], mask.shape[0])

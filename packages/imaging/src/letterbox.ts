@@ -1,6 +1,6 @@
 import { InputError } from '@lumbar/core';
 import type { GrayImage } from './image';
-import { resizeBilinear, resizeNearest } from './resize';
+import { resizeBilinear, resizeBilinearFloat, resizeNearest } from './resize';
 
 /** The U-Nets' input size. */
 export const SEG_SIZE = 256;
@@ -65,4 +65,49 @@ export function unletterboxMask(mask: GrayImage, g: LetterboxGeometry): GrayImag
     inner.set(mask.data.subarray(from, from + g.newWidth), y * g.newWidth);
   }
   return resizeNearest({ width: g.newWidth, height: g.newHeight, data: inner }, g.width, g.height);
+}
+
+/**
+ * Inverse of `letterbox` for a U-Net's probabilities (size x size): cut the image area out and resize it
+ * bilinearly (resizeBilinearFloat) to the image's own size (training/preprocess.py unletterbox_prob).
+ */
+export function unletterboxProb(prob: ArrayLike<number>, g: LetterboxGeometry): Float64Array {
+  if (prob.length !== g.size * g.size) {
+    throw new InputError(`${prob.length} probabilities, the letterbox is ${g.size}x${g.size}`);
+  }
+  const inner = new Float64Array(g.newWidth * g.newHeight);
+  for (let y = 0; y < g.newHeight; y++) {
+    const from = (g.top + y) * g.size + g.left;
+    for (let x = 0; x < g.newWidth; x++) inner[y * g.newWidth + x] = prob[from + x];
+  }
+  return resizeBilinearFloat(inner, g.newWidth, g.newHeight, g.width, g.height);
+}
+
+/** How a U-Net's probabilities go back to the image's size (model card `output.upsample`). */
+export type SegUpsample = 'nearest-mask' | 'bilinear-probability';
+
+/**
+ * A U-Net's probabilities on the letterbox canvas -> a 0/1 mask of the image's size, as the card says:
+ * 'nearest-mask' (threshold, then nearest-resize the mask; cards without the key) or 'bilinear-probability'
+ * (resize the probabilities bilinearly, then threshold): training/preprocess.py prob_to_mask.
+ */
+export function probToMask(
+  prob: ArrayLike<number>,
+  g: LetterboxGeometry,
+  upsample: SegUpsample = 'nearest-mask',
+  threshold = 0.5,
+): GrayImage {
+  if (upsample === 'bilinear-probability') {
+    const p = unletterboxProb(prob, g);
+    const out = new Uint8Array(p.length);
+    for (let i = 0; i < p.length; i++) out[i] = p[i] > threshold ? 1 : 0;
+    return { width: g.width, height: g.height, data: out };
+  }
+  if (upsample !== 'nearest-mask') throw new InputError(`unknown output.upsample ${String(upsample)}`);
+  if (prob.length !== g.size * g.size) {
+    throw new InputError(`${prob.length} probabilities, the letterbox is ${g.size}x${g.size}`);
+  }
+  const mask = new Uint8Array(g.size * g.size);
+  for (let i = 0; i < mask.length; i++) mask[i] = prob[i] > threshold ? 1 : 0;
+  return unletterboxMask({ width: g.size, height: g.size, data: mask }, g);
 }

@@ -102,3 +102,54 @@ export function resizeNearest(img: GrayImage, width: number, height: number): Gr
   }
   return { width, height, data: out };
 }
+
+/**
+ * Bilinear resize of a float map (a U-Net's probabilities), half-pixel centres, in float64
+ * (training/preprocess.py resize_bilinear_float: the same operations in the same order, so the same values).
+ * Per axis: s = ((d + 0.5) * src) / dst - 0.5 clamped to [0, src - 1]; i0 = floor(s), i1 = min(i0 + 1, src - 1),
+ * f = s - i0. Along x first: r = a[y][x0] * (1 - fx) + a[y][x1] * fx; then along y: r[y0] * (1 - fy) + r[y1] * fy.
+ */
+export function resizeBilinearFloat(
+  src: ArrayLike<number>,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Float64Array {
+  if (src.length !== width * height)
+    throw new RangeError(`${src.length} values for a ${width}x${height} map`);
+  const axis = (n: number, m: number) => {
+    const i0 = new Int32Array(m);
+    const i1 = new Int32Array(m);
+    const f = new Float64Array(m);
+    for (let d = 0; d < m; d++) {
+      let s = ((d + 0.5) * n) / m - 0.5;
+      if (s < 0) s = 0;
+      if (s > n - 1) s = n - 1;
+      const k = Math.floor(s);
+      i0[d] = k;
+      i1[d] = Math.min(k + 1, n - 1);
+      f[d] = s - k;
+    }
+    return { i0, i1, f };
+  };
+  const xs = axis(width, outWidth);
+  const ys = axis(height, outHeight);
+  // the x pass for every input row (as numpy computes it), then the y pass
+  const rows = new Float64Array(height * outWidth);
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    for (let x = 0; x < outWidth; x++) {
+      const fx = xs.f[x];
+      rows[y * outWidth + x] = src[base + xs.i0[x]] * (1.0 - fx) + src[base + xs.i1[x]] * fx;
+    }
+  }
+  const out = new Float64Array(outWidth * outHeight);
+  for (let y = 0; y < outHeight; y++) {
+    const a = ys.i0[y] * outWidth;
+    const b = ys.i1[y] * outWidth;
+    const fy = ys.f[y];
+    for (let x = 0; x < outWidth; x++) out[y * outWidth + x] = rows[a + x] * (1.0 - fy) + rows[b + x] * fy;
+  }
+  return out;
+}

@@ -14,6 +14,8 @@ export interface ModelCard {
     activation: 'sigmoid' | 'softmax';
     classes: string[];
     threshold: number | null;
+    /** Segmentation: how probabilities go back to the image's size; absent = 'nearest-mask'. */
+    upsample?: 'nearest-mask' | 'bilinear-probability';
   };
   preprocessing: Record<string, unknown>;
   training_data?: unknown[];
@@ -39,6 +41,9 @@ export function parseModelCard(raw: unknown, source: string): ModelCard {
   if (!output || !Array.isArray(output.classes) || output.classes.length === 0)
     fail('"output.classes" must list the classes');
   if (typeof c.preprocessing !== 'object' || c.preprocessing === null) fail('"preprocessing" is missing');
+  const up = (output as { upsample?: unknown } | undefined)?.upsample;
+  if (up !== undefined && up !== 'nearest-mask' && up !== 'bilinear-probability')
+    fail(`"output.upsample" must be nearest-mask or bilinear-probability, not ${JSON.stringify(up)}`);
   return c as unknown as ModelCard;
 }
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxModel } from './session';
@@ -48,5 +48,13 @@ describe('OnnxModel', () => {
     );
     await expect(OnnxModel.open(dir)).rejects.toThrow(/"task" must be segmentation or classification/);
     expect(() => parseModelCard([], 'here.json')).toThrow(/here\.json/);
+    const card = JSON.parse(readFileSync(join(root, 'models', 'sag-seg-unet', 'model.json'), 'utf8')) as {
+      output: Record<string, unknown>;
+    };
+    expect(parseModelCard(card, 'sag.json').output.upsample).toBe('bilinear-probability');
+    card.output.upsample = 'bicubic';
+    expect(() => parseModelCard(card, 'sag.json')).toThrow(
+      /"output.upsample" must be nearest-mask or bilinear-probability/,
+    );
   });
 });

@@ -22,7 +22,12 @@ export interface StudyInput {
 
 /** A model as the pipeline sees it: its card (classes, name, version) and a batch call (NCHW float32). */
 export interface Predictor {
-  card: { name: string; version: string; output: { classes: string[]; threshold?: number | null } };
+  card: {
+    name: string;
+    version: string;
+    input?: { shape: Array<number | null> };
+    output: { classes: string[]; threshold?: number | null; upsample?: string | null };
+  };
   run(data: Float32Array, n: number): Promise<{ data: Float32Array; dims: readonly number[] }>;
 }
 
