@@ -17,6 +17,7 @@ from training import splits as S
 from training.datasets import classes_for, patient_strata
 from training.engine import TrainConfig, load_all, make_split, prepare, train
 from training.models import CLASSIFIERS, DISPLAY
+from training.models.unet import PAPER_FILTERS as PAPER_UNET_FILTERS
 
 # --------------------------------------------------------------------------------------------------
 # Shared preparation (crops/arrays made once, reused by every model)
@@ -198,10 +199,14 @@ SHIPPED = {
 }
 
 
+SAG_SEG_SCALE = 1.5  # sag-seg-unet's letterbox over its training crops (0.3.0: 384 over 256)
+
+
 def retrain_all(spider: str | None, phantom: str | None, models_dir: str = "models", runs_dir: str = "training/runs/retrain", version: str = "0.1.0", seg_epochs: int | None = None, cls_epochs: int | None = None, max_steps: int | None = None, seed: int = 0, only: list[str] | None = None, extra: dict | None = None, progress: bool = True) -> dict:
     """Retrain the four shipped models from scratch and export them to ``models_dir``:
 
-    sag-seg-unet: SPIDER t2_space masks + phantom sagittal; ax-seg-unet: phantom axial;
+    sag-seg-unet: SPIDER t2_space masks + phantom sagittal (letterbox SAG_SEG_SCALE x --seg-size, trained on
+    --seg-size crops, as 0.3.0); ax-seg-unet: phantom axial;
     sag-cls-discnet: SPIDER grades (crops from sag-seg-unet's masks) + phantom sagittal (ground
     truth masks); ax-cls-discnet: phantom axial. Parts whose data is missing are skipped.
     """
@@ -227,6 +232,11 @@ def retrain_all(spider: str | None, phantom: str | None, models_dir: str = "mode
             class_weights="balanced" if task == "classification" else "none",
             **extra.get(task, {}),
         )
+        if name == "sag-seg-unet":
+            # the sag-seg-unet 0.3.0 recipe: a letterbox 1.5 x --seg-size (384 for 256; a multiple of the U-Net's
+            # divisor) learnt from --seg-size crops, smooth masks, the extra augmentation (docs/BENCHMARKS.md)
+            div = 2 ** (len(cfg.filters or PAPER_UNET_FILTERS) - 1)
+            cfg = replace(cfg, seg_size=max(div, round(cfg.seg_size * SAG_SEG_SCALE / div) * div), crop_size=cfg.seg_size, smooth_masks=True, augment_extra=True)
         if name == "sag-cls-discnet" and spider:
             seg_run = os.path.join(runs_dir, "sag-seg-unet")
             seg_model = os.path.join(models_dir, "sag-seg-unet")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Retrain the four shipped models from scratch and export them to models/:
-#   sag-seg-unet     SPIDER t2_space masks + phantom sagittal
+#   sag-seg-unet     SPIDER t2_space masks + phantom sagittal (as 0.3.0: letterbox 1.5 x --seg-size = 384,
+#                    learnt from --seg-size = 256 crops, smooth masks, --augment-extra)
 #   ax-seg-unet      phantom axial
 #   sag-cls-discnet  SPIDER grades (crops from sag-seg-unet) + phantom sagittal
 #   ax-cls-discnet   phantom axial

@@ -170,6 +170,12 @@ def test_retrain_all(tmp_path, spider_dir, mini_phantom):
     for name in ("sag-seg-unet", "ax-seg-unet", "sag-cls-discnet", "ax-cls-discnet"):
         card = json.load(open(os.path.join(models, name, "model.json")))
         assert card["name"] == name and card["export_check"]["max_abs_diff"] < 1e-4
+    seg = json.load(open(os.path.join(models, "sag-seg-unet", "model.json")))
+    # the 0.3.0 recipe: letterbox 1.5 x --seg-size, learnt from --seg-size crops, probabilities resized bilinearly
+    assert seg["input"]["shape"][2:] == [48, 48] and seg["output"]["upsample"] == "bilinear-probability"
+    assert seg["preprocessing"]["training_crops"]["size"] == [32, 32] and seg["hyperparameters"]["augment_extra"] is True
+    ax = json.load(open(os.path.join(models, "ax-seg-unet", "model.json")))
+    assert ax["input"]["shape"][2:] == [32, 32] and ax["output"]["upsample"] == "nearest-mask"
     sag = json.load(open(os.path.join(models, "sag-cls-discnet", "model.json")))
     assert {c["kind"] for c in sag["training_data"]} == {"real", "synthetic"}
     assert any("CC BY 4.0" in c.get("citation", "") for c in sag["training_data"])
