@@ -21,6 +21,8 @@ export async function evaluatePhantom(dir: string, models: ModelSet) {
   const p: string[] = [];
   const load: number[] = [];
   const analyze: number[] = [];
+  // every level the pipeline got wrong, so that a figure's misses can be looked up (scripts/axial-visibility.js)
+  const errors: Array<{ study: string; level: string; truth: string; found: string }> = [];
   for (const s of truth.studies) {
     const t0 = performance.now();
     const loaded = await loadStudyInput(join(dir, s.dir));
@@ -31,6 +33,8 @@ export async function evaluatePhantom(dir: string, models: ModelSet) {
     for (const l of r.levels) {
       t.push(s.levels[l.level]);
       p.push(l.diagnosis);
+      if (l.diagnosis !== s.levels[l.level])
+        errors.push({ study: s.dir, level: l.level, truth: s.levels[l.level], found: l.diagnosis });
     }
   }
   return {
@@ -41,6 +45,7 @@ export async function evaluatePhantom(dir: string, models: ModelSet) {
       analyze: quantiles(analyze),
       studyTotal: quantiles(load.map((x, i) => x + analyze[i])),
     },
+    errors,
   };
 }
 
