@@ -259,6 +259,7 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
       caFile,
       certFile: mutual ? file('client.pem') : null,
       keyFile: mutual ? file('client.key') : null,
+      destinations: null,
     });
   const rowFor = async (f: string) =>
     t.db.instance.findFirst({
@@ -351,6 +352,43 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
       const mutual = await cStore([files[6]], peer(port), 'STORESCU', 10_000, trust(file('ca.pem'), true));
       expect(mutual).toMatchObject({ associationError: null, statuses: [0] });
       expect(await rowFor(files[6])).not.toBeNull();
+    });
+  });
+
+  it('the exporter speaks TLS only to the destinations LUMBAR_EXPORT_TLS_DESTINATIONS names, plain TCP to the others', async () => {
+    await t.db.instance.deleteMany({});
+    const tlsEnv = { LUMBAR_DICOM_TLS_CERT: file('server.pem'), LUMBAR_DICOM_TLS_KEY: file('server.key') };
+    // two receivers: a TLS one (this describe's helper) and the plain one of this file (port receiver.port)
+    await withTlsReceiver(tlsEnv, async (tlsPort) => {
+      const secure = `LUMBAR@127.0.0.1:${tlsPort}`;
+      const plain = `LUMBAR@127.0.0.1:${receiver.port}`;
+      const exporter = (only: string) =>
+        testConfig(t.url, {
+          LUMBAR_DESTINATIONS: `${secure},${plain}`,
+          LUMBAR_EXPORT_TLS_CA: file('ca.pem'),
+          ...(only ? { LUMBAR_EXPORT_TLS_DESTINATIONS: only } : {}),
+        }).export.tls;
+      const sendTo = (tls: ReturnType<typeof exporter>, dest: string, f: string) => {
+        const [aeTitle, hostPort] = dest.split('@');
+        const [host, port] = hostPort.split(':');
+        return cStore(
+          [f],
+          { aeTitle, host, port: Number(port) },
+          'STORESCU',
+          10_000,
+          exportTlsOptions(tls, dest),
+        );
+      };
+      // without the list every destination gets TLS: the plain receiver cannot be reached
+      const all = exporter('');
+      expect((await sendTo(all, plain, files[7])).statuses).toEqual([null]);
+      expect(await rowFor(files[7])).toBeNull();
+      // with the list: TLS to the secure receiver, plain TCP to the other; both store
+      const some = exporter(secure);
+      expect(await sendTo(some, secure, files[7])).toMatchObject({ associationError: null, statuses: [0] });
+      expect(await sendTo(some, plain, files[8])).toMatchObject({ associationError: null, statuses: [0] });
+      expect(await rowFor(files[7])).not.toBeNull();
+      expect(await rowFor(files[8])).not.toBeNull();
     });
   });
 

@@ -1,4 +1,4 @@
-import { callerAllowed, ConfigError, loadConfig } from './config';
+import { callerAllowed, ConfigError, exportTlsOptions, loadConfig } from './config';
 
 describe('loadConfig', () => {
   it('has defaults a small site can start with', () => {
@@ -27,10 +27,32 @@ describe('loadConfig', () => {
       caFile: '/etc/lumbar/pacs-ca.pem',
       certFile: null,
       keyFile: null,
+      destinations: null,
     });
     expect(loadConfig({ ...server, LUMBAR_DICOM_TLS_CA: '/etc/lumbar/ca.pem' }).dicom.tls?.caFile).toBe(
       '/etc/lumbar/ca.pem',
     );
+  });
+
+  it('speaks TLS to every destination, or only to those LUMBAR_EXPORT_TLS_DESTINATIONS names', () => {
+    const dests = { LUMBAR_DESTINATIONS: 'PACS@pacs.local:2762, ARCHIVE@10.0.0.9:104' };
+    const all = loadConfig({ ...dests, LUMBAR_EXPORT_TLS_CA: '/ca.pem' }).export.tls;
+    expect(all?.destinations).toBeNull();
+    // every destination speaks TLS: the (missing) CA file is read for each of them
+    expect(() => exportTlsOptions(all, 'ARCHIVE@10.0.0.9:104')).toThrow(/LUMBAR_EXPORT_TLS_CA: cannot read/);
+    const some = loadConfig({
+      ...dests,
+      LUMBAR_EXPORT_TLS_CA: '/ca.pem',
+      LUMBAR_EXPORT_TLS_DESTINATIONS: ' PACS@pacs.local:2762 ',
+    }).export.tls;
+    expect(some?.destinations).toEqual(['PACS@pacs.local:2762']);
+    // the CA file does not exist: only a TLS destination reads it (and a start-up check without a destination)
+    expect(() => exportTlsOptions(some, 'PACS@pacs.local:2762')).toThrow(
+      /LUMBAR_EXPORT_TLS_CA: cannot read "\/ca.pem"/,
+    );
+    expect(() => exportTlsOptions(some)).toThrow(/LUMBAR_EXPORT_TLS_CA/);
+    expect(exportTlsOptions(some, 'ARCHIVE@10.0.0.9:104')).toBeUndefined();
+    expect(exportTlsOptions(null, 'PACS@pacs.local:2762')).toBeUndefined();
   });
 
   it('parses peers and lists', () => {
@@ -65,6 +87,22 @@ describe('loadConfig', () => {
       /set only with LUMBAR_EXPORT_TLS_CA/,
     ],
     [{ LUMBAR_EXPORT_TLS_CA: '/ca.pem', LUMBAR_EXPORT_TLS_CERT: '/c.pem' }, /LUMBAR_EXPORT_TLS_KEY: missing/],
+    [
+      { LUMBAR_DESTINATIONS: 'PACS@h:1', LUMBAR_EXPORT_TLS_DESTINATIONS: 'PACS@h:1' },
+      /LUMBAR_EXPORT_TLS_DESTINATIONS: set only with LUMBAR_EXPORT_TLS_CA/,
+    ],
+    [
+      {
+        LUMBAR_DESTINATIONS: 'PACS@h:1',
+        LUMBAR_EXPORT_TLS_CA: '/ca.pem',
+        LUMBAR_EXPORT_TLS_DESTINATIONS: 'PACS@h:2',
+      },
+      /LUMBAR_EXPORT_TLS_DESTINATIONS: "PACS@h:2" is not one of LUMBAR_DESTINATIONS \(PACS@h:1\)/,
+    ],
+    [
+      { LUMBAR_EXPORT_TLS_CA: '/ca.pem', LUMBAR_EXPORT_TLS_DESTINATIONS: 'PACS@h' },
+      /LUMBAR_EXPORT_TLS_DESTINATIONS: "PACS@h" is not AE@host:port/,
+    ],
   ])('refuses %j with a sentence naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -51,9 +51,15 @@ export interface Config {
     attempts: number;
     backoffMs: number;
     timeoutMs: number;
-    /** DICOM over TLS to every destination, trusting certificates signed by `caFile`; with `certFile` and
-     * `keyFile` we present our own certificate (mutual TLS). null = plain TCP. */
-    tls: { caFile: string; certFile: string | null; keyFile: string | null } | null;
+    /** DICOM over TLS to the destinations, trusting certificates signed by `caFile`; with `certFile` and
+     * `keyFile` we present our own certificate (mutual TLS). `destinations`: the `AE@host:port` of those that
+     * speak TLS, the others plain TCP; null = all of them. null = plain TCP everywhere. */
+    tls: {
+      caFile: string;
+      certFile: string | null;
+      keyFile: string | null;
+      destinations: string[] | null;
+    } | null;
   };
   api: { host: string; port: number; bootstrapApiKey: string | null };
   reconcileSeconds: number;
@@ -141,19 +147,31 @@ function dicomTls(env: NodeJS.ProcessEnv): Config['dicom']['tls'] {
   return { certFile: cert, keyFile: key, caFile: ca || null };
 }
 
-function exportTls(env: NodeJS.ProcessEnv): Config['export']['tls'] {
+function exportTls(env: NodeJS.ProcessEnv, destinations: DicomPeer[]): Config['export']['tls'] {
   const ca = env.LUMBAR_EXPORT_TLS_CA || '';
   const cert = env.LUMBAR_EXPORT_TLS_CERT || '';
   const key = env.LUMBAR_EXPORT_TLS_KEY || '';
+  const only = (env.LUMBAR_EXPORT_TLS_DESTINATIONS ?? '').trim();
   if (!ca) {
     if (cert || key) throw new ConfigError('LUMBAR_EXPORT_TLS_CERT/KEY: set only with LUMBAR_EXPORT_TLS_CA');
+    if (only) throw new ConfigError('LUMBAR_EXPORT_TLS_DESTINATIONS: set only with LUMBAR_EXPORT_TLS_CA');
     return null;
   }
   if (Boolean(cert) !== Boolean(key))
     throw new ConfigError(
       `${cert ? 'LUMBAR_EXPORT_TLS_KEY' : 'LUMBAR_EXPORT_TLS_CERT'}: missing (TLS needs both)`,
     );
-  return { caFile: ca, certFile: cert || null, keyFile: key || null };
+  let tlsDestinations: string[] | null = null;
+  if (only) {
+    const known = new Set(destinations.map(formatPeer));
+    tlsDestinations = parsePeerList('LUMBAR_EXPORT_TLS_DESTINATIONS', only, true).map(formatPeer);
+    const stranger = tlsDestinations.find((d) => !known.has(d));
+    if (stranger)
+      throw new ConfigError(
+        `LUMBAR_EXPORT_TLS_DESTINATIONS: "${stranger}" is not one of LUMBAR_DESTINATIONS (${[...known].join(', ') || 'none'})`,
+      );
+  }
+  return { caFile: ca, certFile: cert || null, keyFile: key || null, destinations: tlsDestinations };
 }
 
 /** A PEM file named by a setting, or a refusal to start naming that setting. */
@@ -167,9 +185,14 @@ export function readPem(variable: string, file: string): Buffer {
   }
 }
 
-/** TLS options of the C-STORE SCU (dcmjs-dimse securityOptions) from config.export.tls; undefined = plain. */
-export function exportTlsOptions(tls: Config['export']['tls']) {
+/**
+ * TLS options of the C-STORE SCU (dcmjs-dimse securityOptions) from config.export.tls, for `destination`
+ * (`AE@host:port`; left out: as for any TLS destination); undefined = plain TCP to it.
+ */
+export function exportTlsOptions(tls: Config['export']['tls'], destination?: string) {
   if (!tls) return undefined;
+  if (destination !== undefined && tls.destinations && !tls.destinations.includes(destination))
+    return undefined;
   return {
     ca: readPem('LUMBAR_EXPORT_TLS_CA', tls.caFile),
     cert: tls.certFile ? readPem('LUMBAR_EXPORT_TLS_CERT', tls.certFile) : undefined,
@@ -187,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!/^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(aeTitle) || aeTitle.trim() === '') {
     throw new ConfigError(`LUMBAR_AE_TITLE: "${aeTitle}" is not a 1-16 character AE title`);
   }
+  const destinations = parsePeerList('LUMBAR_DESTINATIONS', env.LUMBAR_DESTINATIONS ?? '', true);
   return {
     databaseUrl: env.LUMBAR_DATABASE_URL ?? env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/lumbar',
     redisUrl: env.LUMBAR_REDIS_URL ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -208,7 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tls: dicomTls(env),
     },
     stableSeconds: int(env, 'LUMBAR_STABLE_SECONDS', 15, 0, 86400),
-    destinations: parsePeerList('LUMBAR_DESTINATIONS', env.LUMBAR_DESTINATIONS ?? '', true),
+    destinations,
     worker: {
       concurrency: int(env, 'LUMBAR_WORKER_CONCURRENCY', 1, 1, 64),
       analysisTimeoutMs: int(env, 'LUMBAR_ANALYSIS_TIMEOUT_MS', 300_000, 1000),
@@ -219,7 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       attempts: int(env, 'LUMBAR_EXPORT_ATTEMPTS', 5, 1, 100),
       backoffMs: int(env, 'LUMBAR_EXPORT_BACKOFF_MS', 5000, 0),
       timeoutMs: int(env, 'LUMBAR_EXPORT_TIMEOUT_MS', 60_000, 1000),
-      tls: exportTls(env),
+      tls: exportTls(env, destinations),
     },
     api: {
       host: env.LUMBAR_API_HOST ?? '0.0.0.0',

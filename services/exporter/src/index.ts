@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
-import { exportTlsOptions, parsePeer } from '@lumbar/core';
+import { exportTlsOptions, formatPeer, parsePeer } from '@lumbar/core';
 import { audit, loadExport, markExportAttempt, markExportResult } from '@lumbar/db';
 import { QUEUES, UnrecoverableError, Worker, type Job } from '@lumbar/jobs';
 import type { WorkerDeps } from '@lumbar/worker';
@@ -35,7 +35,7 @@ export async function handleExportSend(deps: WorkerDeps, job: Job<{ exportId: nu
     peer,
     config.dicom.aeTitle,
     config.export.timeoutMs,
-    exportTlsOptions(config.export.tls),
+    exportTlsOptions(config.export.tls, formatPeer(peer)),
   );
   const failed = r.statuses
     .map((s, i) => ({ s, file: e.analysis.outputs[i].file }))
