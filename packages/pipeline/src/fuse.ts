@@ -39,6 +39,9 @@ export interface FusionPolicy {
  * of a level are combined by 'max-herniation' (the mean scored 0.825 with it). The sagittal view gets a
  * weight of 0.2 (0.2 to 0.5 tied; 0 scored 0.9125); the disagreement rule stays off (1.01 > any difference).
  * 0.2.0 (ax-cls-discnet 0.2.0, 'mean', sagittal weight 0) scored 0.9375 on the same studies.
+ * With sag-seg-unet 0.3.0 (algorithm 0.4.0) this policy scores 0.9375 there and the grid's best 0.95 (sagittal
+ * weight 0.3-0.5): kept, one level of 80 not being worth more weight on a sagittal classifier near chance on
+ * real slices (docs/BENCHMARKS.md, fusion policy table).
  */
 export const DEFAULT_FUSION: FusionPolicy = {
   sagittalWeight: 0.2,
