@@ -130,8 +130,14 @@ class Runner:
             return self.card["output"].get("upsample") or "nearest-mask"
         return self.card.get("upsample") or "nearest-mask"
 
+    @property
+    def threshold(self) -> float:
+        """The card's ``output.threshold`` (the pipeline uses the same; checkpoints: 0.5)."""
+        t = self.card["output"].get("threshold") if self.kind == "onnx" else None
+        return 0.5 if t is None else float(t)
+
     def segment(self, image: np.ndarray, channel: int = 0) -> np.ndarray:
-        """uint8 image -> uint8 0/1 disc mask of the same size."""
+        """uint8 image -> uint8 0/1 disc mask of the same size (the card's threshold and upsampling)."""
         x, g = P.seg_input(image, self.input_size)
         prob = self(x[None])[0, channel]
-        return P.prob_to_mask(prob, g, self.upsample)
+        return P.prob_to_mask(prob, g, self.upsample, self.threshold)

@@ -431,3 +431,24 @@ def test_pack_smooth_masks_and_train_from_it(tmp_path, spider_dir):
     assert ck["arch_kwargs"]["input_size"] == 64
     assert ck["preprocessing"]["training_crops"]["size"] == [32, 32]
     assert Runner(run).upsample == "bilinear-probability"
+
+
+def test_runner_uses_the_card_threshold(tmp_path, smooth_run):
+    """Runner.segment thresholds at the card's output.threshold, as the TypeScript pipeline does (segmentBatch)."""
+    import shutil
+
+    _, model_dir = smooth_run
+    lowered = tmp_path / "lowered"
+    shutil.copytree(model_dir, lowered)
+    card = json.loads((lowered / "model.json").read_text())
+    card["output"]["threshold"] = 0.45
+    (lowered / "model.json").write_text(json.dumps(card))
+    r = Runner(str(lowered))
+    assert r.threshold == 0.45 and Runner(model_dir).threshold == 0.5
+    img = (np.random.default_rng(9).random((80, 64)) * 255).astype(np.uint8)
+    x, g = P.seg_input(img, 64)
+    prob = r(x[None])[0, 0]
+    low = P.prob_to_mask(prob, g, "bilinear-probability", 0.45)
+    assert np.array_equal(r.segment(img), low)
+    # the untrained model's probabilities sit around 0.5: the two thresholds give different masks
+    assert not np.array_equal(low, Runner(model_dir).segment(img))
