@@ -42,6 +42,7 @@ from training.inference import CHECKPOINT_NAME, Runner, pick_device
 from training.pack import is_packed, load_packed
 from training.models import DISPLAY, TRANSFER, build_model, count_params
 from training.models.unet import PAPER_FILTERS as PAPER_UNET_FILTERS
+from training.models.unet import unet_divisor
 
 PAPER = {
     "segmentation": {"optimizer": "sgd", "lr": 0.01, "batch_size": 8, "epochs": 35},
@@ -321,9 +322,7 @@ def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str,
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: cosine_factor(step, total))
     elif cfg.lr_schedule == "cosine-time":
         # the same half cosine over the wall-clock budget: the LR has fallen to the floor when --time-limit is up,
-        # however many steps the machine managed (validation time included)
-        if not cfg.time_limit:
-            raise SystemExit("--lr-schedule cosine-time needs --time-limit")
+        # however many steps the machine managed (validation time included); train() checked --time-limit
         t_sched, limit = time.time(), float(cfg.time_limit)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _step: cosine_factor(min(time.time() - t_sched, limit), limit))
     elif cfg.lr_schedule != "constant":
@@ -370,7 +369,7 @@ def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str,
 def check_seg_sizes(cfg: TrainConfig) -> None:
     """The U-Net halves its input once per level below the top: the letterbox and the training crops must divide
     by 2**(levels-1) (32 for the paper's six levels), and a crop must fit in the letterbox."""
-    div = 2 ** (len(cfg.filters or PAPER_UNET_FILTERS) - 1)
+    div = unet_divisor(cfg.filters or PAPER_UNET_FILTERS)
     for what, v in (("--seg-size", cfg.seg_size), ("--crop-size", cfg.crop_size)):
         if v is not None and (v < div or v % div):
             raise SystemExit(f"{what} {v} must be a multiple of {div} (the U-Net pools {div.bit_length() - 1} times)")

@@ -18,6 +18,7 @@ from training.datasets import classes_for, patient_strata
 from training.engine import TrainConfig, load_all, make_split, prepare, train
 from training.models import CLASSIFIERS, DISPLAY
 from training.models.unet import PAPER_FILTERS as PAPER_UNET_FILTERS
+from training.models.unet import unet_divisor
 
 # --------------------------------------------------------------------------------------------------
 # Shared preparation (crops/arrays made once, reused by every model)
@@ -235,7 +236,7 @@ def retrain_all(spider: str | None, phantom: str | None, models_dir: str = "mode
         if name == "sag-seg-unet":
             # the sag-seg-unet 0.3.0 recipe: a letterbox 1.5 x --seg-size (384 for 256; a multiple of the U-Net's
             # divisor) learnt from --seg-size crops, smooth masks, the extra augmentation (docs/BENCHMARKS.md)
-            div = 2 ** (len(cfg.filters or PAPER_UNET_FILTERS) - 1)
+            div = unet_divisor(cfg.filters or PAPER_UNET_FILTERS)
             cfg = replace(cfg, seg_size=max(div, round(cfg.seg_size * SAG_SEG_SCALE / div) * div), crop_size=cfg.seg_size, smooth_masks=True, augment_extra=True)
         if name == "sag-cls-discnet" and spider:
             seg_run = os.path.join(runs_dir, "sag-seg-unet")

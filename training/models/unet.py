@@ -20,6 +20,11 @@ from training.models.discnet import _glorot
 PAPER_FILTERS = (8, 16, 32, 64, 128, 256)
 
 
+def unet_divisor(filters) -> int:
+    """What the input's height and width must divide by: the U-Net halves them once per level below the top."""
+    return 2 ** (len(filters) - 1)
+
+
 def _block(cin: int, cout: int, dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
     if dropout > 0:
@@ -49,7 +54,7 @@ class UNet(nn.Module):
 
     @property
     def divisor(self) -> int:
-        return 2 ** (len(self.filters) - 1)
+        return unet_divisor(self.filters)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []

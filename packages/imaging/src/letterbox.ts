@@ -1,6 +1,7 @@
 import { InputError } from '@lumbar/core';
 import type { GrayImage } from './image';
 import { resizeBilinear, resizeBilinearFloat, resizeNearest } from './resize';
+import { thresholdMask } from './tensor';
 
 /** The U-Nets' input size. */
 export const SEG_SIZE = 256;
@@ -97,17 +98,11 @@ export function probToMask(
   upsample: SegUpsample = 'nearest-mask',
   threshold = 0.5,
 ): GrayImage {
-  if (upsample === 'bilinear-probability') {
-    const p = unletterboxProb(prob, g);
-    const out = new Uint8Array(p.length);
-    for (let i = 0; i < p.length; i++) out[i] = p[i] > threshold ? 1 : 0;
-    return { width: g.width, height: g.height, data: out };
-  }
+  if (upsample === 'bilinear-probability')
+    return thresholdMask(unletterboxProb(prob, g), g.width, g.height, threshold);
   if (upsample !== 'nearest-mask') throw new InputError(`unknown output.upsample ${String(upsample)}`);
   if (prob.length !== g.size * g.size) {
     throw new InputError(`${prob.length} probabilities, the letterbox is ${g.size}x${g.size}`);
   }
-  const mask = new Uint8Array(g.size * g.size);
-  for (let i = 0; i < mask.length; i++) mask[i] = prob[i] > threshold ? 1 : 0;
-  return unletterboxMask({ width: g.size, height: g.size, data: mask }, g);
+  return unletterboxMask(thresholdMask(prob, g.size, g.size, threshold), g);
 }
