@@ -16,6 +16,7 @@ from training import report as R
 from training import splits as S
 from training.datasets import classes_for, patient_strata
 from training.engine import TrainConfig, load_all, make_split, prepare, train
+from training.metrics import classification_metrics
 from training.models import CLASSIFIERS, DISPLAY
 from training.models.unet import PAPER_FILTERS as PAPER_UNET_FILTERS
 from training.models.unet import unet_divisor
@@ -129,6 +130,13 @@ def crossval(base: TrainConfig, out: str, folds: int = 10) -> dict:
         summary["per_class_recall"] = per
         lines += ["Class accuracy (= recall) on each fold's test part, mean over folds (Table IV-like).", "", "| " + " | ".join(classes) + " | class average | accuracy |", "|" + " --- |" * (len(classes) + 2)]
         lines.append("| " + " | ".join(_fmt(per[c]["mean"]) for c in classes) + f" | {_fmt(summary['balanced_accuracy']['mean'])} | {_fmt(summary['accuracy']['mean'])} |")
+        pooled = _pooled_cls(out, folds, classes)
+        if pooled:
+            summary["pooled"] = pooled
+            lines += ["", "Every fold's test predictions together (each image scored once, by the fold that held its patient out):", ""]
+            lines += ["| data | images | " + " | ".join(f"{c} recall" for c in classes) + " | balanced accuracy | accuracy |", "|" + " --- |" * (len(classes) + 4)]
+            for source, m in pooled.items():
+                lines.append(f"| {source} | {m['n']} | " + " | ".join(_fmt(m["per_class"][c]["recall"]) if m["per_class"][c]["support"] else "-" for c in classes) + f" | {_fmt(m['balanced_accuracy'])} | {_fmt(m['accuracy'])} |")
     else:
         lines += ["| metric | mean | std |", "| --- | --- | --- |"] + [f"| {k} | {_fmt(summary[k]['mean'])} | {_fmt(summary[k]['std'])} |" for k in keys]
     md = "\n".join(lines) + "\n"
@@ -136,6 +144,34 @@ def crossval(base: TrainConfig, out: str, folds: int = 10) -> dict:
         f.write(md)
     R.write_json({"summary": summary, "folds": results}, os.path.join(out, "crossval.json"))
     return {"summary": summary, "markdown": md}
+
+
+def _pooled_cls(out: str, folds: int, classes: list[str]) -> dict:
+    """Classification metrics over every fold's test predictions at once (``fold-k/predictions_test.json``),
+    for all images (``all``) and, where the ids name their data set (``spider:...``), for each data set."""
+    ids, labels, probs = [], [], []
+    for k in range(folds):
+        path = os.path.join(out, f"fold-{k}", "predictions_test.json")
+        if not os.path.isfile(path):
+            continue
+        with open(path) as f:
+            p = json.load(f)
+        ids += p["ids"]
+        labels += p["labels"]
+        probs += p["probs"]
+    if not ids:
+        return {}
+    groups = {"all": list(range(len(ids)))}
+    sources = sorted({i.split(":", 1)[0] for i in ids if ":" in i})
+    if len(sources) > 1 or (sources and any(":" not in i for i in ids)):
+        for src in sources:
+            groups[src] = [j for j, i in enumerate(ids) if i.startswith(src + ":")]
+    res = {}
+    for name, idx in groups.items():
+        y = np.asarray(labels)[idx]
+        pr = np.asarray(probs, dtype=np.float64)[idx]
+        res[name] = classification_metrics(y, pr.argmax(1), classes, pr)
+    return res
 
 
 # --------------------------------------------------------------------------------------------------

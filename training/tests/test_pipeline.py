@@ -150,7 +150,15 @@ def test_compare_crossval_gridsearch(tmp_path, mini_phantom):
     folds = json.load(open(os.path.join(out, "folds.json")))["folds"]
     assert len(folds) == 3 and len(cv["folds"]) == 3
     assert sum(len(f) for f in folds) == len(set().union(*map(set, folds))) == 6
-    assert os.path.isfile(os.path.join(out, "crossval.md"))
+    # pooled: every fold's test predictions scored together, each image once
+    preds = [json.load(open(os.path.join(out, f"fold-{k}", "predictions_test.json"))) for k in range(3)]
+    labels = [y for p in preds for y in p["labels"]]
+    hits = sum(int(np.argmax(pr) == y) for p in preds for y, pr in zip(p["labels"], p["probs"]))
+    pooled = cv["summary"]["pooled"]["all"]
+    assert pooled["n"] == len(labels) == len({i for p in preds for i in p["ids"]}) > 0
+    assert pooled["accuracy"] == pytest.approx(hits / len(labels))
+    assert list(cv["summary"]["pooled"]) == ["all"]  # one data set: no per-source rows
+    assert "Every fold's test predictions together" in open(os.path.join(out, "crossval.md")).read()
 
     out = str(tmp_path / "gs")
     assert main(["gridsearch", "--task", "seg", "--view", "axial", "--data", mini_phantom, "--out", out, "--epochs", "1", "--max-steps", "1", "--batch-sizes", "2,4", "--lrs", "0.01", "--filter-sets", "4-8", "--dropouts", "0.1,0.2", "--max-trials", "3", "--seg-size", "32", "--quiet"]) == 0
@@ -182,3 +190,20 @@ def test_retrain_all(tmp_path, spider_dir, mini_phantom):
     # without --phantom only the SPIDER models are made
     done = json.loads(subprocess.run([sys.executable, "-m", "training", "retrain-all", "--spider", spider_dir, "--models-dir", str(tmp_path / "m2"), "--runs-dir", str(tmp_path / "r2"), "--max-steps", "1", "--seg-epochs", "1", "--cls-epochs", "1", "--seg-size", "32", "--filters", "4-8", "--only", "ax-seg-unet,ax-cls-discnet", "--quiet"], capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), check=True).stdout.strip().splitlines()[-1])
     assert "skipped" in done["ax-seg-unet"] and "skipped" in done["ax-cls-discnet"]
+
+
+def test_crossval_pooled_per_source(tmp_path):
+    from training.experiments import _pooled_cls
+
+    folds = [
+        {"ids": ["spider:1_t2", "phantom:s1"], "labels": [0, 1], "probs": [[0.9, 0.1], [0.2, 0.8]]},
+        {"ids": ["spider:2_t2", "phantom:s2"], "labels": [1, 1], "probs": [[0.7, 0.3], [0.4, 0.6]]},
+    ]
+    for k, p in enumerate(folds):
+        os.makedirs(tmp_path / f"fold-{k}")
+        json.dump(p, open(tmp_path / f"fold-{k}" / "predictions_test.json", "w"))
+    res = _pooled_cls(str(tmp_path), 3, ["healthy", "herniated"])  # fold-2 missing: skipped
+    assert sorted(res) == ["all", "phantom", "spider"]
+    assert res["all"]["n"] == 4 and res["all"]["accuracy"] == pytest.approx(0.75)
+    assert res["spider"]["confusion_matrix"] == [[1, 0], [1, 0]] and res["spider"]["balanced_accuracy"] == pytest.approx(0.5)
+    assert res["phantom"]["accuracy"] == 1.0 and res["phantom"]["per_class"]["healthy"]["support"] == 0
