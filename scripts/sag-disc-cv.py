@@ -1,0 +1,109 @@
+"""Experiment (not a shipped model): can DiscNet tell a herniated disc from a healthy one on real sagittal slices
+when it is asked per disc, with SPIDER's grading of every lumbar level, instead of one 3-class answer per slice?
+SPIDER `sagittal_t2` slices are segmented with sag-seg-unet; disc components ordered from the bottom are IVD
+labels 1..5 (1 = lowest, normally L5-S1); each disc is cropped (`paper`: its box +10 %; `context`: a square box
+1.5 x the disc's width, centred on it, which keeps the canal behind the disc), resized to 64x64 and CLAHE'd.
+DiscNet (2 classes, balanced class weights, Adam 3e-4, brightness augmentation) is scored by 10-fold
+cross-validation by patient; each fold keeps its lowest-validation-loss epoch (validation = the next fold).
+Usage: training/.venv/bin/python scripts/sag-disc-cv.py [EPOCHS [CROPS]]   (default 15 paper,context; prints one JSON
+line per crop, and a line per fold on stderr)"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, here)
+from training import preprocess as P  # noqa: E402
+from training import splits as S  # noqa: E402
+from training.datasets.common import read_grey  # noqa: E402
+from training.datasets.spider import gradings, patient_of  # noqa: E402
+from training.inference import Runner  # noqa: E402
+from training.metrics import classification_metrics  # noqa: E402
+from training.models import build_model  # noqa: E402
+
+EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+CROPS = sys.argv[2].split(",") if len(sys.argv) > 2 else ["paper", "context"]
+spider = os.path.join(here, "..", "shared", "data", "spider")
+torch.manual_seed(0)
+torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+seg = Runner(os.path.join(here, "models", "sag-seg-unet"), "cpu")
+grades = gradings(spider)
+
+
+def crop(image, comp, mode):
+    rows, cols = image.shape
+    if mode == "paper":
+        x0, y0, x1, y1 = P.bbox_with_margin(comp.x0, comp.y0, comp.x1, comp.y1, rows, cols)
+    else:
+        half = int(round(0.75 * (comp.x1 - comp.x0 + 1)))
+        cx, cy = (comp.x0 + comp.x1) // 2, int(round(comp.cy))
+        x0, y0, x1, y1 = max(0, cx - half), max(0, cy - half), min(cols - 1, cx + half), min(rows - 1, cy + half)
+    return P.clahe(P.resize_bilinear_u8(np.ascontiguousarray(image[y0 : y1 + 1, x0 : x1 + 1]), 64, 64))
+
+
+samples = {mode: [] for mode in CROPS}
+for name in sorted(os.listdir(os.path.join(spider, "sagittal_t2"))):
+    p = patient_of(name)
+    if not name.endswith(".png") or p not in grades:
+        continue
+    image = read_grey(os.path.join(spider, "sagittal_t2", name))
+    comps = sorted(P.disc_components(seg.segment(image)), key=lambda c: -c.cy)[:5]
+    for level, comp in enumerate(comps, start=1):
+        if level not in grades[p]:
+            continue
+        for mode in CROPS:
+            samples[mode].append((f"spider:{p}", level, int(grades[p][level]), crop(image, comp, mode)))
+
+
+def fit(xtr, ytr, xva, yva):
+    net = build_model("discnet", num_classes=2, in_channels=3, input_size=64)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-4, betas=(0.9, 0.9))
+    w = torch.tensor(len(ytr) / (2.0 * np.maximum(np.bincount(ytr, minlength=2), 1)), dtype=torch.float32)
+    best, best_state = None, None
+    for _ in range(EPOCHS):
+        net.train()
+        order = np.random.permutation(len(xtr))
+        for i in range(0, len(order), 16):
+            b = order[i : i + 16]
+            x = torch.from_numpy(xtr[b]) * torch.empty(len(b), 1, 1, 1).uniform_(0.8, 1.2)  # brightness
+            loss = F.cross_entropy(net(x.clamp(0, 1)), torch.from_numpy(ytr[b]), weight=w)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            vl = float(F.cross_entropy(net(torch.from_numpy(xva)), torch.from_numpy(yva), weight=w))
+        if best is None or vl < best:
+            best, best_state = vl, {k: v.clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best_state)
+    net.eval()
+    return net
+
+
+np.random.seed(0)
+for mode, items in samples.items():
+    patients = [s[0] for s in items]
+    strata = {p: str(max(s[2] for s in items if s[0] == p)) for p in set(patients)}  # any herniated disc
+    cv = S.kfold_patients(patients, 10, 0, strata)
+    x = np.stack([P.crop_to_input(s[3]) for s in items]).astype(np.float32)
+    y = np.array([s[2] for s in items])
+    lv = np.array([s[1] for s in items])
+    prob = np.zeros((len(items), 2))
+    for k in range(10):
+        split = S.fold_split(cv, k)
+        part = {n: np.array([patients[i] in set(split[n]) for i in range(len(items))]) for n in ("train", "val", "test")}
+        net = fit(x[part["train"]], y[part["train"]], x[part["val"]], y[part["val"]])
+        with torch.no_grad():
+            prob[part["test"]] = torch.softmax(net(torch.from_numpy(x[part["test"]])), 1).numpy()
+        print(f"{mode}: fold {k} done", file=sys.stderr, flush=True)
+    res = {"crop": mode, "discs": len(y), "herniated": int(y.sum()), "patients": len(set(patients)), "epochs": EPOCHS}
+    for name, sel in (("all levels", np.ones(len(y), bool)), ("L4-L5 and L5-S1", lv <= 2)):
+        m = classification_metrics(y[sel], prob[sel].argmax(1), ["healthy", "herniated"], prob[sel])
+        res[name] = {"n": int(sel.sum()), "herniated": int(y[sel].sum()), "balanced_accuracy": round(m["balanced_accuracy"], 3),
+                     "herniated_recall": round(m["per_class"]["herniated"]["recall"], 3), "healthy_recall": round(m["per_class"]["healthy"]["recall"], 3),
+                     "roc_auc": None if m["per_class"]["herniated"]["roc_auc"] is None else round(m["per_class"]["herniated"]["roc_auc"], 3)}
+    print(json.dumps(res), flush=True)
