@@ -87,7 +87,9 @@ def fit(xtr, ytr, xva, yva):
 np.random.seed(0)
 for mode, items in samples.items():
     patients = [s[0] for s in items]
-    strata = {p: str(max(s[2] for s in items if s[0] == p)) for p in set(patients)}  # any herniated disc
+    strata = {}
+    for pid, _, herniated, _ in items:  # stratum: whether the patient has any herniated disc
+        strata[pid] = str(max(int(strata.get(pid, "0")), herniated))
     cv = S.kfold_patients(patients, 10, 0, strata)
     x = np.stack([P.crop_to_input(s[3]) for s in items]).astype(np.float32)
     y = np.array([s[2] for s in items])
@@ -95,7 +97,7 @@ for mode, items in samples.items():
     prob = np.zeros((len(items), 2))
     for k in range(10):
         split = S.fold_split(cv, k)
-        part = {n: np.array([patients[i] in set(split[n]) for i in range(len(items))]) for n in ("train", "val", "test")}
+        part = {n: np.isin(patients, split[n]) for n in ("train", "val", "test")}
         net = fit(x[part["train"]], y[part["train"]], x[part["val"]], y[part["val"]])
         with torch.no_grad():
             prob[part["test"]] = torch.softmax(net(torch.from_numpy(x[part["test"]])), 1).numpy()

@@ -7,6 +7,7 @@ Prints one JSON line per variant and threshold: pooled Dice on val and test, tes
 import json
 import os
 import sys
+from collections import Counter
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from training import preprocess as P  # noqa: E402
 from training import splits as S  # noqa: E402
 from training.datasets import load_records  # noqa: E402
 from training.inference import init_state_dict  # noqa: E402
+from training.metrics import seg_counts, seg_from_counts  # noqa: E402
 from training.models import build_model  # noqa: E402
 
 model_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "models", "sag-seg-unet")
@@ -76,17 +78,15 @@ for part in ("val", "test"):
 
 
 def score(items, to_mask):
-    tp = fp = fn = 0
-    per = {}
+    """Pooled Dice, precision and recall over the slices, and Dice per patient (training/metrics.py counts)."""
+    total, per = Counter(), {}
     for pid, truth, q in items:
-        m = to_mask(q)
-        a, b, c = int((m & truth).sum()), int((m & ~truth).sum()), int((~m & truth).sum())
-        tp, fp, fn = tp + a, fp + b, fn + c
-        t = per.setdefault(pid, [0, 0])
-        t[0] += 2 * a
-        t[1] += 2 * a + b + c
-    return {"dice": round(2 * tp / (2 * tp + fp + fn), 4), "precision": round(tp / max(1, tp + fp), 3), "recall": round(tp / max(1, tp + fn), 3),
-            "per_patient": {k: round(v[0] / v[1], 3) for k, v in sorted(per.items())}}
+        c = seg_counts(to_mask(q), truth)
+        total.update(c)
+        per.setdefault(pid, Counter()).update(c)
+    m = seg_from_counts(total)
+    return {"dice": round(m["dice"], 4), "precision": round(m["precision"], 3), "recall": round(m["recall"], 3),
+            "per_patient": {k: round(seg_from_counts(v)["dice"], 3) for k, v in sorted(per.items())}}
 
 
 def report(name, to_mask, **extra):
