@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from training import __version__
@@ -136,6 +137,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dropouts", type=_floats, default=None, help="default 0.1,0.2,0.3,0.4,0.5")
     p.add_argument("--max-trials", type=int, default=None, help="random subset of the combinations (seeded)")
 
+    def add_grading_args(p):
+        p.add_argument("--data", required=True, help="SPIDER layout: sagittal_t2/ + radiological_gradings.csv (+ overview.csv)")
+        p.add_argument("--seg-model", default=None, help="sagittal U-Net (default models/sag-seg-unet)")
+        p.add_argument("--out", required=True)
+        p.add_argument("--cache", default=None, help="an .npz of the disc crops, written on first use and read after")
+        p.add_argument("--epochs", type=int, default=16)
+        p.add_argument("--lr", type=float, default=2e-3)
+        p.add_argument("--width", type=int, default=24)
+        p.add_argument("--dropout", type=float, default=0.3)
+        p.add_argument("--herniation-pos-weight", type=float, default=4.0)
+        p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("grading-crossval", help="sag-grading: per-disc multi-task grader, k-fold by patient on SPIDER (crossval.md, calibration.png)")
+    add_grading_args(p)
+    p.add_argument("--folds", type=int, default=10)
+    p.add_argument("--bootstrap", type=int, default=1000, help="patient-bootstrap resamples for the 95 %% CIs")
+
+    p = sub.add_parser("grading-ship", help="sag-grading: train on all patients but a validation tenth and export models/sag-grading")
+    add_grading_args(p)
+    p.add_argument("--version", dest="model_version", default="0.1.0")
+    p.add_argument("--crossval", default=None, help="a grading-crossval folder whose figures go into the card")
+
     p = sub.add_parser("export", help="ONNX (opset 17) + model card from a training run")
     p.add_argument("--run", required=True, help="training run folder or checkpoint.pt")
     p.add_argument("--out", required=True, help="models/<name>")
@@ -180,6 +203,28 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from(args, "pack")
         res = pack(cfg, args.out, args.extra_train, args.extra_max, command=" ".join(["python -m training", *(argv if argv is not None else sys.argv[1:])]), add_predicted=args.add_predicted.split(","))
         print(json.dumps(res))
+    elif cmd == "evaluate" and _card_task(args.model) == "grading":
+        from training.evaluate import print_result
+        from training.grading import evaluate_grading
+
+        try:
+            res = evaluate_grading(args.model, args.data, args.seg_model, args.split, args.part, progress=not args.quiet)
+        except (FileNotFoundError, ValueError) as e:
+            print(f"evaluate: {e}", file=sys.stderr)
+            return 2
+        print_result(res)
+    elif cmd in ("grading-crossval", "grading-ship"):
+        from training import grading as G
+
+        r = G.Recipe(epochs=args.epochs, lr=args.lr, width=args.width, dropout=args.dropout, herniation_pos_weight=args.herniation_pos_weight, seed=args.seed)
+        log = (lambda m: print(m, file=sys.stderr, flush=True))
+        if cmd == "grading-crossval":
+            res = G.run_crossval(args.data, args.out, r, args.folds, args.seg_model, args.cache, args.bootstrap, log)
+            print(res["markdown"])
+            print(json.dumps(res["headline"]))
+        else:
+            card = G.ship(args.data, args.out, r, args.model_version, args.seg_model, args.cache, args.crossval, log=log)
+            print(json.dumps({"model": args.out, "sha256": card["sha256"], "validation": card["metrics"]["validation"], "export_check": card["export_check"]}))
     elif cmd == "evaluate":
         from training.evaluate import evaluate, print_result
 
@@ -214,6 +259,14 @@ def main(argv: list[str] | None = None) -> int:
         done = retrain_all(args.spider, args.phantom, args.models_dir, args.runs_dir, args.model_version, args.seg_epochs, args.cls_epochs, args.max_steps, args.seed, args.only.split(",") if args.only else None, extra, not args.quiet)
         print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "metrics"} for k, v in done.items()}, default=str))
     return 0
+
+
+def _card_task(model: str) -> str | None:
+    path = os.path.join(model, "model.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get("task")
 
 
 def _short(m):

@@ -141,6 +141,7 @@ export async function phantomAnalysis(
       areaMm2: 0,
     })),
     sagittalProbabilities: null,
+    gradings: [],
     keyImages,
     masks: [
       { sopInstanceUid: mid.sopInstanceUid, frame: 0, view: 'sagittal', levels: { all: mid.mask } },

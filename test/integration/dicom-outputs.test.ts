@@ -3,7 +3,9 @@
 // hand from a phantom study's ground truth, so that the SEGs carry real disc masks whatever the models.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DISC_LEVELS, type DiscLevel } from '@lumbar/core';
 import { DISC_CODES, diagnosisCodes, type DiagnosisName } from '@lumbar/dicom';
+import type { AnalysisResult } from '@lumbar/pipeline';
 import { findingsDocument } from '../../packages/cli/src/commands/analyze';
 import { buildDicomOutputs, type DicomOutput } from '../../packages/cli/src/dicom-outputs';
 import { readSourceImages } from '../../packages/cli/src/study-input';
@@ -25,6 +27,31 @@ const ACCEPTED_WARNINGS = [
 ];
 
 type Code = [string, string, string];
+
+const GRADER = { name: 'sag-grading', version: 'test' };
+
+/** The sagittal grader's output on every disc of the mid-sagittal slice, by hand (the grader is not run). */
+function gradings(result: AnalysisResult, slice: string): AnalysisResult['gradings'] {
+  return result.discs.map((d, i) => {
+    const grade = ((i % 5) + 1) as 1 | 2 | 3 | 4 | 5;
+    const distribution = [0.05, 0.05, 0.05, 0.05, 0.05] as [number, number, number, number, number];
+    distribution[grade - 1] = 0.8;
+    return {
+      level: d.level,
+      model: GRADER,
+      sopInstanceUid: slice,
+      fromBottom: DISC_LEVELS.length - DISC_LEVELS.indexOf(d.level),
+      herniation: d.level === 'L5-S1' ? 0.9 : 0.1,
+      bulging: d.level === 'L4-L5' ? 0.7 : 0.2,
+      narrowing: 0.05 * (i + 1),
+      modic: 0.11,
+      endplate: 0.12,
+      spondylolisthesis: 0.13,
+      pfirrmann: { grade, distribution },
+      flags: { herniation: d.level === 'L5-S1', bulging: d.level === 'L4-L5', narrowing: false },
+    };
+  });
+}
 interface ReadBack {
   segs: Array<{
     file: string;
@@ -53,7 +80,9 @@ interface ReadBack {
       finding: Code;
       findingSites: Code[];
       evaluations: Array<[Code, Code]>;
-      measurements: Array<{ name: Code; value: number; unit: Code; sources: number }>;
+      measurements: Array<{ name: Code; value: number; unit: Code; method: Code | null; sources: number }>;
+      algorithm: { name: string; version: string } | null;
+      comments: string[];
       segment: { sopInstanceUid: string; segmentNumber: number; sourceImages: number } | null;
     }>;
     texts: Record<string, string>;
@@ -86,6 +115,7 @@ describe('DICOM outputs of a phantom study (seed 3: L4-L5 bulge, L5-S1 right her
     [study] = studyDirs(path.join(tmp, 'in'));
     truth = JSON.parse(readFileSync(path.join(tmp, 'in', 'truth.json'), 'utf8')).studies[0];
     analysis = await phantomAnalysis(study, truth);
+    analysis.result.gradings = gradings(analysis.result, analysis.result.masks[0].sopInstanceUid);
     const built = await build(CREATED);
     expect(built.warnings).toEqual([]);
     outputs = built.outputs;
@@ -142,6 +172,18 @@ describe('DICOM outputs of a phantom study (seed 3: L4-L5 bulge, L5-S1 right her
     expect(text).toMatch(/\(272741003,SCT,"Laterality"\)=\(24028007,SCT,"Right"\)/);
     expect(text).toMatch(/Referenced Segment"\)=\(SG image,,\d\)/);
     expect(text).toMatch(/not for primary diagnosis/i);
+    // the sagittal grader's groups: degeneration grade with its method, the model, present/absent
+    expect(text).toMatch(/\(DISC-GRADING,99LUMBAR,"Intervertebral disc grading, sagittal grader"\)/);
+    expect(text).toMatch(
+      /\(77547008,SCT,"Degeneration of intervertebral disc"\)="3" \(\{grade\},UCUM,"grade"\)/,
+    );
+    expect(text).toMatch(
+      /\(370129005,SCT,"Measurement Method"\)=\(PFIRRMANN,99LUMBAR,"Pfirrmann grading system"\)/,
+    );
+    expect(text).toMatch(/"Algorithm Name"\)="sag-grading"/);
+    expect(text).toMatch(
+      /\(DISC-NARROWING,99LUMBAR,"Narrowing of intervertebral disc space"\)=\(272519000,SCT,"Absent"\)/,
+    );
   });
 
   it('highdicom reads the same levels, findings and segment numbers as findings.json', async () => {
@@ -174,9 +216,11 @@ describe('DICOM outputs of a phantom study (seed 3: L4-L5 bulge, L5-S1 right her
     expect(sr.studyInstanceUid).toBe(studyUid);
     expect(sr.title).toEqual(['126000', 'DCM', 'Imaging Measurement Report']);
     expect(sr.observers).toEqual(['lumbar-ai']);
-    expect(sr.groups.map((g) => g.trackingId)).toEqual(findings.levels.map((l) => `${l.level} disc`));
+    const isGrading = (g: ReadBack['srs'][number]['groups'][number]) => g.finding[0] === 'DISC-GRADING';
+    const levelGroups = sr.groups.filter((g) => !isGrading(g));
+    expect(levelGroups.map((g) => g.trackingId)).toEqual(findings.levels.map((l) => `${l.level} disc`));
     for (const [i, level] of findings.levels.entries()) {
-      const g = sr.groups[i];
+      const g = levelGroups[i];
       const expected = diagnosisCodes(level.diagnosis as DiagnosisName);
       expect(g.template).toBe('1411');
       expect(g.finding).toEqual([expected.finding.value, expected.finding.scheme, expected.finding.meaning]);
@@ -200,13 +244,69 @@ describe('DICOM outputs of a phantom study (seed 3: L4-L5 bulge, L5-S1 right her
       expect(seg.segments!.find((s) => s.segmentNumber === cited.segmentNumber)!.level).toBe(level.level);
       expect(g.trackingUid).toBe(srDoc.levels![i].trackingUid);
     }
-    expect(sr.groups[0].finding[2]).toBe('Disc bulge');
-    expect(sr.groups[1].evaluations).toEqual([
+    expect(levelGroups[0].finding[2]).toBe('Disc bulge');
+    expect(levelGroups[0].algorithm).toEqual({ name: 'lumbar-ai', version: expect.any(String) });
+    expect(levelGroups[1].evaluations).toEqual([
       [
         ['272741003', 'SCT', 'Laterality'],
         ['24028007', 'SCT', 'Right'],
       ],
     ]);
+    // SR: one grading group per graded disc, top down, by the grader model, citing the sagittal segment
+    const graded = analysis.result.gradings;
+    const gradingGroups = sr.groups.filter(isGrading);
+    const order = (l: DiscLevel) => DISC_LEVELS.indexOf(l);
+    const byLevel = [...graded].sort((a, b) => order(a.level) - order(b.level));
+    expect(gradingGroups.map((g) => g.trackingId)).toEqual(byLevel.map((g) => `${g.level} disc`));
+    expect(srDoc.gradings!.map((g) => g.level)).toEqual(byLevel.map((g) => g.level));
+    const sagSeg = findings.dicom.find((d) => d.file === 'seg-sagittal.dcm')!;
+    for (const [i, want] of byLevel.entries()) {
+      const g = gradingGroups[i];
+      expect(g.finding).toEqual(['DISC-GRADING', '99LUMBAR', 'Intervertebral disc grading, sagittal grader']);
+      expect(g.findingSites).toEqual([[DISC_CODES[want.level].value, 'SCT', DISC_CODES[want.level].meaning]]);
+      expect(g.algorithm).toEqual(GRADER);
+      expect(g.comments.join(' ')).toMatch(/SPIDER.*CC BY 4\.0/);
+      // the same tracking UID as the level's SEG segment; the sagittal segment is cited
+      const seg = sagSeg.segments!.find((s) => s.level === want.level)!;
+      expect(g.segment).toMatchObject({
+        sopInstanceUid: sagSeg.sopInstanceUid,
+        segmentNumber: seg.segmentNumber,
+      });
+      expect(g.trackingUid).toBe(srDoc.gradings![i].trackingUid);
+      expect(g.trackingUid).toBe(
+        back.segs[0].segments.find((s) => s.number === seg.segmentNumber)!.trackingUid,
+      );
+      const m = Object.fromEntries(g.measurements.map((x) => [x.name[0], x]));
+      expect(m['77547008']).toEqual({
+        name: ['77547008', 'SCT', 'Degeneration of intervertebral disc'],
+        value: want.pfirrmann.grade,
+        unit: ['{grade}', 'UCUM', 'grade'],
+        method: ['PFIRRMANN', '99LUMBAR', 'Pfirrmann grading system'],
+        sources: 1,
+      });
+      const probabilities: Array<[string, number]> = [
+        ...want.pfirrmann.distribution.map((p, k): [string, number] => [`P-PFIRRMANN-${k + 1}`, p]),
+        ['P-GRD-HERNIATION', want.herniation],
+        ['P-GRD-BULGE', want.bulging],
+        ['P-NARROWING', want.narrowing],
+        ['P-MODIC', want.modic],
+        ['P-ENDPLATE', want.endplate],
+        ['P-LISTHESIS', want.spondylolisthesis],
+      ];
+      expect(g.measurements).toHaveLength(1 + probabilities.length);
+      for (const [name, p] of probabilities) {
+        expect(m[name].value).toBeCloseTo(p, 6);
+        expect(m[name].unit).toEqual(['1', 'UCUM', 'no units']);
+        expect(m[name].sources).toBe(1);
+      }
+      const presence = (flag: boolean) => (flag ? '52101004' : '272519000');
+      expect(g.evaluations.map(([n, v]) => [n[0], v[0]])).toEqual([
+        ['73589001', presence(want.flags.herniation)],
+        ['DISC-BULGE', presence(want.flags.bulging)],
+        ['DISC-NARROWING', presence(want.flags.narrowing)],
+      ]);
+    }
+
     expect(sr.texts.Summary).toBe(findings.summary);
     expect(sr.texts['Intended use statement']).toMatch(/not for primary diagnosis/i);
 

@@ -3,7 +3,9 @@
 Usage: training/.venv/bin/python test/python/read_outputs.py FILE.dcm [FILE.dcm ...]
 
 A SEG is read with highdicom.seg.segread, an SR with highdicom.sr.srread (TID 1500 measurement groups
-through highdicom's own parser), anything else with pydicom. test/integration/dicom-outputs.test.ts
+through highdicom's own parser: the level groups and the sagittal grader's grading groups, with their
+measurements, measurement methods, qualitative evaluations, algorithm and comment), anything else with
+pydicom. test/integration/dicom-outputs.test.ts
 compares the result with findings.json. Read-only: it writes nothing.
 """
 
@@ -64,6 +66,21 @@ def root_texts(ds):
     return out
 
 
+def texts_of(item, code_value):
+    """Values of the TEXT children of a content item with this concept name (a DCM code value)."""
+    return [
+        c.value
+        for c in hd.sr.utils.find_content_items(item, value_type=hd.sr.ValueTypeValues.TEXT)
+        if c.name.value == code_value and c.name.scheme_designator == "DCM"
+    ]
+
+
+def algorithm_json(item):
+    """TID 4019 Algorithm Identification among the children of a group (not exposed by highdicom)."""
+    names, versions = texts_of(item, "111001"), texts_of(item, "111003")
+    return {"name": names[0], "version": versions[0]} if names and versions else None
+
+
 def group_json(g, template):
     seg = None
     if template == "1411" and g.referenced_segment is not None:
@@ -81,9 +98,17 @@ def group_json(g, template):
         "findingSites": [code(s.value) for s in g.finding_sites],
         "evaluations": [[code(q.name), code(q.value)] for q in g.get_qualitative_evaluations()],
         "measurements": [
-            {"name": code(m.name), "value": float(m.value), "unit": code(m.unit), "sources": len(m.referenced_images)}
+            {
+                "name": code(m.name),
+                "value": float(m.value),
+                "unit": code(m.unit),
+                "method": code(m.method),
+                "sources": len(m.referenced_images),
+            }
             for m in g.get_measurements()
         ],
+        "algorithm": algorithm_json(g[0]),
+        "comments": texts_of(g[0], "121106"),
         "segment": seg,
     }
 

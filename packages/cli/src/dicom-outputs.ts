@@ -46,7 +46,7 @@ export function buildDicomOutputs(
 /** What findings.json says about the DICOM outputs (no pixel data). */
 export function dicomOutputsDocument(outputs: readonly DicomOutput[]) {
   return outputs.map(
-    ({ file, kind, view, sopClassUid, sopInstanceUid, seriesInstanceUid, segments, levels }) => ({
+    ({ file, kind, view, sopClassUid, sopInstanceUid, seriesInstanceUid, segments, levels, gradings }) => ({
       file,
       kind,
       ...(view ? { view } : {}),
@@ -55,6 +55,7 @@ export function dicomOutputsDocument(outputs: readonly DicomOutput[]) {
       seriesInstanceUid,
       ...(segments ? { segments } : {}),
       ...(levels ? { levels } : {}),
+      ...(gradings?.length ? { gradings } : {}),
     }),
   );
 }

@@ -12,7 +12,10 @@ export const COLOURS: Array<[number, number, number]> = [
   [255, 60, 60],
 ];
 
-/** An RGB PNG of a key image: the grey image, disc masks tinted by level, the classifier box in white. */
+/**
+ * An RGB PNG of a key image: the grey image, disc masks tinted by level, the classifier box in white, and the
+ * disc labels (level; with the sagittal grader, Pfirrmann grade and flags).
+ */
 export function renderKeyImage(k: KeyImage): Buffer {
   const { width, height, rgb } = renderKeyImageRgb(k);
   const png = new PNG({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
@@ -41,7 +44,64 @@ export function renderKeyImageRgb(k: KeyImage): { width: number; height: number;
     for (let y = y0; y <= y1; y++)
       for (const x of [x0, x1]) rgb.fill(255, (y * width + x) * 3, (y * width + x) * 3 + 3);
   }
+  for (const l of k.labels ?? []) drawLabel(rgb, width, height, l);
   return { width, height, rgb };
+}
+
+// 5x7 glyphs (bit 4 = leftmost column) for the disc labels: levels, Pfirrmann grades and flags.
+const GLYPHS: Record<string, number[]> = {
+  B: [0x1e, 0x11, 0x11, 0x1e, 0x11, 0x11, 0x1e],
+  H: [0x11, 0x11, 0x11, 0x1f, 0x11, 0x11, 0x11],
+  L: [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1f],
+  N: [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
+  P: [0x1e, 0x11, 0x11, 0x1e, 0x10, 0x10, 0x10],
+  S: [0x0f, 0x10, 0x10, 0x0e, 0x01, 0x01, 0x1e],
+  T: [0x1f, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+  '0': [0x0e, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0e],
+  '1': [0x04, 0x0c, 0x04, 0x04, 0x04, 0x04, 0x0e],
+  '2': [0x0e, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1f],
+  '3': [0x1f, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0e],
+  '4': [0x02, 0x06, 0x0a, 0x12, 0x1f, 0x02, 0x02],
+  '5': [0x1f, 0x10, 0x1e, 0x01, 0x01, 0x11, 0x0e],
+  '-': [0, 0, 0, 0x1f, 0, 0, 0],
+};
+
+/**
+ * A disc label ("L5-S1 P3 H"): yellow 5x7 text on a dark box, ending at column x (left of the disc, over the
+ * front of the spine rather than the canal), centred on row y, moved inside the image when it would leave it.
+ * Characters outside the glyphs are spaces.
+ */
+export function drawLabel(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  label: { x: number; y: number; text: string },
+): void {
+  const scale = width >= 400 ? 2 : 1;
+  const text = label.text.toUpperCase();
+  const w = (6 * text.length + 1) * scale;
+  const h = 9 * scale;
+  const left = Math.max(0, Math.min(width - w, label.x - w + 1));
+  const top = Math.max(0, Math.min(height - h, Math.round(label.y - h / 2)));
+  for (let y = top; y < Math.min(height, top + h); y++)
+    for (let x = left; x < Math.min(width, left + w); x++) {
+      const i = (y * width + x) * 3;
+      for (let c = 0; c < 3; c++) rgb[i + c] = Math.round(rgb[i + c] * 0.25);
+    }
+  [...text].forEach((ch, ci) => {
+    const glyph = GLYPHS[ch];
+    if (!glyph) return;
+    for (let gy = 0; gy < 7; gy++)
+      for (let gx = 0; gx < 5; gx++) {
+        if (!(glyph[gy] & (0x10 >> gx))) continue;
+        for (let sy = 0; sy < scale; sy++)
+          for (let sx = 0; sx < scale; sx++) {
+            const x = left + (1 + ci * 6 + gx) * scale + sx;
+            const y = top + (1 + gy) * scale + sy;
+            if (x < width && y < height) rgb.set([255, 230, 0], (y * width + x) * 3);
+          }
+      }
+  });
 }
 
 function isEdge(m: Uint8Array, w: number, h: number, i: number): boolean {

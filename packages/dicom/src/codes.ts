@@ -38,7 +38,8 @@ export function privateSchemeItem(): Dataset {
 /**
  * Every code the writers use. Sources (see docs/DICOM-OUTPUTS.md): DCM, SCT, LN and UCUM codes and their
  * meanings as listed in DICOM PS3.16 (checked against pydicom 3.0.2's tables generated from PS3.16, with
- * the context groups they belong to); SCT 73589001 from a published FHIR value set (not in any DICOM CID).
+ * the context groups they belong to); SCT 73589001 from a published FHIR value set and SCT 77547008 from
+ * public SNOMED CT mappings (neither is in any DICOM CID).
  */
 export const CODES = {
   // TID 1500 document structure (DCM)
@@ -91,8 +92,13 @@ export const CODES = {
   normal: code('17621005', 'SCT', 'Normal'), // CID 222
   indeterminate: code('82334004', 'SCT', 'Indeterminate'), // CID 4220
   herniatedDisc: code('73589001', 'SCT', 'Herniation of intervertebral disc'),
-  // units (CID 7181)
+  discDegeneration: code('77547008', 'SCT', 'Degeneration of intervertebral disc'),
+  present: code('52101004', 'SCT', 'Present'), // CID 241
+  absent: code('272519000', 'SCT', 'Absent'), // CID 241
+  measurementMethod: code('370129005', 'SCT', 'Measurement Method'), // CID 9000
+  // units (CID 7181; "{grade}" is a UCUM annotation of unity, like "{ratio}")
   noUnits: code('1', 'UCUM', 'no units'),
+  grade: code('{grade}', 'UCUM', 'grade'),
   // private: no standard code found
   discBulge: code('DISC-BULGE', PRIVATE_SCHEME.designator, 'Disc bulge'),
   disclaimer: code('DISCLAIMER', PRIVATE_SCHEME.designator, 'Intended use statement'),
@@ -121,6 +127,93 @@ export const PROBABILITY_CODES: Readonly<Record<string, Code>> = {
   left: code('P-LEFT', PRIVATE_SCHEME.designator, 'Probability of left paracentral herniation'),
   right: code('P-RIGHT', PRIVATE_SCHEME.designator, 'Probability of right paracentral herniation'),
 };
+
+/**
+ * The sagittal grader's outputs (models/sag-grading, learnt from the SPIDER data set's radiological grades),
+ * one TID 1501 group per graded disc. Private where no standard concept was found (docs/DICOM-OUTPUTS.md).
+ */
+export const GRADING_CODES = {
+  /** Finding of a grading group: what the group is, not a diagnosis. */
+  finding: code('DISC-GRADING', PRIVATE_SCHEME.designator, 'Intervertebral disc grading, sagittal grader'),
+  /** The Measurement Method of the degeneration grade. */
+  pfirrmannMethod: code('PFIRRMANN', PRIVATE_SCHEME.designator, 'Pfirrmann grading system'),
+  /** Probability of each Pfirrmann grade, 1 to 5. */
+  pfirrmann: [1, 2, 3, 4, 5].map((g) =>
+    code(`P-PFIRRMANN-${g}`, PRIVATE_SCHEME.designator, `Probability of Pfirrmann grade ${g}`),
+  ),
+  herniation: code(
+    'P-GRD-HERNIATION',
+    PRIVATE_SCHEME.designator,
+    'Probability of herniation, sagittal grader',
+  ),
+  bulging: code('P-GRD-BULGE', PRIVATE_SCHEME.designator, 'Probability of disc bulge, sagittal grader'),
+  narrowing: code('P-NARROWING', PRIVATE_SCHEME.designator, 'Probability of disc space narrowing'),
+  modic: code('P-MODIC', PRIVATE_SCHEME.designator, 'Probability of Modic change'),
+  endplate: code('P-ENDPLATE', PRIVATE_SCHEME.designator, 'Probability of endplate defect'),
+  spondylolisthesis: code('P-LISTHESIS', PRIVATE_SCHEME.designator, 'Probability of spondylolisthesis'),
+  /** Name of the present/absent evaluation of narrowing (herniation and bulge reuse CODES). */
+  narrowingFinding: code(
+    'DISC-NARROWING',
+    PRIVATE_SCHEME.designator,
+    'Narrowing of intervertebral disc space',
+  ),
+} as const;
+
+/** One disc's grading as the sagittal grader gives it (the values of DiscGrading in @lumbar/pipeline). */
+export interface GradingValues {
+  herniation: number;
+  bulging: number;
+  narrowing: number;
+  modic: number;
+  endplate: number;
+  spondylolisthesis: number;
+  pfirrmann: { grade: number; distribution: readonly number[] };
+  flags: { herniation: boolean; bulging: boolean; narrowing: boolean };
+}
+
+/** A coded numeric value: concept name, value, unit and, where it has one, the measurement method. */
+export interface CodedNumber {
+  name: Code;
+  value: number;
+  unit: Code;
+  method?: Code;
+}
+
+/**
+ * The coded content of one disc's grading, shared by the SR and the FHIR mapping: the degeneration grade
+ * (SCT "Degeneration of intervertebral disc", unit "{grade}", method Pfirrmann), the probability of each
+ * Pfirrmann grade and of each finding (unit "1"), and present/absent (CID 241) for the findings the model
+ * flags against its thresholds.
+ */
+export function gradingCodes(g: GradingValues): {
+  measurements: CodedNumber[];
+  evaluations: Array<{ name: Code; value: Code }>;
+} {
+  const p = (name: Code, value: number): CodedNumber => ({ name, value, unit: CODES.noUnits });
+  const presence = (flag: boolean) => (flag ? CODES.present : CODES.absent);
+  return {
+    measurements: [
+      {
+        name: CODES.discDegeneration,
+        value: g.pfirrmann.grade,
+        unit: CODES.grade,
+        method: GRADING_CODES.pfirrmannMethod,
+      },
+      ...GRADING_CODES.pfirrmann.map((c, i) => p(c, g.pfirrmann.distribution[i])),
+      p(GRADING_CODES.herniation, g.herniation),
+      p(GRADING_CODES.bulging, g.bulging),
+      p(GRADING_CODES.narrowing, g.narrowing),
+      p(GRADING_CODES.modic, g.modic),
+      p(GRADING_CODES.endplate, g.endplate),
+      p(GRADING_CODES.spondylolisthesis, g.spondylolisthesis),
+    ],
+    evaluations: [
+      { name: CODES.herniatedDisc, value: presence(g.flags.herniation) },
+      { name: CODES.discBulge, value: presence(g.flags.bulging) },
+      { name: GRADING_CODES.narrowingFinding, value: presence(g.flags.narrowing) },
+    ],
+  };
+}
 
 /** Whether a code (or any code in a list) comes from the private scheme. */
 export const isPrivate = (c: Code): boolean => c.scheme === PRIVATE_SCHEME.designator;

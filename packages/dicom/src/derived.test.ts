@@ -1,5 +1,13 @@
 import { DISC_LEVELS } from '@lumbar/core';
-import { CODES, DISC_CODES, PROBABILITY_CODES, diagnosisCodes, isPrivate } from './codes';
+import {
+  CODES,
+  DISC_CODES,
+  GRADING_CODES,
+  PROBABILITY_CODES,
+  diagnosisCodes,
+  gradingCodes,
+  isPrivate,
+} from './codes';
 import { rgbToDicomLab } from './colour';
 import { algorithmId, derivedUids } from './derived';
 import { sourceImageOf } from './source-image';
@@ -92,10 +100,54 @@ describe('codes', () => {
   });
 
   it('keeps private codes in a 99 scheme (PS3.3 8.2) and every code meaning within LO (64)', () => {
-    const all = [...Object.values(CODES), ...Object.values(DISC_CODES), ...Object.values(PROBABILITY_CODES)];
+    const all = [
+      ...Object.values(CODES),
+      ...Object.values(DISC_CODES),
+      ...Object.values(PROBABILITY_CODES),
+      ...Object.values(GRADING_CODES).flat(),
+    ];
     for (const c of all.filter(isPrivate)) expect(c.scheme).toMatch(/^99/);
     for (const c of all) expect(c.meaning.length).toBeLessThanOrEqual(64);
     for (const c of all) expect(c.value.length).toBeLessThanOrEqual(16);
+  });
+
+  it('codes a grading: grade with unit {grade} and method Pfirrmann, probabilities, present/absent', () => {
+    const { measurements, evaluations } = gradingCodes({
+      herniation: 0.1,
+      bulging: 0.2,
+      narrowing: 0.3,
+      modic: 0.4,
+      endplate: 0.5,
+      spondylolisthesis: 0.6,
+      pfirrmann: { grade: 2, distribution: [0.1, 0.5, 0.2, 0.1, 0.1] },
+      flags: { herniation: false, bulging: true, narrowing: false },
+    });
+    expect(measurements[0]).toEqual({
+      name: CODES.discDegeneration,
+      value: 2,
+      unit: CODES.grade,
+      method: GRADING_CODES.pfirrmannMethod,
+    });
+    expect(measurements.slice(1).map((m) => [m.name.value, m.value, m.unit.value])).toEqual([
+      ['P-PFIRRMANN-1', 0.1, '1'],
+      ['P-PFIRRMANN-2', 0.5, '1'],
+      ['P-PFIRRMANN-3', 0.2, '1'],
+      ['P-PFIRRMANN-4', 0.1, '1'],
+      ['P-PFIRRMANN-5', 0.1, '1'],
+      ['P-GRD-HERNIATION', 0.1, '1'],
+      ['P-GRD-BULGE', 0.2, '1'],
+      ['P-NARROWING', 0.3, '1'],
+      ['P-MODIC', 0.4, '1'],
+      ['P-ENDPLATE', 0.5, '1'],
+      ['P-LISTHESIS', 0.6, '1'],
+    ]);
+    expect(evaluations.map((e) => [e.name.value, e.value])).toEqual([
+      ['73589001', CODES.absent],
+      ['DISC-BULGE', CODES.present],
+      ['DISC-NARROWING', CODES.absent],
+    ]);
+    // every concept name is distinct, so a reader can key on it
+    expect(new Set(measurements.map((m) => m.name.value)).size).toBe(measurements.length);
   });
 
   it('converts display colours to PCS CIELab: white, black, red', () => {

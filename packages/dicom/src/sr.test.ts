@@ -1,4 +1,4 @@
-import { CODES, DISC_CODES, PROBABILITY_CODES, diagnosisCodes } from './codes';
+import { CODES, DISC_CODES, GRADING_CODES, PROBABILITY_CODES, diagnosisCodes, gradingCodes } from './codes';
 import { readPart10 } from './read';
 import { measurementReportDataset, type MeasurementReportInput, type SrMeasurementGroup } from './sr';
 import { fakeSeries } from './test-fixtures/sources';
@@ -26,6 +26,31 @@ function group(level: string, diagnosis: 'right' | 'indeterminate'): SrMeasureme
       : [],
     segment: found ? { ...SEG, segmentNumber: 2, sources: [{ source: ax[0] }, { source: ax[1] }] } : null,
     comment: found ? null : 'the disc was not found',
+  };
+}
+
+/** A grading group of the sagittal grader: its own algorithm, a grade with its method, present/absent. */
+function gradingGroup(level: string): SrMeasurementGroup {
+  const coded = gradingCodes({
+    herniation: 0.9,
+    bulging: 0.2,
+    narrowing: 0.6,
+    modic: 0.1,
+    endplate: 0.05,
+    spondylolisthesis: 0.01,
+    pfirrmann: { grade: 4, distribution: [0, 0.05, 0.15, 0.7, 0.1] },
+    flags: { herniation: true, bulging: false, narrowing: true },
+  });
+  return {
+    trackingId: `${level} disc`,
+    trackingUid: '2.25.80',
+    finding: GRADING_CODES.finding,
+    findingSite: DISC_CODES[level],
+    evaluations: coded.evaluations,
+    measurements: coded.measurements.map((m) => ({ ...m, sources: [{ source: sag[0] }] })),
+    segment: null,
+    comment: 'learnt from SPIDER',
+    algorithm: { name: 'sag-grading', version: '1.2.0' },
   };
 }
 
@@ -138,6 +163,46 @@ describe('measurementReportDataset (TID 1500)', () => {
     expect((series[2].ReferencedSOPSequence as Dataset[])[0].ReferencedSOPInstanceUID).toBe(
       SEG.sopInstanceUid,
     );
+  });
+
+  it("writes a grading group with the grader's algorithm, the grade's method, probabilities and presence", () => {
+    const r = measurementReportDataset(input([group('L5-S1', 'right'), gradingGroup('L3-L4')]));
+    const [level, grading] = items(child(r, '126010'));
+    const text = (g: Dataset, code: string) => child(g, code).TextValue;
+    expect([text(level, '111001'), text(level, '111003')]).toEqual(['lumbar-ai', '0.1.0']);
+    expect([text(grading, '111001'), text(grading, '111003')]).toEqual(['sag-grading', '1.2.0']);
+    expect((grading.ContentTemplateSequence as Dataset[])[0].TemplateIdentifier).toBe('1501');
+    expect((child(grading, '121071').ConceptCodeSequence as Dataset[])[0].CodeValue).toBe('DISC-GRADING');
+    expect((child(grading, '363698007').ConceptCodeSequence as Dataset[])[0].CodeValue).toBe('62551000');
+    const grade = child(grading, '77547008');
+    expect(grade.ValueType).toBe('NUM');
+    expect((grade.MeasuredValueSequence as Dataset[])[0]).toMatchObject({
+      NumericValue: '4',
+      MeasurementUnitsCodeSequence: [
+        { CodeValue: '{grade}', CodingSchemeDesignator: 'UCUM', CodeMeaning: 'grade' },
+      ],
+    });
+    const [method, source] = items(grade);
+    expect(method).toMatchObject({ RelationshipType: 'HAS CONCEPT MOD', ValueType: 'CODE' });
+    expect(name(method)).toBe('370129005');
+    expect((method.ConceptCodeSequence as Dataset[])[0].CodeValue).toBe('PFIRRMANN');
+    expect(source).toMatchObject({ RelationshipType: 'INFERRED FROM', ValueType: 'IMAGE' });
+    expect((child(grading, 'P-PFIRRMANN-4').MeasuredValueSequence as Dataset[])[0].NumericValue).toBe('0.7');
+    expect((child(grading, 'P-NARROWING').MeasuredValueSequence as Dataset[])[0].NumericValue).toBe('0.6');
+    const presence = (code: string) => (child(grading, code).ConceptCodeSequence as Dataset[])[0].CodeMeaning;
+    expect([presence('73589001'), presence('DISC-BULGE'), presence('DISC-NARROWING')]).toEqual([
+      'Present',
+      'Absent',
+      'Present',
+    ]);
+    expect(text(grading, '121106')).toBe('learnt from SPIDER');
+    // the graded slice is evidence; the private scheme is declared once
+    const [ev] = r.CurrentRequestedProcedureEvidenceSequence as Dataset[];
+    const sagRefs = (ev.ReferencedSeriesSequence as Dataset[]).find((x) => x.SeriesInstanceUID === '2.25.3')!;
+    expect((sagRefs.ReferencedSOPSequence as Dataset[]).map((x) => x.ReferencedSOPInstanceUID)).toContain(
+      sag[0].sopInstanceUid,
+    );
+    expect(r.CodingSchemeIdentificationSequence).toHaveLength(1);
   });
 
   it('survives writing and reading back, in UTF-8 when a name needs it', () => {

@@ -25,6 +25,8 @@ export interface SrMeasurement {
   name: Code;
   value: number;
   unit: Code;
+  /** Measurement Method (TID 300 HAS CONCEPT MOD), e.g. the grading system of a grade. */
+  method?: Code;
   sources: SrImageRef[];
 }
 
@@ -38,6 +40,8 @@ export interface SrMeasurementGroup {
   measurements: SrMeasurement[];
   segment: SrSegmentRef | null;
   comment?: string | null;
+  /** The algorithm that produced this group (TID 4019), when it is not the report's own. */
+  algorithm?: MeasurementReportInput['algorithm'];
 }
 
 export interface MeasurementReportInput {
@@ -140,7 +144,8 @@ const imageRef = (r: SrImageRef) => ({
   ...(r.source.frames > 1 ? { frameNumber: (r.frame ?? 0) + 1 } : {}),
 });
 
-function measurementGroup(g: SrMeasurementGroup, a: MeasurementReportInput['algorithm']): Dataset {
+function measurementGroup(g: SrMeasurementGroup, report: MeasurementReportInput['algorithm']): Dataset {
+  const a = g.algorithm ?? report;
   const items = [
     textItem('HAS OBS CONTEXT', CODES.trackingIdentifier, g.trackingId),
     uidItem('HAS OBS CONTEXT', CODES.trackingUid, g.trackingUid),
@@ -158,13 +163,10 @@ function measurementGroup(g: SrMeasurementGroup, a: MeasurementReportInput['algo
         ]
       : []),
     ...g.measurements.map((m) =>
-      numItem(
-        'CONTAINS',
-        m.name,
-        m.value,
-        m.unit,
-        m.sources.map((s) => imageItem('INFERRED FROM', CODES.sourceOfMeasurement, imageRef(s))),
-      ),
+      numItem('CONTAINS', m.name, m.value, m.unit, [
+        ...(m.method ? [codeValueItem('HAS CONCEPT MOD', CODES.measurementMethod, m.method)] : []),
+        ...m.sources.map((s) => imageItem('INFERRED FROM', CODES.sourceOfMeasurement, imageRef(s))),
+      ]),
     ),
     ...g.evaluations.map((e) => codeValueItem('CONTAINS', e.name, e.value)),
     ...(g.comment ? [textItem('CONTAINS', CODES.comment, g.comment)] : []),
@@ -191,7 +193,7 @@ function usedCodes(input: MeasurementReportInput): Code[] {
       g.finding,
       g.findingSite,
       ...g.evaluations.flatMap((e) => [e.name, e.value]),
-      ...g.measurements.flatMap((m) => [m.name, m.unit]),
+      ...g.measurements.flatMap((m) => [m.name, m.unit, ...(m.method ? [m.method] : [])]),
     ]),
     CODES.disclaimer,
   ];

@@ -8,3 +8,5 @@ export * from './opencv';
 export * from './letterbox';
 export * from './tensor';
 export * from './classifierInput';
+export * from './spine';
+export * from './gradingInput';

@@ -1,19 +1,21 @@
-import { InputError } from '@lumbar/core';
+import { GRADING_OUTPUTS, GRADING_TASKS, InputError } from '@lumbar/core';
 
 /** The model card JSON written beside each ONNX file by `python -m training export`. */
 export interface ModelCard {
   name: string;
   version: string;
-  task: 'segmentation' | 'classification';
+  task: 'segmentation' | 'classification' | 'grading';
   view: 'sagittal' | 'axial';
   file: string;
   input: { name: string; shape: Array<number | null>; layout: 'NCHW'; dtype: 'float32' };
   output: {
     name: string;
     shape: Array<number | null>;
-    activation: 'sigmoid' | 'softmax';
+    activation: string;
     classes: string[];
     threshold: number | null;
+    /** Grading: the threshold of each binary task (chosen on held-out patients). */
+    thresholds?: Record<string, number> | null;
     /** Segmentation: how probabilities go back to the image's size; absent = 'nearest-mask'. */
     upsample?: 'nearest-mask' | 'bilinear-probability';
   };
@@ -31,8 +33,8 @@ export function parseModelCard(raw: unknown, source: string): ModelCard {
   const c = raw as Record<string, unknown>;
   for (const k of ['name', 'version', 'file'])
     if (typeof c[k] !== 'string' || !c[k]) fail(`"${k}" must be a non-empty string`);
-  if (c.task !== 'segmentation' && c.task !== 'classification')
-    fail('"task" must be segmentation or classification');
+  if (c.task !== 'segmentation' && c.task !== 'classification' && c.task !== 'grading')
+    fail('"task" must be segmentation, classification or grading');
   if (c.view !== 'sagittal' && c.view !== 'axial') fail('"view" must be sagittal or axial');
   const input = c.input as ModelCard['input'] | undefined;
   const output = c.output as ModelCard['output'] | undefined;
@@ -44,7 +46,41 @@ export function parseModelCard(raw: unknown, source: string): ModelCard {
   const up = (output as { upsample?: unknown } | undefined)?.upsample;
   if (up !== undefined && up !== 'nearest-mask' && up !== 'bilinear-probability')
     fail(`"output.upsample" must be nearest-mask or bilinear-probability, not ${JSON.stringify(up)}`);
+  if (c.task === 'grading') checkGradingCard(c as unknown as ModelCard, fail);
   return c as unknown as ModelCard;
+}
+
+/** The grader's names, re-exported for the card check (defined once in @lumbar/core). */
+export { GRADING_OUTPUTS } from '@lumbar/core';
+
+/**
+ * A grading card (models/sag-grading) must say what the pipeline relies on: the 2 or 3 x 64 x 64 input of
+ * packages/imaging gradingInput, the 11 named outputs (any order: they are looked up by name), and a
+ * threshold in [0, 1] for every binary task.
+ */
+function checkGradingCard(c: ModelCard, fail: (why: string) => never): void {
+  const [, ch, h, w] = c.input.shape;
+  if ((ch !== 2 && ch !== 3) || h !== 64 || w !== 64)
+    fail(
+      `a grading model takes [N, 2 or 3, 64, 64], its "input.shape" says ${JSON.stringify(c.input.shape)}`,
+    );
+  const classes = c.output.classes;
+  const missing = GRADING_OUTPUTS.filter((k) => !classes.includes(k));
+  if (classes.length !== GRADING_OUTPUTS.length || missing.length || new Set(classes).size !== classes.length)
+    fail(
+      `a grading model has ${GRADING_OUTPUTS.length} outputs (${GRADING_OUTPUTS.join(', ')}); ` +
+        `"output.classes" says ${JSON.stringify(classes)}`,
+    );
+  const shape = c.output.shape;
+  if (Array.isArray(shape) && shape.length >= 2 && shape[1] !== GRADING_OUTPUTS.length)
+    fail(`"output.shape" must be [N, ${GRADING_OUTPUTS.length}], not ${JSON.stringify(shape)}`);
+  const t = c.output.thresholds;
+  if (typeof t !== 'object' || t === null) fail('"output.thresholds" must give a threshold per binary task');
+  for (const k of GRADING_TASKS) {
+    const v = (t as Record<string, unknown>)[k];
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+      fail(`"output.thresholds.${k}" must be a number from 0 to 1, not ${JSON.stringify(v)}`);
+  }
 }
 
 /** Channels, height and width of the model input. */

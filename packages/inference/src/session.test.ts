@@ -46,7 +46,9 @@ describe('OnnxModel', () => {
       join(dir, 'model.json'),
       JSON.stringify({ name: 'x', version: '1', file: 'model.onnx', task: 'other' }),
     );
-    await expect(OnnxModel.open(dir)).rejects.toThrow(/"task" must be segmentation or classification/);
+    await expect(OnnxModel.open(dir)).rejects.toThrow(
+      /"task" must be segmentation, classification or grading/,
+    );
     expect(() => parseModelCard([], 'here.json')).toThrow(/here\.json/);
     const card = JSON.parse(readFileSync(join(root, 'models', 'sag-seg-unet', 'model.json'), 'utf8')) as {
       output: Record<string, unknown>;

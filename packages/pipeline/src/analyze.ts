@@ -1,9 +1,9 @@
-import type { DiscLevel } from '@lumbar/core';
+import { DISC_LEVELS, type DiscLevel } from '@lumbar/core';
 import { maskToStored } from './canonical';
 import { axialStage, levelAxial, type AxialSliceResult } from './axial';
 import { DEFAULT_FUSION, aggregate, fuseLevel, sagittalByLevel, summarise, type FusionPolicy } from './fuse';
 import { sagittalStage } from './sagittal';
-import type { AnalysisResult, KeyImage, LevelFinding, Models, StudyInput } from './types';
+import type { AnalysisResult, DiscGrading, KeyImage, LevelFinding, Models, StudyInput } from './types';
 
 /** The levels the product reports (those the sagittal classifier knows). */
 export const REPORT_LEVELS: readonly DiscLevel[] = ['L4-L5', 'L5-S1'];
@@ -27,20 +27,41 @@ export async function analyzeStudy(
   if (!sag) warnings.push('no sagittal T2 slices: levels cannot be found');
   else if (sag.located.length < 2)
     warnings.push(`only ${sag.discs.length} disc(s) found on the mid-sagittal slice`);
+  if (sag) {
+    // a gap in the chain of discs: the levels above it are counted past the missing disc
+    const places = new Set(sag.discs.map((d) => d.place));
+    const fromBottom = [...DISC_LEVELS].reverse();
+    for (let p = 1; p < Math.max(0, ...places); p++)
+      if (!places.has(p))
+        warnings.push(
+          `no disc found at ${fromBottom[p - 1]} on the mid-sagittal slice: a gap in the spine's chain`,
+        );
+  }
   const discs = sag?.located ?? [];
   const axial = discs.length ? await axialStage(study.axial, discs, REPORT_LEVELS, models) : [];
   if (study.axial.length === 0) warnings.push('no axial T2 slices');
   const t2 = clock();
   const policy = opts.policy ?? DEFAULT_FUSION;
   const classes = models.sagittalCls.card.output.classes;
-  // the sagittal herniation probability of each level on each candidate slice, then one per level
-  const perSlice = (sag?.perSlice ?? []).map((p) => ({
-    sopInstanceUid: p.sopInstanceUid,
-    byLevel: p.probabilities ? sagittalByLevel(p.probabilities, classes) : null,
-  }));
+  const gradings = sag?.gradings ?? [];
+  // the sagittal herniation probability of each level on each candidate slice, then one per level: the
+  // grader's on the mid-sagittal slice when it is installed (learnt on real SPIDER patients; the 3-class
+  // sagittal classifier is at chance on real slices), else the classifier's on every candidate slice
+  const perSlice = sag?.gradings
+    ? [
+        {
+          sopInstanceUid: sag.slice.input.sopInstanceUid,
+          byLevel: Object.fromEntries(sag.gradings.map((g) => [g.level, g.herniation])),
+        },
+      ]
+    : (sag?.perSlice ?? []).map((p) => ({
+        sopInstanceUid: p.sopInstanceUid,
+        byLevel: p.probabilities ? sagittalByLevel(p.probabilities, classes) : null,
+      }));
   const sagByLevel = overSlices(perSlice, policy.sagittalAggregate);
   const levels: LevelFinding[] = REPORT_LEVELS.map((level) => {
     const disc = discs.find((d) => d.level === level);
+    const grading = gradings.find((g) => g.level === level) ?? null;
     const fused = disc
       ? fuseLevel(
           {
@@ -72,6 +93,7 @@ export async function analyzeStudy(
             : null,
         axial: axial.filter((a) => a.level === level).map((a) => a.evidence),
       },
+      grading: grading && withoutLevel(grading),
     };
   });
   const t3 = clock();
@@ -87,6 +109,7 @@ export async function analyzeStudy(
     sagittalProbabilities: sag?.probabilities
       ? Object.fromEntries(models.sagittalCls.card.output.classes.map((c, i) => [c, sag.probabilities![i]]))
       : null,
+    gradings,
     keyImages: keyImages(sag, axial),
     masks: [
       ...(sag
@@ -107,7 +130,9 @@ export async function analyzeStudy(
       })),
     ],
     models: Object.fromEntries(
-      Object.entries(models).map(([role, m]) => [role, { name: m.card.name, version: m.card.version }]),
+      Object.entries(models)
+        .filter(([, m]) => m !== undefined)
+        .map(([role, m]) => [role, { name: m!.card.name, version: m!.card.version }]),
     ),
     warnings,
     timingsMs: {
@@ -121,6 +146,12 @@ export async function analyzeStudy(
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 const round4 = (x: number) => Math.round(x * 10000) / 10000;
+
+/** A level's grading without the level (LevelFinding.grading: the finding says its level). */
+function withoutLevel(g: DiscGrading & { level: DiscLevel }): DiscGrading {
+  const { level: _level, ...rest } = g;
+  return rest;
+}
 
 /** Per level, the sagittal herniation probabilities of the candidate slices aggregated by the policy. */
 function overSlices(
@@ -148,6 +179,21 @@ function keyImages(sag: Awaited<ReturnType<typeof sagittalStage>>, axial: AxialS
       image: sag.slice.image,
       mask: sag.levels,
       box: sag.box,
+      // each disc's level; with the grader its Pfirrmann grade (P1-P5) and flags (H herniation, B bulging,
+      // N narrowing). The title stays the same: the key image's UIDs derive from it
+      labels: sag.discs.map((d) => {
+        const g = sag.gradings?.find((x) => x.level === d.level);
+        const flags = g ? (['herniation', 'bulging', 'narrowing'] as const).filter((k) => g.flags[k]) : [];
+        return {
+          x: d.component.x0 - 3,
+          y: Math.round(d.y),
+          text: [
+            d.level,
+            ...(g ? [`P${g.pfirrmann.grade}`] : []),
+            ...flags.map((k) => k[0].toUpperCase()),
+          ].join(' '),
+        };
+      }),
     });
   for (const level of REPORT_LEVELS) {
     const best = axial

@@ -6,3 +6,4 @@ export * from './segment';
 export * from './sagittal';
 export * from './axial';
 export * from './analyze';
+export * from './grading';

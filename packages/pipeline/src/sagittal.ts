@@ -2,16 +2,17 @@ import { DISC_LEVELS, SAGITTAL_CANDIDATES, type DiscLevel } from '@lumbar/core';
 import { dot, pixelToPatient, planeNormal } from '@lumbar/dicom';
 import {
   classifierInput,
-  labelComponents,
-  MIN_COMPONENT_FRACTION,
+  discPlaces,
+  spineDiscs,
   type Box,
-  type Component,
   type GrayImage,
+  type SpineDisc,
 } from '@lumbar/imaging';
 import { CanonicalSlice, canonicalSlice, toStored } from './canonical';
 import type { LabelledDisc } from './geometry';
-import { componentCentroids, segmentBatch } from './segment';
-import type { Models, Predictor, SliceInput } from './types';
+import { gradeDiscs } from './grading';
+import { segmentBatch } from './segment';
+import type { DiscGrading, Models, Predictor, SliceInput } from './types';
 
 /** Discs smaller than this on the mid-sagittal slice are not discs (mm^2; a lumbar disc is ~300). */
 export const MIN_SAGITTAL_DISC_MM2 = 40;
@@ -19,7 +20,9 @@ export const MIN_SAGITTAL_DISC_MM2 = 40;
 /** A disc component on a canonical sagittal image (head up), with its level counted from the bottom. */
 export interface ImageDisc {
   level: DiscLevel;
-  component: Component;
+  /** Place from the bottom (1 = L5-S1); a gap in the chain skips a place (`discPlaces`). */
+  place: number;
+  component: SpineDisc;
   /** Centroid (x, y) in canonical pixels. */
   x: number;
   y: number;
@@ -28,15 +31,18 @@ export interface ImageDisc {
 export interface SagittalImageResult {
   /** Label map: each kept disc painted with its level's label value (1 T12-L1 .. 6 L5-S1). */
   levels: GrayImage;
+  /** Every component of the mask by its label (`spineDiscs`; ImageDisc.component.label). */
+  components: Int32Array;
   discs: ImageDisc[];
   probabilities: number[] | null;
   box: Box | null;
 }
 
 /**
- * The sagittal path on one canonical image and its disc mask: keep plausible components (a tenth of the
- * largest, and at least `minArea` pixels), label levels from the bottom of the image (L5-S1 lowest), and
- * classify the crop around the two lowest discs (healthy / L4-L5 / L5-S1).
+ * The sagittal path on one canonical image and its disc mask: keep the discs of the spine's chain
+ * (`spineDiscs`: disc-shaped components on the line of the spine, one per height, from the bottom up) that
+ * have at least `minArea` pixels, label levels by their place from the bottom (L5-S1 lowest; a gap in the
+ * chain skips a level), and classify the crop around the two lowest discs (healthy / L4-L5 / L5-S1).
  */
 export async function sagittalOnImage(
   image: GrayImage,
@@ -44,23 +50,24 @@ export async function sagittalOnImage(
   classifier: Predictor,
   minArea = 1,
 ): Promise<SagittalImageResult> {
-  const { labels, components } = labelComponents(mask);
-  const centroids = componentCentroids(labels, image.width, components.length);
-  const largest = components.reduce((m, c) => Math.max(m, c.area), 0);
-  const kept = components
-    .filter((c) => c.area * MIN_COMPONENT_FRACTION >= largest && c.area >= minArea)
-    .sort((a, b) => centroids[b.label].y - centroids[a.label].y);
+  const spine = spineDiscs(mask);
+  const labels = spine.labels;
+  const kept = spine.discs.filter((c) => c.area >= minArea);
+  // places as spineDiscs gives them, unless the area rule dropped a disc (then counted again without it)
+  const places = kept.length === spine.discs.length ? spine.places : discPlaces(kept);
   const fromBottom = [...DISC_LEVELS].reverse();
-  const discs = kept
-    .slice(0, fromBottom.length)
-    .map((c, i) => ({ level: fromBottom[i], component: c, ...centroids[c.label] }));
-  const value = new Uint8Array(components.length + 1);
+  const discs = kept.flatMap((c, i) =>
+    places[i] <= fromBottom.length
+      ? [{ level: fromBottom[places[i] - 1], place: places[i], component: c, x: c.cx, y: c.cy }]
+      : [],
+  );
+  const value = new Uint8Array(spine.discs.length + spine.rejected.length + 1);
   for (const d of discs) value[d.component.label] = DISC_LEVELS.indexOf(d.level) + 1;
   const levels = { width: image.width, height: image.height, data: new Uint8Array(labels.length) };
   for (let i = 0; i < labels.length; i++) levels.data[i] = value[labels[i]];
   const input = discs.length >= 2 ? classifierInput(image, levels, 'sagittal') : null;
   const probabilities = input ? Array.from((await classifier.run(input.tensor.data, 1)).data) : null;
-  return { levels, discs, probabilities, box: input?.box ?? null };
+  return { levels, components: labels, discs, probabilities, box: input?.box ?? null };
 }
 
 export interface SagittalResult extends SagittalImageResult {
@@ -69,6 +76,8 @@ export interface SagittalResult extends SagittalImageResult {
   located: LabelledDisc[];
   /** The classifier on every candidate slice: a paracentral herniation shows on a parasagittal slice. */
   perSlice: Array<{ sopInstanceUid: string; probabilities: number[] | null }>;
+  /** The grader on each disc of the mid-sagittal slice, from the bottom up; null without the grader. */
+  gradings: Array<DiscGrading & { level: DiscLevel }> | null;
 }
 
 /** The slices nearest the centre of the series, by position along the slice normal. */
@@ -82,7 +91,8 @@ export function centralSlices(slices: SliceInput[], k = SAGITTAL_CANDIDATES): Sl
 
 /**
  * Sagittal stage: segment the central slices, keep the one with the most disc (the mid-sagittal), run
- * the sagittal path on it and place each disc in patient coordinates.
+ * the sagittal path on it and place each disc in patient coordinates; grade its discs when the grader is
+ * installed (one batched call).
  */
 export async function sagittalStage(slices: SliceInput[], models: Models): Promise<SagittalResult | null> {
   const cands = centralSlices(slices).map((s) => canonicalSlice(s, 'sagittal'));
@@ -111,5 +121,16 @@ export async function sagittalStage(slices: SliceInput[], models: Models): Promi
     sopInstanceUid: cands[i].input.sopInstanceUid,
     probabilities: r.probabilities,
   }));
-  return { ...res, slice, located, perSlice };
+  const gradings = models.sagittalGrading
+    ? (
+        await gradeDiscs(
+          models.sagittalGrading,
+          slice.image,
+          res.discs.map((d) => d.component),
+          slice.input.sopInstanceUid,
+          { labels: res.components, places: res.discs.map((d) => d.place) },
+        )
+      ).map((g, k) => ({ level: res.discs[k].level, ...g }))
+    : null;
+  return { ...res, slice, located, perSlice, gradings };
 }

@@ -26,7 +26,13 @@ export interface Predictor {
     name: string;
     version: string;
     input?: { shape: Array<number | null> };
-    output: { classes: string[]; threshold?: number | null; upsample?: string | null };
+    output: {
+      classes: string[];
+      threshold?: number | null;
+      upsample?: string | null;
+      /** Grading models: the threshold of each binary task. */
+      thresholds?: Record<string, number> | null;
+    };
   };
   run(data: Float32Array, n: number): Promise<{ data: Float32Array; dims: readonly number[] }>;
 }
@@ -36,6 +42,8 @@ export interface Models {
   axialSeg: Predictor;
   sagittalCls: Predictor;
   axialCls: Predictor;
+  /** The per-disc sagittal grader (models/sag-grading); optional: without it the node works as before. */
+  sagittalGrading?: Predictor;
 }
 
 /** A slice shown to a person: the canonical 8-bit image, the disc mask and the classifier's box. */
@@ -45,6 +53,8 @@ export interface KeyImage {
   image: GrayImage;
   mask: GrayImage;
   box: Box | null;
+  /** Text drawn beside the discs (canonical pixels: the text ends at x, centred on row y). */
+  labels?: Array<{ x: number; y: number; text: string }>;
 }
 
 export interface AxialEvidence {
@@ -55,8 +65,30 @@ export interface AxialEvidence {
   probabilities: Record<AxialClass, number>;
 }
 
+/**
+ * The sagittal grader (models/sag-grading, learnt from SPIDER's radiological grades) on one disc of the
+ * mid-sagittal slice. Probabilities are per disc; `flags` compare them with the card's thresholds (chosen on
+ * held-out real SPIDER patients).
+ */
+export interface DiscGrading {
+  model: { name: string; version: string };
+  sopInstanceUid: string;
+  /** The disc's place from the bottom of the spine chain (1 = lowest, normally L5-S1). */
+  fromBottom: number;
+  herniation: number;
+  bulging: number;
+  narrowing: number;
+  modic: number;
+  endplate: number;
+  spondylolisthesis: number;
+  pfirrmann: { grade: 1 | 2 | 3 | 4 | 5; distribution: [number, number, number, number, number] };
+  flags: { herniation: boolean; bulging: boolean; narrowing: boolean };
+}
+
 export interface LevelFinding {
   level: DiscLevel;
+  /** Per-disc sagittal grading; null when the grader is not installed or the disc was not found. */
+  grading?: DiscGrading | null;
   diagnosis: Diagnosis;
   probabilities: Record<AxialClass, number>;
   reason: string | null;
@@ -79,6 +111,8 @@ export interface AnalysisResult {
   /** Discs found on the mid-sagittal slice, from the sacrum up. */
   discs: Array<{ level: DiscLevel; centroid: readonly number[]; areaMm2: number }>;
   sagittalProbabilities: Record<string, number> | null;
+  /** The sagittal grader on every disc found on the mid-sagittal slice (L5-S1 up to T12-L1); empty without it. */
+  gradings: Array<DiscGrading & { level: DiscLevel }>;
   keyImages: KeyImage[];
   /** Disc masks per source slice (uid -> mask in the slice's stored orientation), for the DICOM SEG. */
   masks: Array<{

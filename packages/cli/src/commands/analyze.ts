@@ -37,6 +37,7 @@ export function findingsDocument(
     series,
     discs: r.discs,
     sagittalProbabilities: r.sagittalProbabilities,
+    gradings: r.gradings,
     keyImages: r.keyImages.map((k, i) => ({
       file: `key-images/${i + 1}.png`,
       title: k.title,
@@ -48,11 +49,25 @@ export function findingsDocument(
   };
 }
 
+/**
+ * One line on the sagittal grader's findings per disc, from L5-S1 up ("" without the grader):
+ * "sagittal grading (sag-grading 1.0.0): L5-S1 Pfirrmann 4, herniation, narrowing; L4-L5 Pfirrmann 3".
+ */
+export function gradingLine(r: Pick<AnalysisResult, 'gradings'>): string {
+  if (r.gradings.length === 0) return '';
+  const { name, version } = r.gradings[0].model;
+  const discs = r.gradings.map((g) => {
+    const flags = (['herniation', 'bulging', 'narrowing'] as const).filter((k) => g.flags[k]);
+    return [`${g.level} Pfirrmann ${g.pfirrmann.grade}`, ...flags].join(', ');
+  });
+  return `sagittal grading (${name} ${version}): ${discs.join('; ')}`;
+}
+
 export async function runAnalyze(
   studyDir: string,
   o: AnalyzeCliOptions,
   env = process.env,
-): Promise<{ summary: string; file: string }> {
+): Promise<{ summary: string; file: string; grading: string }> {
   if (!existsSync(studyDir) || !statSync(studyDir).isDirectory()) {
     throw new InputError(`${studyDir}: no such folder (not found)`);
   }
@@ -100,7 +115,7 @@ export async function runAnalyze(
     };
     const file = join(o.out, 'findings.json');
     writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
-    return { summary: result.summary, file };
+    return { summary: result.summary, file, grading: gradingLine(result) };
   } finally {
     await closeModelSet(models);
   }
@@ -126,7 +141,9 @@ export function analyzeCommand(): Command {
     )
     .action(async (studyDir: string, opts: AnalyzeCliOptions) => {
       if (!studyDir) throw new InputError('give the study folder');
-      const { summary, file } = await runAnalyze(studyDir, opts);
-      process.stdout.write(`${summary}\nwrote ${file}\n${ALGORITHM.disclaimer}\n`);
+      const { summary, file, grading } = await runAnalyze(studyDir, opts);
+      process.stdout.write(
+        `${summary}\n${grading ? `${grading}\n` : ''}wrote ${file}\n${ALGORITHM.disclaimer}\n`,
+      );
     });
 }

@@ -39,6 +39,10 @@ export async function evaluatePhantom(dir: string, models: ModelSet) {
   }
   return {
     data: `${dir} (synthetic phantom, ${truth.studies.length} studies)`,
+    // which models ran (the sagittal herniation probability comes from sagittalGrading when it is listed)
+    models: Object.fromEntries(
+      Object.entries(models).flatMap(([role, m]) => (m ? [[role, `${m.card.name} ${m.card.version}`]] : [])),
+    ),
     levels: confusion(t, p, AXIAL_CLASSES),
     timingsMs: {
       readAndDecode: quantiles(load),

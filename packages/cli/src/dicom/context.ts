@@ -23,6 +23,12 @@ export interface DicomOutput {
     trackingUid: string;
     segment: { file: string; segmentNumber: number } | null;
   }>;
+  /** SR: the grading group of each disc the sagittal grader graded and the segment it cites. */
+  gradings?: Array<{
+    level: DiscLevel;
+    trackingUid: string;
+    segment: { file: string; segmentNumber: number } | null;
+  }>;
   bytes: Buffer;
 }
 

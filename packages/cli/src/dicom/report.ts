@@ -1,10 +1,12 @@
-import { ALGORITHM, AXIAL_CLASSES, discLabel } from '@lumbar/core';
+import { ALGORITHM, AXIAL_CLASSES, DISC_LEVELS, discLabel, type DiscLevel } from '@lumbar/core';
 import {
   CODES,
   DISC_CODES,
+  GRADING_CODES,
   PROBABILITY_CODES,
   deterministicUid,
   diagnosisCodes,
+  gradingCodes,
   measurementReportDataset,
   writePart10,
   type SourceImage,
@@ -12,16 +14,30 @@ import {
   type SrMeasurement,
   type SrMeasurementGroup,
 } from '@lumbar/dicom';
-import type { LevelFinding } from '@lumbar/pipeline';
+import type { DiscGrading, LevelFinding } from '@lumbar/pipeline';
 import { SERIES_NUMBERS, type BuiltSeg, type Context, type DicomOutput } from './context';
 
-/** The TID 1500 report: one measurement group per reported level, citing its segment and source images. */
+/** Where the grader's numbers come from, said in each grading group (the SR has no other place for it). */
+export const GRADING_SOURCE =
+  "Sagittal grader on the mid-sagittal slice, learnt from the SPIDER data set's radiological grades " +
+  '(van der Graaf et al., Scientific Data 11, 2024; CC BY 4.0). Present/absent compares the probability ' +
+  "with the model's threshold.";
+
+/**
+ * The TID 1500 report: one measurement group per reported level, citing its segment and source images,
+ * then one group per disc the sagittal grader graded (top down), with that model as its algorithm.
+ */
 export function report(ctx: Context, segs: BuiltSeg[], sources: SourceImage[]): DicomOutput {
   const ids = ctx.uids('sr', 'sr');
   const groups = ctx.result.levels.map((l) => measurementGroup(ctx, l, segs));
+  // findings stored before the grader existed have no `gradings`
+  const graded = [...(ctx.result.gradings ?? [])].sort(
+    (a, b) => DISC_LEVELS.indexOf(a.level) - DISC_LEVELS.indexOf(b.level),
+  );
+  const gradingGroups = graded.map((g) => gradingGroup(ctx, g, segs));
   const dataset = measurementReportDataset({
     sources,
-    groups: groups.map((g) => g.group),
+    groups: [...groups, ...gradingGroups].map((g) => g.group),
     summary: ctx.result.summary,
     disclaimer: ALGORITHM.disclaimer,
     observer: {
@@ -50,7 +66,65 @@ export function report(ctx: Context, segs: BuiltSeg[], sources: SourceImage[]): 
       trackingUid: groups[i].group.trackingUid,
       segment: groups[i].segment,
     })),
+    gradings: graded.map((g, i) => ({
+      level: g.level,
+      trackingUid: gradingGroups[i].group.trackingUid,
+      segment: gradingGroups[i].segment,
+    })),
     bytes: writePart10(dataset),
+  };
+}
+
+type CitedSegment = {
+  group: SrMeasurementGroup['segment'];
+  segment: { file: string; segmentNumber: number } | null;
+};
+
+/** The segment of a level in the first SEG of the given views that has one. */
+function citedSegment(segs: BuiltSeg[], level: DiscLevel, views: Array<'axial' | 'sagittal'>): CitedSegment {
+  const cited = views
+    .flatMap((view) => segs.filter((s) => s.view === view))
+    .map((s) => ({ s, w: s.written.find((w) => w.label === discLabel(level)) }))
+    .find((x) => x.w);
+  if (!cited) return { group: null, segment: null };
+  return {
+    group: {
+      sopClassUid: cited.s.sopClassUid,
+      sopInstanceUid: cited.s.sopInstanceUid,
+      seriesInstanceUid: cited.s.seriesInstanceUid,
+      segmentNumber: cited.w!.segmentNumber,
+      sources: cited.w!.sources,
+    },
+    segment: { file: cited.s.file, segmentNumber: cited.w!.segmentNumber },
+  };
+}
+
+/**
+ * One graded disc: the degeneration grade, the grader's probabilities and its present/absent flags, each
+ * inferred from the graded slice; the algorithm is the grader model (name and version), and the group
+ * cites the disc's sagittal segment and shares the level's tracking UID.
+ */
+function gradingGroup(
+  ctx: Context,
+  g: DiscGrading & { level: DiscLevel },
+  segs: BuiltSeg[],
+): { group: SrMeasurementGroup; segment: { file: string; segmentNumber: number } | null } {
+  const slice = [{ source: ctx.source(g.sopInstanceUid) }];
+  const coded = gradingCodes(g);
+  const cited = citedSegment(segs, g.level, ['sagittal', 'axial']);
+  return {
+    group: {
+      trackingId: `${g.level} disc`,
+      trackingUid: ctx.trackingUid(g.level),
+      finding: GRADING_CODES.finding,
+      findingSite: DISC_CODES[g.level],
+      evaluations: coded.evaluations,
+      measurements: coded.measurements.map((m) => ({ ...m, sources: slice })),
+      segment: cited.group,
+      comment: GRADING_SOURCE,
+      algorithm: { name: g.model.name, version: g.model.version },
+    },
+    segment: cited.segment,
   };
 }
 
@@ -87,10 +161,7 @@ function measurementGroup(
     });
   }
   // the segment the classification looked at: axial when there is one, else the sagittal one
-  const cited = (['axial', 'sagittal'] as const)
-    .flatMap((view) => segs.filter((s) => s.view === view))
-    .map((s) => ({ s, w: s.written.find((w) => w.label === discLabel(l.level)) }))
-    .find((x) => x.w);
+  const cited = citedSegment(segs, l.level, ['axial', 'sagittal']);
   return {
     group: {
       trackingId: `${l.level} disc`,
@@ -99,17 +170,9 @@ function measurementGroup(
       findingSite: DISC_CODES[l.level],
       evaluations: position ? [position] : [],
       measurements,
-      segment: cited
-        ? {
-            sopClassUid: cited.s.sopClassUid,
-            sopInstanceUid: cited.s.sopInstanceUid,
-            seriesInstanceUid: cited.s.seriesInstanceUid,
-            segmentNumber: cited.w!.segmentNumber,
-            sources: cited.w!.sources,
-          }
-        : null,
+      segment: cited.group,
       comment: l.reason,
     },
-    segment: cited ? { file: cited.s.file, segmentNumber: cited.w!.segmentNumber } : null,
+    segment: cited.segment,
   };
 }

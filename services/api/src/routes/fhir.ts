@@ -4,6 +4,7 @@ import type { PrismaClient } from '@lumbar/db';
 import { Type } from 'typebox';
 import type { RouteOptions } from '../deps';
 import { diagnosticReport, FHIR, reportId, searchBundle } from '../fhir';
+import { gradingsOf } from '../gradings';
 import { probabilities } from '../results';
 import { AUTH_ERRORS, errors } from '../schemas';
 
@@ -47,6 +48,7 @@ async function reports(db: PrismaClient, where: { studyInstanceUid?: string; ana
       study: a.study,
       analysis: a,
       findings: a.findings.map((f) => ({ ...f, probabilities: probabilities(f.probabilities) })),
+      gradings: gradingsOf(a.document),
     }),
   );
 }

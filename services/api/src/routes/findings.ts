@@ -3,6 +3,7 @@ import { ALGORITHM } from '@lumbar/core';
 import { Type } from 'typebox';
 import { decodeCursor, encodeCursor } from '../cursor';
 import type { RouteOptions } from '../deps';
+import { GradingSchema, gradingsOf } from '../gradings';
 import { probabilities, requireResult } from '../results';
 import { Algorithm, AUTH_ERRORS, DateTime, errors, IdParams, Level, Nullable } from '../schemas';
 
@@ -17,6 +18,10 @@ const StudyFindings = Type.Object({
   summary: Nullable(Type.String()),
   disclaimer: Type.String(),
   levels: Type.Array(Level),
+  gradings: Type.Array(GradingSchema, {
+    description:
+      "the sagittal grader's output per disc found on the mid-sagittal slice, top down (empty without the grader)",
+  }),
   keyImages: Type.Array(Type.Object({ n: Type.Integer(), title: Type.String(), url: Type.String() })),
 });
 
@@ -52,7 +57,7 @@ export const findingRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
     {
       schema: {
         tags: ['studies'],
-        summary: 'The findings of the study: summary and one diagnosis per disc level',
+        summary: 'The findings of the study: summary, one diagnosis per disc level and the disc gradings',
         params: IdParams,
         response: { 200: StudyFindings, ...errors(...AUTH_ERRORS, 404) },
       },
@@ -75,6 +80,7 @@ export const findingRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
           probabilities: probabilities(f.probabilities),
           reason: f.reason,
         })),
+        gradings: gradingsOf(analysis.document),
         keyImages: keyImages(analysis.document, study.id),
       };
     },

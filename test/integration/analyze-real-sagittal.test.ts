@@ -1,0 +1,179 @@
+// `lumbar analyze` end to end on a real sagittal T2 series (issue 13): the Spinal Cord Toolbox's lumbar volume
+// (../shared/data/sct-t2-lumbar/t2_lumbar.nii.gz, MIT; 38 sagittal slices of 257x201 at 1 mm) written as a DICOM MR
+// series with the geometry of its NIfTI header, stored as a scanner would (anterior on the image's right, head at
+// the top), then analysed with the shipped models. The grader must grade the lumbar discs it finds, numbered from
+// the sacrum up, at the right places in patient space.
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import {
+  deterministicUid,
+  mrImageDataset,
+  writePart10,
+  type ImagePlane,
+  type MrSeries,
+  type PatientStudy,
+} from '@lumbar/dicom';
+import { makeTmpDir, removeDir } from '../helpers/files';
+import { cliMain } from '../helpers/phantom';
+import { runTool } from '../helpers/run';
+import { repoRoot, sharedPath } from '../helpers/shared';
+
+interface Volume {
+  nx: number;
+  ny: number;
+  nz: number;
+  /** RAS millimetres of voxel (i, j, k) = srow . (i, j, k, 1) */
+  srow: number[][];
+  at: (i: number, j: number, k: number) => number;
+}
+
+function readNifti(file: string): Volume {
+  const b = gunzipSync(readFileSync(file));
+  if (b.readInt32LE(0) !== 348 || b.readInt16LE(70) !== 4) throw new Error(`${file}: not an int16 NIfTI-1`);
+  const [nx, ny, nz] = [1, 2, 3].map((k) => b.readInt16LE(40 + 2 * k));
+  if (b.readInt16LE(254) < 1) throw new Error(`${file}: no sform`);
+  const srow = [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => b.readFloatLE(280 + 16 * r + 4 * c)));
+  const off = Math.round(b.readFloatLE(108));
+  return { nx, ny, nz, srow, at: (i, j, k) => b.readInt16LE(off + 2 * (i + nx * (j + ny * k))) };
+}
+
+/** LPS position of voxel (i, j, k). */
+function lps(v: Volume, i: number, j: number, k: number): [number, number, number] {
+  const ras = v.srow.map((r) => r[0] * i + r[1] * j + r[2] * k + r[3]);
+  return [-ras[0], -ras[1], ras[2]];
+}
+
+function writeSeries(v: Volume, dir: string): void {
+  // The header's axes: i = right, j = anterior, k = superior (sform close to identity; checked below).
+  expect(v.srow[0][0]).toBeCloseTo(1, 3);
+  expect(v.srow[1][1]).toBeCloseTo(1, 3);
+  expect(v.srow[2][2]).toBeCloseTo(1, 3);
+  const uid = (...parts: Array<string | number>) => deterministicUid('lumbar-test-sct', ...parts);
+  const when = new Date(Date.UTC(2026, 11, 6, 9, 0));
+  const study: PatientStudy = {
+    patientName: 'SCT^LUMBAR',
+    patientId: 'SCT-T2-LUMBAR',
+    patientBirthDate: '19800101',
+    patientSex: 'O',
+    studyInstanceUid: uid('study'),
+    studyId: '1',
+    accessionNumber: 'SCT0001',
+    studyDescription: 'MRI LUMBAR SPINE',
+    studyDateTime: when,
+    frameOfReferenceUid: uid('for'),
+    institutionName: 'Spinal Cord Toolbox tutorial data (MIT)',
+    manufacturer: 'unknown',
+    modelName: 'unknown',
+    deviceSerialNumber: '0',
+    magneticFieldStrength: 3,
+  };
+  const series: MrSeries = {
+    seriesInstanceUid: uid('series'),
+    seriesNumber: 2,
+    seriesDescription: 'T2 TSE SAG',
+    protocolName: 'T2 TSE SAG',
+    seriesDateTime: when,
+    imageType: ['ORIGINAL', 'PRIMARY', 'M'],
+    scanningSequence: 'SE',
+    sequenceVariant: 'SK',
+    scanOptions: '',
+    mrAcquisitionType: '2D',
+    sequenceName: 'tse',
+    repetitionTime: 3000,
+    echoTime: 100,
+    echoTrainLength: 16,
+    flipAngle: 90,
+    sliceThickness: 1,
+    pixelBandwidth: 200,
+  };
+  // Stored like a scanner's sagittal: rows from head to foot (k falling), columns from posterior to anterior
+  // (j rising), i.e. the patient's front on the image's right; the pipeline has to turn it to canonical.
+  for (let i = 0; i < v.nx; i++) {
+    const rows = v.nz;
+    const columns = v.ny;
+    const pixels = new Uint16Array(rows * columns);
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < columns; c++) pixels[r * columns + c] = Math.max(0, v.at(i, c, v.nz - 1 - r));
+    const origin = lps(v, i, 0, v.nz - 1);
+    const plane: ImagePlane = {
+      position: origin,
+      row: [0, -1, 0], // along a row, j rises: anterior (LPS y falls)
+      col: [0, 0, -1], // down a column, k falls: towards the feet
+      spacing: [1, 1],
+      rows,
+      columns,
+    };
+    const ds = mrImageDataset(study, series, {
+      sopInstanceUid: uid('image', i),
+      instanceNumber: i + 1,
+      plane,
+      pixels,
+      windowCenter: 600,
+      windowWidth: 1200,
+    });
+    writeFileSync(path.join(dir, `IM${String(i + 1).padStart(4, '0')}.dcm`), writePart10(ds));
+  }
+}
+
+describe('lumbar analyze on a real sagittal T2 series (SCT lumbar volume)', () => {
+  let tmp: string;
+  let volume: Volume;
+  beforeAll(() => {
+    tmp = makeTmpDir('analyze-real');
+    volume = readNifti(sharedPath('data', 'sct-t2-lumbar', 't2_lumbar.nii.gz'));
+    mkdirSync(path.join(tmp, 'study', 'sag'), { recursive: true });
+    writeSeries(volume, path.join(tmp, 'study', 'sag'));
+  });
+  afterAll(() => (process.env.LUMBAR_KEEP_TEST_DIR ? undefined : removeDir(tmp)));
+
+  it('grades the lumbar discs from the sacrum up, in patient space, and says what it lacks', async () => {
+    expect(readdirSync(path.join(tmp, 'study', 'sag'))).toHaveLength(volume.nx);
+    const out = path.join(tmp, 'out');
+    const run = await runTool(process.execPath, [cliMain, 'analyze', path.join(tmp, 'study'), '--out', out], {
+      cwd: repoRoot,
+      timeoutMs: 180_000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const f = JSON.parse(readFileSync(path.join(out, 'findings.json'), 'utf8'));
+    const card = JSON.parse(readFileSync(path.join(repoRoot, 'models', 'sag-grading', 'model.json'), 'utf8'));
+    const gradings = f.gradings as Array<{
+      level: string;
+      fromBottom: number;
+      herniation: number;
+      bulging: number;
+      narrowing: number;
+      pfirrmann: { grade: number; distribution: number[] };
+      model: { name: string; version: string };
+    }>;
+    // this volume shows the lumbar spine from about T12 to the sacrum: at least four lumbar discs are graded
+    expect(gradings.length).toBeGreaterThanOrEqual(4);
+    expect(gradings.slice(0, 4).map((g) => g.level)).toEqual(['L5-S1', 'L4-L5', 'L3-L4', 'L2-L3']);
+    for (const g of gradings) {
+      expect(g.model).toEqual({ name: card.name, version: card.version });
+      for (const p of [g.herniation, g.bulging, g.narrowing]) expect(p >= 0 && p <= 1).toBe(true);
+      expect(g.pfirrmann.distribution.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+      expect(g.pfirrmann.grade).toBe(
+        g.pfirrmann.distribution.indexOf(Math.max(...g.pfirrmann.distribution)) + 1,
+      );
+    }
+    // the discs lie in the volume, one above the other from L5-S1 up (LPS z rises to the head), near the midline
+    const discs = f.discs as Array<{ level: string; centroid: number[] }>;
+    const z = discs.map((d) => d.centroid[2]);
+    for (let k = 1; k < z.length; k++) expect(z[k]).toBeGreaterThan(z[k - 1] + 15);
+    const lo = lps(volume, 0, 0, 0);
+    const hi = lps(volume, volume.nx - 1, volume.ny - 1, volume.nz - 1);
+    for (const d of discs) {
+      expect(d.centroid[0]).toBeGreaterThanOrEqual(Math.min(lo[0], hi[0]));
+      expect(d.centroid[0]).toBeLessThanOrEqual(Math.max(lo[0], hi[0]));
+      expect(d.centroid[2]).toBeGreaterThanOrEqual(lo[2]);
+      expect(d.centroid[2]).toBeLessThanOrEqual(hi[2]);
+    }
+    // no axial series: the herniation type and side cannot be told, and the findings say so
+    expect(f.warnings).toContain('no axial T2 slices');
+    for (const l of f.levels) expect(l.diagnosis).toBe('indeterminate');
+    expect(run.stdout.split('\n')[1]).toMatch(/^sagittal grading .*L5-S1 Pfirrmann [1-5]/);
+    expect(readdirSync(path.join(out, 'key-images')).length).toBeGreaterThanOrEqual(1);
+  });
+});
