@@ -49,6 +49,8 @@ def add_train_args(p: argparse.ArgumentParser, task_required: bool = True) -> No
     p.add_argument("--seg-levels", action="store_true", help="U-Net: 6 extra output channels, one per disc level")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--augment-extra", action="store_true", help="segmentation: also random scale (0.85-1.15), rotation (+-12 deg), shift (6 %%) and gamma (0.7-1.5), beyond the paper's flip and brightness")
+    p.add_argument("--augment-mri", action="store_true", help="segmentation: also a smooth multiplicative bias field (log-amplitude up to 0.3) and Rician noise (sigma 0-8 grey levels), with probability 0.8")
+    p.add_argument("--oversample", default=None, metavar="SOURCE=FRACTION", help="training draws (with replacement) give the images of one data source (patient-id prefix, e.g. mendeley-axial) this fraction of each epoch")
     p.add_argument("--class-weights", choices=["none", "balanced"], default="none")
     p.add_argument("--split", default=None, help="reuse a split JSON instead of making one")
     p.add_argument("--seg-model", default=None, help="segmentation model (models/<name> or a run folder) to crop images without masks")
@@ -75,7 +77,7 @@ def config_from(args, command: str):
         beta1=args.beta1, beta2=args.beta2, eps=args.eps, weight_decay=args.weight_decay, patience=args.patience,
         seed=args.seed, filters=args.filters, dropout=args.dropout, seg_size=args.seg_size, seg_levels=args.seg_levels,
         crop_size=getattr(args, "crop_size", None), smooth_masks=getattr(args, "smooth_masks", False),
-        augment=not args.no_augment, augment_extra=getattr(args, "augment_extra", False), class_weights=args.class_weights, split=args.split, seg_model=args.seg_model,
+        augment=not args.no_augment, augment_extra=getattr(args, "augment_extra", False), augment_mri=getattr(args, "augment_mri", False), oversample=getattr(args, "oversample", None), class_weights=args.class_weights, split=args.split, seg_model=args.seg_model,
         pretrained=getattr(args, "pretrained", None), finetune_epochs=getattr(args, "finetune_epochs", 20),
         finetune_lr=getattr(args, "finetune_lr", 1e-5), drop_bulge=args.drop_bulge, both=args.both, device=args.device,
         progress=not args.quiet, eval_train=not args.no_eval_train, init=getattr(args, "init", None),

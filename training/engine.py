@@ -9,7 +9,9 @@ Paper settings used as defaults:
   command line option says otherwise; transfer learning trains the head at ``--lr`` (default 1e-3)
   and fine-tunes everything at 1e-5.
 - Augmentation (training only): horizontal flip (axial: left <-> right labels swapped) and
-  brightness x U(0.8, 1.2).
+  brightness x U(0.8, 1.2). Beyond the paper, segmentation only: ``--augment-extra`` (similarity transform,
+  gamma) and ``--augment-mri`` (:class:`MRIAugment`: smooth multiplicative bias field, Rician noise); any task:
+  ``--oversample SOURCE=FRACTION`` (training draws with replacement: that data source makes up FRACTION of each epoch).
 
 Early stopping watches the validation loss (patience ``--patience`` epochs) and restores the best
 weights. ``--max-steps`` caps optimizer steps (tests, smoke runs). Device: CUDA when available.
@@ -37,7 +39,7 @@ from training import preprocess as P
 from training import report as R
 from training import splits as S
 from training.data import CropDataset, SegDataset, build_crops, seg_arrays, seg_classes
-from training.datasets import classes_for, credits_for, load_records, patient_strata
+from training.datasets import classes_for, credits_for, fixed_parts, load_records, patient_strata
 from training.inference import CHECKPOINT_NAME, Runner, pick_device
 from training.pack import is_packed, load_packed
 from training.models import DISPLAY, TRANSFER, build_model, count_params
@@ -78,6 +80,8 @@ class TrainConfig:
     seg_levels: bool = False
     augment: bool = True
     augment_extra: bool = False  # segmentation: + scale/rotation/shift and gamma (beyond the paper)
+    augment_mri: bool = False  # segmentation: + smooth multiplicative bias field and Rician noise (MRIAugment)
+    oversample: str | None = None  # 'SOURCE=FRACTION': training draws (with replacement) give that source FRACTION of each epoch
     class_weights: str = "none"  # none | balanced
     split: str | None = None  # reuse a split JSON
     seg_model: str | None = None  # to crop images without masks
@@ -161,8 +165,19 @@ def make_split(cfg: TrainConfig, records) -> dict:
     if cfg.split:
         split = S.read_split(cfg.split)
     else:
-        strata = patient_strata(records) if cfg.task == "classification" else {p: r.source for r in records for p in [r.patient_id]}
-        split = S.split_patients([r.patient_id for r in records], seed=cfg.seed, strata=strata)
+        # data sets that fix their own split (annotated axial slices: labels.csv's test slices only ever go to
+        # test) keep it; every other patient is split as usual
+        fixed = fixed_parts(records, cfg.seed)
+        free = [r for r in records if r.patient_id not in fixed]
+        strata = patient_strata(free) if cfg.task == "classification" else {p: r.source for r in free for p in [r.patient_id]}
+        split = S.split_patients([r.patient_id for r in free], seed=cfg.seed, strata=strata)
+        if fixed:
+            for p, part in fixed.items():
+                split[part].append(p)
+            for part in ("train", "val", "test"):
+                split[part] = sorted(split[part])
+            sources = sorted({p.split(":", 1)[0] for p in fixed})
+            split["method"] = (f"{split['method']} + " if free else "") + f"fixed by the data set ({', '.join(sources)}: its test part; seeded validation slices from its train part)"
     S.check_disjoint(split)
     return split
 
@@ -204,6 +219,59 @@ def cosine_factor(step: int, total: int, floor: float = COSINE_FLOOR) -> float:
         return 1.0
     t = min(step, total) / total
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+@dataclass
+class MRIAugment(P.Augment):
+    """``--augment-mri`` (segmentation, beyond the paper): after the flip / similarity / gamma / brightness of
+    :class:`preprocess.Augment`, with probability ``mri_p`` a smooth multiplicative bias field (coil
+    inhomogeneity: exp of a random ``g`` x ``g`` grid, g in 2..``bias_grid``, bicubic-upsampled and scaled to a
+    log-amplitude up to ``bias``, i.e. up to x1.35 / x0.74 at the default 0.3) and Rician noise (magnitude of the
+    image plus complex Gaussian noise, sigma uniform in ``noise_sigma`` grey levels). Masks are unchanged;
+    the image stays uint8 of the same shape."""
+
+    mri_p: float = 0.8
+    bias: float = 0.3
+    bias_grid: int = 4
+    noise_sigma: tuple[float, float] = (0.0, 8.0)
+
+    def segmentation(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
+        image, mask = super().segmentation(image, mask, rng)
+        if rng.random() < self.mri_p:
+            image = self.intensity(image, rng)
+        return image, mask
+
+    def intensity(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        import cv2
+
+        h, w = image.shape[-2:]
+        g = int(rng.integers(2, self.bias_grid + 1))
+        field = cv2.resize(rng.standard_normal((g, g)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+        field /= max(float(np.abs(field).max()), 1e-6)
+        x = image.astype(np.float64) * np.exp(rng.uniform(0.0, self.bias) * field)
+        sigma = rng.uniform(*self.noise_sigma)
+        if sigma > 0:
+            x = np.hypot(x + rng.normal(0.0, sigma, x.shape), rng.normal(0.0, sigma, x.shape))
+        return np.clip(np.floor(x + 0.5), 0, 255).astype(np.uint8)
+
+
+def oversample_weights(patients: list[str], spec: str | None) -> np.ndarray | None:
+    """``--oversample SOURCE=FRACTION``: per training image the draw weight that gives the images of SOURCE (the
+    patient id's prefix before ':', e.g. ``mendeley-axial``) FRACTION of the draws and the rest 1 - FRACTION,
+    uniformly within each; None without a spec."""
+    if not spec:
+        return None
+    src, _, frac_s = spec.rpartition("=")
+    frac = float(frac_s)
+    if not src or not 0 < frac < 1:
+        raise SystemExit(f"--oversample {spec!r}: expected SOURCE=FRACTION with 0 < FRACTION < 1")
+    mine = np.array([p.split(":", 1)[0] == src for p in patients], dtype=bool)
+    k, n = int(mine.sum()), len(mine)
+    if k == 0:
+        raise SystemExit(f"--oversample: no training image of source {src!r}")
+    if k == n:
+        return None
+    return np.where(mine, frac / k, (1 - frac) / (n - k))
 
 
 def _worker_init(_worker_id: int) -> None:
@@ -297,7 +365,10 @@ def eval_cls(model, part: dict, classes, device, weights=None) -> tuple[float | 
 
 def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str, history: list, weights) -> None:
     seg = cfg.task == "segmentation"
-    aug = P.Augment(extra=cfg.augment_extra and cfg.task == "segmentation") if cfg.augment else None
+    aug = None
+    if cfg.augment:
+        aug_cls = MRIAugment if cfg.augment_mri and cfg.task == "segmentation" else P.Augment
+        aug = aug_cls(extra=cfg.augment_extra and cfg.task == "segmentation")
     if seg:
         train_ds = SegDataset(parts["train"]["images"], parts["train"]["targets"], aug, cfg.seed, crop=cfg.crop_size)
         loss_fn = seg_loss
@@ -313,7 +384,9 @@ def _fit(cfg, model, parts, classes, device, epochs: int, lr: float, phase: str,
     g = torch.Generator()
     g.manual_seed(cfg.seed)
     workers = {"num_workers": cfg.workers, "worker_init_fn": _worker_init} if cfg.workers > 0 else {}
-    loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=g, drop_last=len(train_ds) > cfg.batch_size and not seg, pin_memory=device.type == "cuda", **workers)
+    draw = oversample_weights(list(parts["train"].get("patients", [])), cfg.oversample)
+    order = {"shuffle": True, "generator": g} if draw is None else {"sampler": torch.utils.data.WeightedRandomSampler(torch.as_tensor(draw, dtype=torch.double), len(train_ds), replacement=True, generator=g)}
+    loader = DataLoader(train_ds, batch_size=cfg.batch_size, drop_last=len(train_ds) > cfg.batch_size and not seg, pin_memory=device.type == "cuda", **order, **workers)
     opt = make_optimizer(cfg, model.parameters(), lr)
     budget = StepBudget(cfg.max_steps, cfg.time_limit)
     sched = None

@@ -1,4 +1,4 @@
-// `lumbar analyze` end to end on a real sagittal T2 series (issue 13): the Spinal Cord Toolbox's lumbar volume
+// `lumbar analyze` end to end on a real sagittal T2 series (issue 13), then with a real axial T2 slice (issue 14): the Spinal Cord Toolbox's lumbar volume
 // (../shared/data/sct-t2-lumbar/t2_lumbar.nii.gz, MIT; 38 sagittal slices of 257x201 at 1 mm) written as a DICOM MR
 // series with the geometry of its NIfTI header, stored as a scanner would (anterior on the image's right, head at
 // the top), then analysed with the shipped models. The grader must grade the lumbar discs it finds, numbered from
@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { PNG } from 'pngjs';
 import {
   deterministicUid,
   mrImageDataset,
@@ -44,30 +45,33 @@ function lps(v: Volume, i: number, j: number, k: number): [number, number, numbe
   return [-ras[0], -ras[1], ras[2]];
 }
 
+const study = (uid: (...parts: Array<string | number>) => string, when: Date): PatientStudy => ({
+  patientName: 'SCT^LUMBAR',
+  patientId: 'SCT-T2-LUMBAR',
+  patientBirthDate: '19800101',
+  patientSex: 'O',
+  studyInstanceUid: uid('study'),
+  studyId: '1',
+  accessionNumber: 'SCT0001',
+  studyDescription: 'MRI LUMBAR SPINE',
+  studyDateTime: when,
+  frameOfReferenceUid: uid('for'),
+  institutionName: 'Spinal Cord Toolbox tutorial data (MIT)',
+  manufacturer: 'unknown',
+  modelName: 'unknown',
+  deviceSerialNumber: '0',
+  magneticFieldStrength: 3,
+});
+const uidOf = (...parts: Array<string | number>) => deterministicUid('lumbar-test-sct', ...parts);
+const WHEN = new Date(Date.UTC(2026, 11, 6, 9, 0));
+
 function writeSeries(v: Volume, dir: string): void {
   // The header's axes: i = right, j = anterior, k = superior (sform close to identity; checked below).
   expect(v.srow[0][0]).toBeCloseTo(1, 3);
   expect(v.srow[1][1]).toBeCloseTo(1, 3);
   expect(v.srow[2][2]).toBeCloseTo(1, 3);
-  const uid = (...parts: Array<string | number>) => deterministicUid('lumbar-test-sct', ...parts);
-  const when = new Date(Date.UTC(2026, 11, 6, 9, 0));
-  const study: PatientStudy = {
-    patientName: 'SCT^LUMBAR',
-    patientId: 'SCT-T2-LUMBAR',
-    patientBirthDate: '19800101',
-    patientSex: 'O',
-    studyInstanceUid: uid('study'),
-    studyId: '1',
-    accessionNumber: 'SCT0001',
-    studyDescription: 'MRI LUMBAR SPINE',
-    studyDateTime: when,
-    frameOfReferenceUid: uid('for'),
-    institutionName: 'Spinal Cord Toolbox tutorial data (MIT)',
-    manufacturer: 'unknown',
-    modelName: 'unknown',
-    deviceSerialNumber: '0',
-    magneticFieldStrength: 3,
-  };
+  const uid = uidOf;
+  const when = WHEN;
   const series: MrSeries = {
     seriesInstanceUid: uid('series'),
     seriesNumber: 2,
@@ -104,7 +108,7 @@ function writeSeries(v: Volume, dir: string): void {
       rows,
       columns,
     };
-    const ds = mrImageDataset(study, series, {
+    const ds = mrImageDataset(study(uid, when), series, {
       sopInstanceUid: uid('image', i),
       instanceNumber: i + 1,
       plane,
@@ -116,9 +120,74 @@ function writeSeries(v: Volume, dir: string): void {
   }
 }
 
+/** 8-bit grey PNG -> pixels. */
+function readPng(file: string): { width: number; height: number; data: Uint16Array } {
+  const png = PNG.sync.read(readFileSync(file));
+  const data = new Uint16Array(png.width * png.height);
+  for (let i = 0; i < data.length; i++) data[i] = png.data[i * 4];
+  return { width: png.width, height: png.height, data };
+}
+
+/** Held-out real axial T2 slices (annotations/mendeley-axial, split test): a disc cut between an endplate and a body. */
+const AXIAL = [
+  { file: 'validation__without_pain__spine_0009', offsetMm: -5 }, // endplate
+  { file: 'validation__with_pain__spine_0027', offsetMm: 0 }, // disc
+  { file: 'validation__with_pain__spine_0015', offsetMm: 5 }, // vertebral body
+];
+const AXIAL_MM = 0.6; // 320 px -> a 192 mm field of view
+
+/** An axial T2 series of real slices centred on `centre` (LPS), stored in radiological display order. */
+function writeAxialSeries(dir: string, centre: readonly number[]): void {
+  const series: MrSeries = {
+    seriesInstanceUid: uidOf('axial-series'),
+    seriesNumber: 3,
+    seriesDescription: 'T2 TSE TRA',
+    protocolName: 'T2 TSE TRA',
+    seriesDateTime: WHEN,
+    imageType: ['ORIGINAL', 'PRIMARY', 'M'],
+    scanningSequence: 'SE',
+    sequenceVariant: 'SK',
+    scanOptions: '',
+    mrAcquisitionType: '2D',
+    sequenceName: 'tse',
+    repetitionTime: 4000,
+    echoTime: 100,
+    echoTrainLength: 16,
+    flipAngle: 90,
+    sliceThickness: 4,
+    pixelBandwidth: 200,
+  };
+  AXIAL.forEach((a, k) => {
+    const img = readPng(sharedPath('data', 'mendeley-axial-unlabelled', `${a.file}.png`));
+    // columns run to the patient's left (LPS +x), rows to the back (LPS +y): anterior up, patient's left on the right
+    const plane: ImagePlane = {
+      position: [
+        centre[0] - (img.width / 2) * AXIAL_MM,
+        centre[1] - (img.height / 2) * AXIAL_MM,
+        centre[2] + a.offsetMm,
+      ],
+      row: [1, 0, 0],
+      col: [0, 1, 0],
+      spacing: [AXIAL_MM, AXIAL_MM],
+      rows: img.height,
+      columns: img.width,
+    };
+    const ds = mrImageDataset(study(uidOf, WHEN), series, {
+      sopInstanceUid: uidOf('axial', k),
+      instanceNumber: k + 1,
+      plane,
+      pixels: img.data,
+      windowCenter: 128,
+      windowWidth: 256,
+    });
+    writeFileSync(path.join(dir, `AX${k + 1}.dcm`), writePart10(ds));
+  });
+}
+
 describe('lumbar analyze on a real sagittal T2 series (SCT lumbar volume)', () => {
   let tmp: string;
   let volume: Volume;
+  let l4l5: readonly number[] | undefined;
   beforeAll(() => {
     tmp = makeTmpDir('analyze-real');
     volume = readNifti(sharedPath('data', 'sct-t2-lumbar', 't2_lumbar.nii.gz'));
@@ -160,6 +229,7 @@ describe('lumbar analyze on a real sagittal T2 series (SCT lumbar volume)', () =
     }
     // the discs lie in the volume, one above the other from L5-S1 up (LPS z rises to the head), near the midline
     const discs = f.discs as Array<{ level: string; centroid: number[] }>;
+    l4l5 = discs.find((d) => d.level === 'L4-L5')?.centroid;
     const z = discs.map((d) => d.centroid[2]);
     for (let k = 1; k < z.length; k++) expect(z[k]).toBeGreaterThan(z[k - 1] + 15);
     const lo = lps(volume, 0, 0, 0);
@@ -175,5 +245,31 @@ describe('lumbar analyze on a real sagittal T2 series (SCT lumbar volume)', () =
     for (const l of f.levels) expect(l.diagnosis).toBe('indeterminate');
     expect(run.stdout.split('\n')[1]).toMatch(/^sagittal grading .*L5-S1 Pfirrmann [1-5]/);
     expect(readdirSync(path.join(out, 'key-images')).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('segments the disc of a real axial T2 slice placed at L4-L5, and reads the level from the sagittal view', async () => {
+    expect(l4l5).toBeDefined();
+    mkdirSync(path.join(tmp, 'study', 'ax'));
+    writeAxialSeries(path.join(tmp, 'study', 'ax'), l4l5!);
+    const out = path.join(tmp, 'out-axial');
+    const run = await runTool(process.execPath, [cliMain, 'analyze', path.join(tmp, 'study'), '--out', out], {
+      cwd: repoRoot,
+      timeoutMs: 180_000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const f = JSON.parse(readFileSync(path.join(out, 'findings.json'), 'utf8'));
+    expect(f.warnings).not.toContain('no axial T2 slices');
+    const level = f.levels.find((l: { level: string }) => l.level === 'L4-L5');
+    const disc = level.evidence.axial.find(
+      (a: { sopInstanceUid: string }) => a.sopInstanceUid === uidOf('axial', 1),
+    ) as { distanceMm: number; discAreaMm2: number } | undefined;
+    // the slice through the disc is assigned to L4-L5 and its disc segmented: the project mask's area, +-25 %
+    expect(disc).toBeDefined();
+    expect(disc!.distanceMm).toBeLessThan(1);
+    const maskArea = 3150 * AXIAL_MM * AXIAL_MM; // annotations/mendeley-axial/labels.csv, disc_area_px
+    expect(disc!.discAreaMm2).toBeGreaterThan(0.75 * maskArea);
+    expect(disc!.discAreaMm2).toBeLessThan(1.25 * maskArea);
+    expect(level.diagnosis).toEqual(expect.any(String));
   });
 });

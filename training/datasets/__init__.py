@@ -1,12 +1,13 @@
 """Data set loaders. :func:`load_records` detects the layout of a folder.
 
 Layouts: phantom (docs/DATASET-LAYOUT.md, synthetic), SPIDER (../shared/data/spider, real
-sagittal, CC BY 4.0), Mendeley Lumbar Spine MRI (.ima + Label_Images, real axial, CC BY 4.0).
+sagittal, CC BY 4.0), Mendeley Lumbar Spine MRI (.ima + Label_Images, real axial, CC BY 4.0), project-annotated
+axial slices (annotations/mendeley-axial: labels.csv + masks/, images of the Mendeley data set, CC BY 4.0).
 """
 
 from __future__ import annotations
 
-from training.datasets import mendeley, phantom, spider
+from training.datasets import annotated, mendeley, phantom, spider
 from training.datasets.common import (
     AXIAL_CLASSES,
     AXIAL_CLASSES_NO_BULGE,
@@ -23,9 +24,11 @@ def detect_layout(root: str) -> str:
         return "phantom"
     if mendeley.is_mendeley(root):
         return "mendeley"
+    if annotated.is_annotated(root):
+        return "annotated"
     if spider.is_spider(root):
         return "spider"
-    raise ValueError(f"{root}: not a phantom, SPIDER or Mendeley layout")
+    raise ValueError(f"{root}: not a phantom, SPIDER, Mendeley or annotated-axial layout")
 
 
 def load_records(root: str, task: str, view: str, both: str = "drop", drop_bulge: bool = False) -> list[Record]:
@@ -35,7 +38,16 @@ def load_records(root: str, task: str, view: str, both: str = "drop", drop_bulge
         return phantom.load(root, task, view, both=both, drop_bulge=drop_bulge)
     if layout == "spider":
         return spider.load(root, task, view, both=both)
+    if layout == "annotated":
+        return annotated.load(root, task, view)
     return mendeley.load(root, task, view)
+
+
+def fixed_parts(records: list[Record], seed: int = 0) -> dict[str, str]:
+    """Patient id -> part ('train' | 'val' | 'test') for records of data sets that fix their own split
+    (annotated axial slices: labels.csv's test slices only ever go to the test part); other patients are not
+    in the answer and are split as usual."""
+    return annotated.assign_parts(records, seed)
 
 
 def credits_for(root: str) -> dict:
@@ -45,6 +57,15 @@ def credits_for(root: str) -> dict:
         return {"name": "SPIDER", "kind": "real", "licence": spider.LICENCE, "citation": spider.CITATION}
     if layout == "mendeley":
         return {"name": "Mendeley Lumbar Spine MRI Dataset", "kind": "real", "licence": "CC BY 4.0", "citation": mendeley.CITATION}
+    if layout == "annotated":
+        return {
+            "name": "Mendeley Lumbar Spine MRI Dataset, axial slices with lumbar-ai project disc masks",
+            "kind": "real",
+            "licence": annotated.LICENCE,
+            "citation": annotated.CITATION,
+            "annotations": "lumbar-ai project annotations (one non-clinical reader, semi-automatic tool), not a radiologist's",
+            "split": "labels.csv: train slices for training and validation, test slices held out",
+        }
     info = phantom.dataset_info(root)
     return {
         "name": "lumbar phantom",
@@ -63,6 +84,7 @@ __all__ = [
     "classes_for",
     "credits_for",
     "detect_layout",
+    "fixed_parts",
     "load_records",
     "patient_strata",
 ]

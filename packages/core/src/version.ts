@@ -1,7 +1,7 @@
 /** The algorithm identity written into every object we send to a PACS. */
 export const ALGORITHM = {
   name: 'lumbar-ai',
-  version: '0.4.0',
+  version: '0.5.0',
   manufacturer: 'lumbar-ai (open source)',
   disclaimer: 'Not for primary diagnosis: research use only until clinically validated.',
 } as const;
