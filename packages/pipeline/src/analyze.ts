@@ -2,6 +2,7 @@ import { DISC_LEVELS, type DiscLevel } from '@lumbar/core';
 import { maskToStored } from './canonical';
 import { axialStage, levelAxial, type AxialSliceResult } from './axial';
 import { DEFAULT_FUSION, aggregate, fuseLevel, sagittalByLevel, summarise, type FusionPolicy } from './fuse';
+import { allOutOfDistribution } from './ood';
 import { sagittalStage } from './sagittal';
 import type { AnalysisResult, DiscGrading, KeyImage, LevelFinding, Models, StudyInput } from './types';
 
@@ -67,6 +68,9 @@ export async function analyzeStudy(
           {
             sagittalHerniation: sagByLevel?.[level] ?? null,
             axial: levelAxial(axial, level, policy.axialAggregate),
+            axialOutOfDistribution: allOutOfDistribution(
+              axial.filter((a) => a.level === level).map((a) => a.evidence),
+            ),
           },
           policy,
         )

@@ -8,6 +8,7 @@ import {
 import { classifierInput, type GrayImage } from '@lumbar/imaging';
 import { CanonicalSlice, canonicalSlice } from './canonical';
 import { assignAxialSlice, type LabelledDisc } from './geometry';
+import { oodCheck } from './ood';
 import { segmentBatch } from './segment';
 import type { AxialEvidence, Models, SliceInput } from './types';
 
@@ -32,7 +33,8 @@ export function byClass(probs: ArrayLike<number>, classes: readonly string[]): R
 
 /**
  * Axial stage: assign each slice to a disc level by geometry, segment the slices of the wanted levels
- * in one batch, crop the disc of each and classify all crops in one batch.
+ * in one batch, crop the disc of each and classify all crops in one batch. With models.axialOod, each crop (before
+ * CLAHE) also gets its out-of-distribution score (evidence.ood).
  */
 export async function axialStage(
   slices: SliceInput[],
@@ -76,6 +78,7 @@ export async function axialStage(
           out.data.subarray(k * nClasses, (k + 1) * nClasses),
           models.axialCls.card.output.classes,
         ),
+        ...(models.axialOod ? { ood: oodCheck(models.axialOod, input!.resized) } : {}),
       },
     };
   });

@@ -1,5 +1,6 @@
 import { AXIAL_CLASSES, AxialClass, SAGITTAL_CLASSES } from '@lumbar/core';
 import type { AxialAggregate } from './axial';
+import { OOD_REASON } from './ood';
 
 export type Diagnosis = AxialClass | 'indeterminate';
 export type AxialProbs = Record<AxialClass, number>;
@@ -9,6 +10,8 @@ export interface LevelEvidence {
   sagittalHerniation: number | null;
   /** Axial classifier output over the slices assigned to this level (FusionPolicy.axialAggregate; null when none). */
   axial: AxialProbs | null;
+  /** Every axial slice of this level was out of distribution (packages/pipeline/src/ood.ts); absent: false. */
+  axialOutOfDistribution?: boolean;
 }
 
 export interface FusedLevel {
@@ -70,7 +73,8 @@ const HERNIATED: readonly AxialClass[] = ['central', 'left', 'right'];
  * Fuses both views for one level. The sagittal classifier says whether the level is herniated; the
  * axial classifier says how (bulge, central) and on which side (the patient's). The probability of
  * herniation is a weighted mean of both views; its split between central/left/right, and the split of
- * the rest between healthy and bulge, come from the axial view.
+ * the rest between healthy and bulge, come from the axial view. When every axial slice of the level is out of
+ * distribution (evidence.axialOutOfDistribution) the finding is indeterminate with OOD_REASON.
  */
 export function fuseLevel(e: LevelEvidence, policy: FusionPolicy = DEFAULT_FUSION): FusedLevel {
   const ax = e.axial;
@@ -96,7 +100,8 @@ export function fuseLevel(e: LevelEvidence, policy: FusionPolicy = DEFAULT_FUSIO
   const ranked = AXIAL_CLASSES.map((k) => [k, probabilities[k]] as const).sort((a, b) => b[1] - a[1]);
   const [top, pTop] = ranked[0];
   let reason: string | null = null;
-  if (sag === null) reason = 'no sagittal result for this level: the axial view alone is not enough';
+  if (e.axialOutOfDistribution) reason = OOD_REASON;
+  else if (sag === null) reason = 'no sagittal result for this level: the axial view alone is not enough';
   else if (Math.abs(sag - axHern) > policy.maxDisagreement) {
     reason = `the views disagree: sagittal herniation ${sag.toFixed(2)}, axial ${axHern.toFixed(2)}`;
   } else if (pTop < policy.minConfidence) reason = `low confidence: best class ${top} at ${pTop.toFixed(2)}`;

@@ -7,3 +7,4 @@ export * from './sagittal';
 export * from './axial';
 export * from './analyze';
 export * from './grading';
+export * from './ood';

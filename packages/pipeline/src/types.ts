@@ -2,6 +2,7 @@ import type { AxialClass, DiscLevel } from '@lumbar/core';
 import type { ImagePlane } from '@lumbar/dicom';
 import type { Box, GrayImage } from '@lumbar/imaging';
 import type { Diagnosis } from './fuse';
+import type { OodModel, OodResult } from './ood';
 
 /** One decoded slice with its geometry, as the pipeline receives it (no I/O here). */
 export interface SliceInput {
@@ -44,6 +45,8 @@ export interface Models {
   axialCls: Predictor;
   /** The per-disc sagittal grader (models/sag-grading); optional: without it the node works as before. */
   sagittalGrading?: Predictor;
+  /** The out-of-distribution check of axial crops (models/ax-ood/ood.json); optional: without it nothing changes. */
+  axialOod?: OodModel;
 }
 
 /** A slice shown to a person: the canonical 8-bit image, the disc mask and the classifier's box. */
@@ -63,6 +66,8 @@ export interface AxialEvidence {
   distanceMm: number;
   discAreaMm2: number;
   probabilities: Record<AxialClass, number>;
+  /** The crop's out-of-distribution score (packages/pipeline/src/ood.ts); absent without models/ax-ood. */
+  ood?: OodResult;
 }
 
 /**
