@@ -65,6 +65,33 @@ const study = (uid: (...parts: Array<string | number>) => string, when: Date): P
 const uidOf = (...parts: Array<string | number>) => deterministicUid('lumbar-test-sct', ...parts);
 const WHEN = new Date(Date.UTC(2026, 11, 6, 9, 0));
 
+/** A T2 TSE series as a scanner describes it. */
+const mrSeries = (
+  key: string,
+  n: number,
+  description: string,
+  tr: number,
+  thicknessMm: number,
+): MrSeries => ({
+  seriesInstanceUid: uidOf(key),
+  seriesNumber: n,
+  seriesDescription: description,
+  protocolName: description,
+  seriesDateTime: WHEN,
+  imageType: ['ORIGINAL', 'PRIMARY', 'M'],
+  scanningSequence: 'SE',
+  sequenceVariant: 'SK',
+  scanOptions: '',
+  mrAcquisitionType: '2D',
+  sequenceName: 'tse',
+  repetitionTime: tr,
+  echoTime: 100,
+  echoTrainLength: 16,
+  flipAngle: 90,
+  sliceThickness: thicknessMm,
+  pixelBandwidth: 200,
+});
+
 function writeSeries(v: Volume, dir: string): void {
   // The header's axes: i = right, j = anterior, k = superior (sform close to identity; checked below).
   expect(v.srow[0][0]).toBeCloseTo(1, 3);
@@ -72,25 +99,7 @@ function writeSeries(v: Volume, dir: string): void {
   expect(v.srow[2][2]).toBeCloseTo(1, 3);
   const uid = uidOf;
   const when = WHEN;
-  const series: MrSeries = {
-    seriesInstanceUid: uid('series'),
-    seriesNumber: 2,
-    seriesDescription: 'T2 TSE SAG',
-    protocolName: 'T2 TSE SAG',
-    seriesDateTime: when,
-    imageType: ['ORIGINAL', 'PRIMARY', 'M'],
-    scanningSequence: 'SE',
-    sequenceVariant: 'SK',
-    scanOptions: '',
-    mrAcquisitionType: '2D',
-    sequenceName: 'tse',
-    repetitionTime: 3000,
-    echoTime: 100,
-    echoTrainLength: 16,
-    flipAngle: 90,
-    sliceThickness: 1,
-    pixelBandwidth: 200,
-  };
+  const series = mrSeries('series', 2, 'T2 TSE SAG', 3000, 1);
   // Stored like a scanner's sagittal: rows from head to foot (k falling), columns from posterior to anterior
   // (j rising), i.e. the patient's front on the image's right; the pipeline has to turn it to canonical.
   for (let i = 0; i < v.nx; i++) {
@@ -138,25 +147,7 @@ const AXIAL_MM = 0.6; // 320 px -> a 192 mm field of view
 
 /** An axial T2 series of real slices centred on `centre` (LPS), stored in radiological display order. */
 function writeAxialSeries(dir: string, centre: readonly number[]): void {
-  const series: MrSeries = {
-    seriesInstanceUid: uidOf('axial-series'),
-    seriesNumber: 3,
-    seriesDescription: 'T2 TSE TRA',
-    protocolName: 'T2 TSE TRA',
-    seriesDateTime: WHEN,
-    imageType: ['ORIGINAL', 'PRIMARY', 'M'],
-    scanningSequence: 'SE',
-    sequenceVariant: 'SK',
-    scanOptions: '',
-    mrAcquisitionType: '2D',
-    sequenceName: 'tse',
-    repetitionTime: 4000,
-    echoTime: 100,
-    echoTrainLength: 16,
-    flipAngle: 90,
-    sliceThickness: 4,
-    pixelBandwidth: 200,
-  };
+  const series = mrSeries('axial-series', 3, 'T2 TSE TRA', 4000, 4);
   AXIAL.forEach((a, k) => {
     const img = readPng(sharedPath('data', 'mendeley-axial-unlabelled', `${a.file}.png`));
     // columns run to the patient's left (LPS +x), rows to the back (LPS +y): anterior up, patient's left on the right

@@ -11,6 +11,8 @@ export const GRADING_TASKS = [
   'spondylolisthesis',
 ] as const;
 export type GradingTask = (typeof GRADING_TASKS)[number];
+/** The grader's six probabilities for one disc, by task. */
+export type GradingProbabilities = Record<GradingTask, number>;
 
 export const PFIRRMANN_CLASSES = [
   'pfirrmann_1',

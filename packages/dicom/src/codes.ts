@@ -1,3 +1,4 @@
+import type { GradingProbabilities } from '@lumbar/core';
 import type { Dataset } from './write';
 
 /** A coded concept: (value, coding scheme designator, meaning), as DICOM writes it in a code sequence. */
@@ -160,13 +161,7 @@ export const GRADING_CODES = {
 } as const;
 
 /** One disc's grading as the sagittal grader gives it (the values of DiscGrading in @lumbar/pipeline). */
-export interface GradingValues {
-  herniation: number;
-  bulging: number;
-  narrowing: number;
-  modic: number;
-  endplate: number;
-  spondylolisthesis: number;
+export interface GradingValues extends GradingProbabilities {
   pfirrmann: { grade: number; distribution: readonly number[] };
   flags: { herniation: boolean; bulging: boolean; narrowing: boolean };
 }

@@ -1,4 +1,4 @@
-import type { AxialClass, DiscLevel } from '@lumbar/core';
+import type { AxialClass, DiscLevel, GradingProbabilities } from '@lumbar/core';
 import type { ImagePlane } from '@lumbar/dicom';
 import type { Box, GrayImage } from '@lumbar/imaging';
 import type { Diagnosis } from './fuse';
@@ -75,17 +75,11 @@ export interface AxialEvidence {
  * mid-sagittal slice. Probabilities are per disc; `flags` compare them with the card's thresholds (chosen on
  * held-out real SPIDER patients).
  */
-export interface DiscGrading {
+export interface DiscGrading extends GradingProbabilities {
   model: { name: string; version: string };
   sopInstanceUid: string;
   /** The disc's place from the bottom of the spine chain (1 = lowest, normally L5-S1). */
   fromBottom: number;
-  herniation: number;
-  bulging: number;
-  narrowing: number;
-  modic: number;
-  endplate: number;
-  spondylolisthesis: number;
   pfirrmann: { grade: 1 | 2 | 3 | 4 | 5; distribution: [number, number, number, number, number] };
   flags: { herniation: boolean; bulging: boolean; narrowing: boolean };
 }

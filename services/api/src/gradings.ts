@@ -1,4 +1,4 @@
-import { DISC_LEVELS, GRADING_TASKS, type DiscLevel } from '@lumbar/core';
+import { DISC_LEVELS, GRADING_TASKS, type DiscLevel, type GradingProbabilities } from '@lumbar/core';
 import { Type } from 'typebox';
 import { Algorithm } from './schemas';
 
@@ -7,16 +7,10 @@ import { Algorithm } from './schemas';
  * radiological grades), as findings.json stores it (`gradings`, or `levels[].grading`). Probabilities are
  * 0..1; the flags compare them with the model's thresholds.
  */
-export interface Grading {
+export interface Grading extends GradingProbabilities {
   level: DiscLevel;
   model: { name: string; version: string };
   sopInstanceUid: string;
-  herniation: number;
-  bulging: number;
-  narrowing: number;
-  modic: number;
-  endplate: number;
-  spondylolisthesis: number;
   pfirrmann: { grade: 1 | 2 | 3 | 4 | 5; distribution: number[] };
   flags: { herniation: boolean; bulging: boolean; narrowing: boolean };
   fromBottom?: number;
