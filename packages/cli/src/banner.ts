@@ -52,6 +52,56 @@ const GLYPHS: Record<string, number[]> = {
   ')': [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
 };
 
+/** Darkens the RGB pixels of [x0, x1) x [y0, y1) to a quarter, so that text over them stays readable. */
+export function dimRect(
+  rgb: Uint8Array,
+  width: number,
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+): void {
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      const i = (y * width + x) * 3;
+      for (let c = 0; c < 3; c++) rgb[i + c] = Math.round(rgb[i + c] * 0.25);
+    }
+  }
+}
+
+/**
+ * Draws `text` (upper-cased) in place with its cell's top-left corner at (left, top): 6 x 9 pixel cells (glyph plus
+ * one column and two rows of spacing) times `scale`, the glyph one `scale` in from the cell's corner; pixels
+ * outside the image are skipped.
+ */
+export function drawText(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  text: string,
+  left: number,
+  top: number,
+  scale: number,
+  colour: readonly [number, number, number],
+): void {
+  [...text.toUpperCase()].forEach((ch, ci) => {
+    const glyph = GLYPHS[ch];
+    if (!glyph) return;
+    for (let gy = 0; gy < 7; gy++) {
+      for (let gx = 0; gx < 5; gx++) {
+        if (!(glyph[gy] & (0x10 >> gx))) continue;
+        for (let sy = 0; sy < scale; sy++) {
+          for (let sx = 0; sx < scale; sx++) {
+            const x = left + (1 + ci * 6 + gx) * scale + sx;
+            const y = top + (1 + gy) * scale + sy;
+            if (x < width && y < height) rgb.set(colour, (y * width + x) * 3);
+          }
+        }
+      }
+    }
+  });
+}
+
 /** Draws `lines` (upper-cased) at the top of an RGB image in place; lines too long are cut. */
 export function burnInText(
   rgb: Uint8Array,
@@ -64,30 +114,8 @@ export function burnInText(
   const cw = 6 * scale; // 5 columns + 1 space
   const lh = 9 * scale; // 7 rows + 2 space
   const maxChars = Math.floor((width - 2 * scale) / cw);
-  const strip = Math.min(height, lines.length * lh + scale);
-  for (let y = 0; y < strip; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      for (let c = 0; c < 3; c++) rgb[i + c] = Math.round(rgb[i + c] * 0.25);
-    }
-  }
-  lines.forEach((line, li) => {
-    [...line.toUpperCase().slice(0, maxChars)].forEach((ch, ci) => {
-      const glyph = GLYPHS[ch];
-      if (!glyph) return;
-      for (let gy = 0; gy < 7; gy++) {
-        for (let gx = 0; gx < 5; gx++) {
-          if (!(glyph[gy] & (0x10 >> gx))) continue;
-          for (let sy = 0; sy < scale; sy++) {
-            for (let sx = 0; sx < scale; sx++) {
-              const x = scale + ci * cw + gx * scale + sx;
-              const y = scale + li * lh + gy * scale + sy;
-              if (x >= width || y >= height) continue;
-              rgb.set(colour, (y * width + x) * 3);
-            }
-          }
-        }
-      }
-    });
-  });
+  dimRect(rgb, width, 0, 0, width, Math.min(height, lines.length * lh + scale));
+  lines.forEach((line, li) =>
+    drawText(rgb, width, height, line.toUpperCase().slice(0, maxChars), 0, li * lh, scale, colour),
+  );
 }

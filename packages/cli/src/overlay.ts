@@ -1,5 +1,6 @@
 import { PNG } from 'pngjs';
 import type { KeyImage } from '@lumbar/pipeline';
+import { dimRect, drawText } from './banner';
 
 /** One colour per disc label (1 T12-L1 .. 6 L5-S1); the SEG recommends the same for display. */
 export const COLOURS: Array<[number, number, number]> = [
@@ -48,24 +49,6 @@ export function renderKeyImageRgb(k: KeyImage): { width: number; height: number;
   return { width, height, rgb };
 }
 
-// 5x7 glyphs (bit 4 = leftmost column) for the disc labels: levels, Pfirrmann grades and flags.
-const GLYPHS: Record<string, number[]> = {
-  B: [0x1e, 0x11, 0x11, 0x1e, 0x11, 0x11, 0x1e],
-  H: [0x11, 0x11, 0x11, 0x1f, 0x11, 0x11, 0x11],
-  L: [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1f],
-  N: [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
-  P: [0x1e, 0x11, 0x11, 0x1e, 0x10, 0x10, 0x10],
-  S: [0x0f, 0x10, 0x10, 0x0e, 0x01, 0x01, 0x1e],
-  T: [0x1f, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
-  '0': [0x0e, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0e],
-  '1': [0x04, 0x0c, 0x04, 0x04, 0x04, 0x04, 0x0e],
-  '2': [0x0e, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1f],
-  '3': [0x1f, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0e],
-  '4': [0x02, 0x06, 0x0a, 0x12, 0x1f, 0x02, 0x02],
-  '5': [0x1f, 0x10, 0x1e, 0x01, 0x01, 0x11, 0x0e],
-  '-': [0, 0, 0, 0x1f, 0, 0, 0],
-};
-
 /**
  * A disc label ("L5-S1 P3 H"): yellow 5x7 text on a dark box, ending at column x (left of the disc, over the
  * front of the spine rather than the canal), centred on row y, moved inside the image when it would leave it.
@@ -83,25 +66,8 @@ export function drawLabel(
   const h = 9 * scale;
   const left = Math.max(0, Math.min(width - w, label.x - w + 1));
   const top = Math.max(0, Math.min(height - h, Math.round(label.y - h / 2)));
-  for (let y = top; y < Math.min(height, top + h); y++)
-    for (let x = left; x < Math.min(width, left + w); x++) {
-      const i = (y * width + x) * 3;
-      for (let c = 0; c < 3; c++) rgb[i + c] = Math.round(rgb[i + c] * 0.25);
-    }
-  [...text].forEach((ch, ci) => {
-    const glyph = GLYPHS[ch];
-    if (!glyph) return;
-    for (let gy = 0; gy < 7; gy++)
-      for (let gx = 0; gx < 5; gx++) {
-        if (!(glyph[gy] & (0x10 >> gx))) continue;
-        for (let sy = 0; sy < scale; sy++)
-          for (let sx = 0; sx < scale; sx++) {
-            const x = left + (1 + ci * 6 + gx) * scale + sx;
-            const y = top + (1 + gy) * scale + sy;
-            if (x < width && y < height) rgb.set([255, 230, 0], (y * width + x) * 3);
-          }
-      }
-  });
+  dimRect(rgb, width, left, top, Math.min(width, left + w), Math.min(height, top + h));
+  drawText(rgb, width, height, text, left, top, scale, [255, 230, 0]);
 }
 
 function isEdge(m: Uint8Array, w: number, h: number, i: number): boolean {
