@@ -187,16 +187,21 @@ describe('lumbar analyze on a real sagittal T2 series (SCT lumbar volume)', () =
   });
   afterAll(() => (process.env.LUMBAR_KEEP_TEST_DIR ? undefined : removeDir(tmp)));
 
-  it('grades the lumbar discs from the sacrum up, in patient space, and says what it lacks', async () => {
-    expect(readdirSync(path.join(tmp, 'study', 'sag'))).toHaveLength(volume.nx);
-    const out = path.join(tmp, 'out');
+  /** `lumbar analyze` on the study folder: it must exit 0 and print nothing on stderr; its findings.json. */
+  async function analyze(out: string) {
     const run = await runTool(process.execPath, [cliMain, 'analyze', path.join(tmp, 'study'), '--out', out], {
       cwd: repoRoot,
       timeoutMs: 180_000,
     });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const f = JSON.parse(readFileSync(path.join(out, 'findings.json'), 'utf8'));
+    return { run, f: JSON.parse(readFileSync(path.join(out, 'findings.json'), 'utf8')) };
+  }
+
+  it('grades the lumbar discs from the sacrum up, in patient space, and says what it lacks', async () => {
+    expect(readdirSync(path.join(tmp, 'study', 'sag'))).toHaveLength(volume.nx);
+    const out = path.join(tmp, 'out');
+    const { run, f } = await analyze(out);
     const card = JSON.parse(readFileSync(path.join(repoRoot, 'models', 'sag-grading', 'model.json'), 'utf8'));
     const gradings = f.gradings as Array<{
       level: string;
@@ -242,14 +247,7 @@ describe('lumbar analyze on a real sagittal T2 series (SCT lumbar volume)', () =
     expect(l4l5).toBeDefined();
     mkdirSync(path.join(tmp, 'study', 'ax'));
     writeAxialSeries(path.join(tmp, 'study', 'ax'), l4l5!);
-    const out = path.join(tmp, 'out-axial');
-    const run = await runTool(process.execPath, [cliMain, 'analyze', path.join(tmp, 'study'), '--out', out], {
-      cwd: repoRoot,
-      timeoutMs: 180_000,
-    });
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    const f = JSON.parse(readFileSync(path.join(out, 'findings.json'), 'utf8'));
+    const { f } = await analyze(path.join(tmp, 'out-axial'));
     expect(f.warnings).not.toContain('no axial T2 slices');
     const level = f.levels.find((l: { level: string }) => l.level === 'L4-L5');
     const disc = level.evidence.axial.find(

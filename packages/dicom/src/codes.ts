@@ -1,4 +1,4 @@
-import type { GradingProbabilities } from '@lumbar/core';
+import { GRADING_TASKS, type GradingProbabilities } from '@lumbar/core';
 import type { Dataset } from './write';
 
 /** A coded concept: (value, coding scheme designator, meaning), as DICOM writes it in a code sequence. */
@@ -195,12 +195,7 @@ export function gradingCodes(g: GradingValues): {
         method: GRADING_CODES.pfirrmannMethod,
       },
       ...GRADING_CODES.pfirrmann.map((c, i) => p(c, g.pfirrmann.distribution[i])),
-      p(GRADING_CODES.herniation, g.herniation),
-      p(GRADING_CODES.bulging, g.bulging),
-      p(GRADING_CODES.narrowing, g.narrowing),
-      p(GRADING_CODES.modic, g.modic),
-      p(GRADING_CODES.endplate, g.endplate),
-      p(GRADING_CODES.spondylolisthesis, g.spondylolisthesis),
+      ...GRADING_TASKS.map((t) => p(GRADING_CODES[t], g[t])),
     ],
     evaluations: [
       { name: CODES.herniatedDisc, value: presence(g.flags.herniation) },

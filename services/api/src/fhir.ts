@@ -1,4 +1,4 @@
-import { ALGORITHM } from '@lumbar/core';
+import { ALGORITHM, GRADING_TASKS } from '@lumbar/core';
 import type { Grading } from './gradings';
 
 /**
@@ -161,7 +161,6 @@ function gradingObservation(g: Grading, issued: string | undefined) {
       valueCodeableConcept: { coding: [value], text: value.display },
     };
   };
-  const p = GRADING_FHIR.probabilities;
   return {
     resourceType: 'Observation',
     id: fhirId(`grading-${g.level}`),
@@ -187,12 +186,7 @@ function gradingObservation(g: Grading, issued: string | undefined) {
         },
       },
       ...GRADING_FHIR.pfirrmann.map((c, i) => probability(c, g.pfirrmann.distribution[i])),
-      probability(p.herniation, g.herniation),
-      probability(p.bulging, g.bulging),
-      probability(p.narrowing, g.narrowing),
-      probability(p.modic, g.modic),
-      probability(p.endplate, g.endplate),
-      probability(p.spondylolisthesis, g.spondylolisthesis),
+      ...GRADING_TASKS.map((t) => probability(GRADING_FHIR.probabilities[t], g[t])),
       presence(GRADING_FHIR.presence.herniation, g.flags.herniation),
       presence(GRADING_FHIR.presence.bulging, g.flags.bulging),
       presence(GRADING_FHIR.presence.narrowing, g.flags.narrowing),
