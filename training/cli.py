@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         from training.grading import evaluate_grading
 
         try:
-            res = evaluate_grading(args.model, args.data, args.seg_model, args.split, args.part, progress=not args.quiet)
+            res = evaluate_grading(args.model, args.data, args.seg_model, args.split, args.part)
         except (FileNotFoundError, ValueError) as e:
             print(f"evaluate: {e}", file=sys.stderr)
             return 2

@@ -405,12 +405,12 @@ def task_metrics(y: np.ndarray, prob: np.ndarray, groups: np.ndarray, thresholds
     for i, name in enumerate(BINARY):
         yt, pt = y[:, i].astype(int), prob[:, i]
         auc, lo, hi = bootstrap_auc(yt, pt, groups, n_boot)
-        t = (thresholds or {}).get(name, 0.5)
+        t = (thresholds or {}).get(name, 0.5)  # one cut, or one per disc (each fold's own, chosen on its validation part)
         pred = (pt >= t).astype(int)
         sens = float((pred[yt == 1] == 1).mean()) if (yt == 1).any() else None
         spec = float((pred[yt == 0] == 0).mean()) if (yt == 0).any() else None
         out[name] = {
-            "n": int(len(yt)), "positives": int(yt.sum()), "roc_auc": auc, "roc_auc_ci95": [lo, hi], "threshold": round(t, 4),
+            "n": int(len(yt)), "positives": int(yt.sum()), "roc_auc": auc, "roc_auc_ci95": [lo, hi], "threshold": round(float(t), 4) if np.ndim(t) == 0 else "per fold (validation)",
             "sensitivity": sens, "specificity": spec,
             "balanced_accuracy": None if sens is None or spec is None else (sens + spec) / 2,
         }
@@ -493,13 +493,14 @@ def arrays(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return x, y, groups, levels
 
 
-def patient_strata(samples: list[Sample]) -> dict[str, str]:
-    """Stratum per patient: herniated at some disc, else narrowed at some disc, else neither."""
+def patient_strata(groups: np.ndarray, y: np.ndarray) -> dict[str, str]:
+    """Stratum per patient (``groups``: each disc's patient, ``y``: its labels): "h" herniated at some disc, else "n"
+    narrowed at some disc, else "-"."""
     out: dict[str, str] = {}
-    for s in samples:
-        v = "h" if s.y[0] else ("n" if s.y[2] else "-")
-        cur = out.get(s.patient, "-")
-        out[s.patient] = "h" if "h" in (v, cur) else ("n" if "n" in (v, cur) else "-")
+    for gname, yy in zip(groups, y):
+        v = "h" if yy[0] else ("n" if yy[2] else "-")
+        cur = out.get(str(gname), "-")
+        out[str(gname)] = "h" if "h" in (v, cur) else ("n" if "n" in (v, cur) else "-")
     return out
 
 
@@ -531,12 +532,7 @@ def crossval(x, y, groups, levels, r: Recipe, folds: int = 10, seed: int = 0, on
     pooled test predictions, per-fold validation scores and thresholds."""
     from training import splits as S
 
-    strata: dict[str, str] = {}
-    for gname, yy in zip(groups, y):
-        v = "h" if yy[0] else ("n" if yy[2] else "-")
-        cur = strata.get(str(gname), "-")
-        strata[str(gname)] = "h" if "h" in (v, cur) else ("n" if "n" in (v, cur) else "-")
-    cv = S.kfold_patients([str(gname) for gname in groups], folds, seed, strata)
+    cv = S.kfold_patients([str(gname) for gname in groups], folds, seed, patient_strata(groups, y))
     prob = np.full((len(y), len(OUTPUTS)), np.nan, dtype=np.float32)
     fold_of = np.full(len(y), -1)
     per_fold = []
@@ -596,14 +592,20 @@ def _mirrored_stems(cache: str | None):
     return None
 
 
-def orientation_cross_fit(data: str, log=None) -> dict[str, float]:
-    """P(upside down) of every mid-sagittal slice of ``data`` from an orientation check trained on the other patients."""
+def orientation_inputs(data: str) -> tuple[list[str], np.ndarray]:
+    """(stems, the orientation check's inputs) of every mid-sagittal slice of ``data``."""
     from training import orientation as O
     from training.datasets.common import read_grey
 
     paths = sagittal_images(data)
-    stems = [os.path.basename(p)[:-4] for p in paths]
-    x = np.stack([O.to_input(read_grey(p)) for p in paths])
+    return [os.path.basename(p)[:-4] for p in paths], np.stack([O.to_input(read_grey(p)) for p in paths])
+
+
+def orientation_cross_fit(data: str, log=None) -> dict[str, float]:
+    """P(upside down) of every mid-sagittal slice of ``data`` from an orientation check trained on the other patients."""
+    from training import orientation as O
+
+    stems, x = orientation_inputs(data)
     prob = O.cross_fit(x, np.array([s.split("_")[0] for s in stems]))
     return dict(zip(stems, prob.tolist()))
 
@@ -613,7 +615,7 @@ def _fmt(v, nd=3):
 
 
 def results_table(levels, y, prob, groups, thr, n_boot: int = 1000) -> tuple[dict, str]:
-    """Per level group and task: the figures and a markdown table."""
+    """Per level group and task: the figures and a markdown table (``thr``: task -> each disc's threshold)."""
     out = {}
     lines = [
         "| discs | n | herniation AUC [95% CI] (pos) | bal. acc | bulging AUC [CI] (pos) | bal. acc | narrowing AUC [CI] (pos) | bal. acc | Pfirrmann exact | within one | Pfirrmann >= 4 AUC [CI] |",
@@ -623,15 +625,7 @@ def results_table(levels, y, prob, groups, thr, n_boot: int = 1000) -> tuple[dic
         sel = sel_fn(levels)
         if sel.sum() < 10:
             continue
-        sub_thr = {k: float(np.median(v[sel])) for k, v in thr.items()} if isinstance(next(iter(thr.values())), np.ndarray) else thr
-        m = task_metrics(y[sel], prob[sel], groups[sel], sub_thr, n_boot)
-        if isinstance(next(iter(thr.values())), np.ndarray):  # per-disc thresholds: balanced accuracy with each disc's own
-            for i, task in enumerate(BINARY):
-                yt, pt, tt = y[sel, i].astype(int), prob[sel, i], thr[task][sel]
-                pred = pt >= tt
-                sens = float(pred[yt == 1].mean()) if (yt == 1).any() else None
-                spec = float((~pred[yt == 0]).mean()) if (yt == 0).any() else None
-                m[task].update(sensitivity=sens, specificity=spec, balanced_accuracy=None if sens is None or spec is None else (sens + spec) / 2, threshold="per fold (validation)")
+        m = task_metrics(y[sel], prob[sel], groups[sel], {k: v[sel] for k, v in thr.items()}, n_boot)
         out[name] = m
 
         def cell(t):
@@ -681,9 +675,7 @@ def ship(data: str, out_dir: str, r: Recipe, version: str, seg_model: str | None
     from training.export import OPSET, sha256
 
     x, y, groups, levels, _, imgs = build_samples(data, seg_model, cache, log)
-    strata = {}
-    for gname, yy in zip(groups, y):
-        strata[str(gname)] = "h" if yy[0] or strata.get(str(gname)) == "h" else ("n" if yy[2] or strata.get(str(gname)) == "n" else "-")
+    strata = patient_strata(groups, y)
     rng = np.random.default_rng(r.seed)
     pats = sorted(strata)
     by = {}
@@ -759,14 +751,12 @@ def ship(data: str, out_dir: str, r: Recipe, version: str, seg_model: str | None
         "intended_use": "research and demonstration; not a medical device; not for primary diagnosis",
     }
     from training import orientation as O
-    from training.datasets.common import read_grey
 
-    paths = sagittal_images(data)
-    xo = np.stack([O.to_input(read_grey(p)) for p in paths])
+    stems, xo = orientation_inputs(data)
     # the slices the cross-fitted check and the tilt flagged are mirrored back before the final check learns from them
     flagged = set([i.stem for i in imgs if i.mirrored] if imgs is not None else (_mirrored_stems(cache) or []))
-    for i, p in enumerate(paths):
-        if os.path.basename(p)[:-4] in flagged:
+    for i, stem in enumerate(stems):
+        if stem in flagged:
             xo[i] = xo[i][:, ::-1]
     O.export(O.fit(xo, 30, r.seed), os.path.join(out_dir, O.FILE))
     card["orientation_check"] = {
@@ -778,7 +768,7 @@ def ship(data: str, out_dir: str, r: Recipe, version: str, seg_model: str | None
     return card
 
 
-def evaluate_grading(model: str, data: str, seg_model: str | None = None, split: str | None = None, part: str = "test", n_boot: int = 1000, progress: bool = False) -> dict:
+def evaluate_grading(model: str, data: str, seg_model: str | None = None, split: str | None = None, part: str = "test", n_boot: int = 1000) -> dict:
     """Segment every mid-sagittal slice of ``data`` (SPIDER layout), grade each disc, score against the gradings."""
     from training import splits as S
     from training.inference import Runner
