@@ -14,12 +14,14 @@ hash_of() { sha256sum "$1" | cut -d' ' -f1; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # 1. System tools: DCMTK (storescu, dcmdump, dsrdump), dicom3tools (dciodvfy), Orthanc (a real PACS peer
-#    for tests), openssl (test certificates for DICOM TLS). Tests start their own Orthanc on free ports; the package's own service must not start.
+#    for tests), openssl (test certificates for DICOM TLS), Chromium (headless: renders the `lumbar validate`
+#    report in its test). Tests start their own Orthanc on free ports; the package's own service must not start.
 missing=()
 for tool in storescu dcmdump dsrdump; do command -v "$tool" >/dev/null || { missing+=(dcmtk); break; }; done
 command -v dciodvfy >/dev/null || missing+=(dicom3tools)
 [ -x /usr/sbin/Orthanc ] || missing+=(orthanc)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null || { log "need ${missing[*]} and there is no apt-get: install them by hand"; exit 1; }
   log "apt-get install ${missing[*]}"

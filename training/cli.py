@@ -1,5 +1,5 @@
 """``python -m training <command>``: train, evaluate, compare, crossval, export, gridsearch,
-retrain-all. Run any command with ``--help``."""
+retrain-all, finetune. Run any command with ``--help``."""
 
 from __future__ import annotations
 
@@ -161,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", dest="model_version", default="0.1.0")
     p.add_argument("--crossval", default=None, help="a grading-crossval folder whose figures go into the card")
 
+    p = sub.add_parser("finetune", help="fine-tune ax-cls-discnet and sag-grading on a site's crops (written by `lumbar finetune`); a new models folder")
+    p.add_argument("--work", required=True, help="the folder `lumbar finetune` wrote the crops to (inputs.json, axial.u8, grading.u8)")
+    p.add_argument("--base", required=True, help="the models folder to start from (its other models are copied unchanged)")
+    p.add_argument("--out", required=True, help="the new models folder")
+    p.add_argument("--split", default="80:10:10", help="train:validation:test percentages of the patients")
+    p.add_argument("--folds", type=int, default=None, help="k-fold by patient instead of --split")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=None, help="learning rate of both models (default 3e-4)")
+
     p = sub.add_parser("export", help="ONNX (opset 17) + model card from a training run")
     p.add_argument("--run", required=True, help="training run folder or checkpoint.pt")
     p.add_argument("--out", required=True, help="models/<name>")
@@ -249,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from(args, "gridsearch")
         grid = {k: v for k, v in {"batch_size": args.batch_sizes, "lr": args.lrs, "filters": args.filter_sets, "dropout": args.dropouts}.items() if v}
         print(gridsearch(cfg, cfg.out, grid, args.max_trials)["markdown"])
+    elif cmd == "finetune":
+        from training.finetune import main as finetune_main
+
+        return finetune_main(args)
     elif cmd == "export":
         from training.export import export
 

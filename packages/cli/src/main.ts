@@ -3,9 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { ALGORITHM, LumbarError } from '@lumbar/core';
 import { analyzeCommand } from './commands/analyze';
 import { evaluateCommand } from './commands/evaluate';
+import { finetuneCommand } from './commands/finetune';
 import { phantomCommand } from './commands/phantom';
 import { apikeyCommand, dbCommand } from './commands/db';
 import { serveCommand } from './commands/serve';
+import { validateCommand } from './commands/validate';
 
 export function buildProgram(): Command {
   const program = new Command('lumbar')
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
   for (const cmd of [
     analyzeCommand(),
     evaluateCommand(),
+    finetuneCommand(),
+    validateCommand(),
     phantomCommand(),
     serveCommand(),
     dbCommand(),

@@ -4,7 +4,16 @@ import { axialStage, levelAxial, type AxialSliceResult } from './axial';
 import { DEFAULT_FUSION, aggregate, fuseLevel, sagittalByLevel, summarise, type FusionPolicy } from './fuse';
 import { allOutOfDistribution } from './ood';
 import { sagittalStage } from './sagittal';
-import type { AnalysisResult, DiscGrading, KeyImage, LevelFinding, Models, StudyInput } from './types';
+import type {
+  AnalysisResult,
+  ClassifierInputs,
+  DiscGrading,
+  KeyImage,
+  LevelFinding,
+  Models,
+  Predictor,
+  StudyInput,
+} from './types';
 
 /** The levels the product reports (those the sagittal classifier knows). */
 export const REPORT_LEVELS: readonly DiscLevel[] = ['L4-L5', 'L5-S1'];
@@ -12,6 +21,11 @@ export const REPORT_LEVELS: readonly DiscLevel[] = ['L4-L5', 'L5-S1'];
 export interface AnalyzeOptions {
   policy?: FusionPolicy;
   clock?: () => number;
+  /**
+   * Also return the exact inputs of the axial classifier and of the sagittal grader (AnalysisResult.classifierInputs,
+   * for `lumbar finetune`). Off by default; nothing else in the result changes.
+   */
+  captureInputs?: boolean;
 }
 
 /** Study in, findings out: the stages composed in one place. Pure apart from the model calls. */
@@ -23,7 +37,8 @@ export async function analyzeStudy(
   const clock = opts.clock ?? (() => performance.now());
   const t0 = clock();
   const warnings: string[] = [];
-  const sag = await sagittalStage(study.sagittal, models);
+  const capture = opts.captureInputs === true;
+  const sag = await sagittalStage(study.sagittal, models, { capture });
   const t1 = clock();
   if (!sag) warnings.push('no sagittal T2 slices: levels cannot be found');
   else if (sag.located.length < 2)
@@ -39,7 +54,7 @@ export async function analyzeStudy(
         );
   }
   const discs = sag?.located ?? [];
-  const axial = discs.length ? await axialStage(study.axial, discs, REPORT_LEVELS, models) : [];
+  const axial = discs.length ? await axialStage(study.axial, discs, REPORT_LEVELS, models, { capture }) : [];
   if (study.axial.length === 0) warnings.push('no axial T2 slices');
   const t2 = clock();
   const policy = opts.policy ?? DEFAULT_FUSION;
@@ -145,6 +160,51 @@ export async function analyzeStudy(
       fusion: round2(t3 - t2),
       total: round2(t3 - t0),
     },
+    ...(capture ? { classifierInputs: classifierInputs(sag, axial, models) } : {}),
+  };
+}
+
+/** The captured inputs of the axial classifier and of the grader, with their levels (AnalyzeOptions.captureInputs). */
+function classifierInputs(
+  sag: Awaited<ReturnType<typeof sagittalStage>>,
+  axial: AxialSliceResult[],
+  models: Models,
+): ClassifierInputs {
+  const shapeOf = (m: Predictor | undefined): readonly [number, number, number] => {
+    const s = m?.card.input?.shape;
+    return [Number(s?.[1] ?? 0), Number(s?.[2] ?? 0), Number(s?.[3] ?? 0)];
+  };
+  const axShape = shapeOf(models.axialCls);
+  const gShape = shapeOf(models.sagittalGrading);
+  return {
+    axial: axial.flatMap((a) =>
+      a.input
+        ? [
+            {
+              level: a.level,
+              sopInstanceUid: a.evidence.sopInstanceUid,
+              frame: a.evidence.frame,
+              discAreaMm2: a.evidence.discAreaMm2,
+              tensor: a.input,
+              shape: axShape,
+            },
+          ]
+        : [],
+    ),
+    grading: (sag?.gradings ?? []).flatMap((g, k) => {
+      const tensor = sag?.gradingInputs?.[k];
+      return tensor
+        ? [
+            {
+              level: g.level,
+              fromBottom: g.fromBottom,
+              sopInstanceUid: g.sopInstanceUid,
+              tensor,
+              shape: gShape,
+            },
+          ]
+        : [];
+    }),
   };
 }
 

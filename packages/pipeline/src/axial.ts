@@ -19,6 +19,13 @@ export interface AxialSliceResult {
   mask: GrayImage;
   evidence: AxialEvidence;
   box: { x0: number; y0: number; x1: number; y1: number };
+  /** The classifier's input for this slice (3 x 64 x 64); only with AxialStageOptions.capture. */
+  input?: Float32Array;
+}
+
+export interface AxialStageOptions {
+  /** Keep each slice's classifier input in its result (AxialSliceResult.input). */
+  capture?: boolean;
 }
 
 /** Classifier output in AXIAL_CLASSES order, whatever order the model card lists its classes in. */
@@ -41,6 +48,7 @@ export async function axialStage(
   discs: LabelledDisc[],
   levels: readonly DiscLevel[],
   models: Models,
+  opts: AxialStageOptions = {},
 ): Promise<AxialSliceResult[]> {
   const assigned = slices
     .map((s) => ({ s, a: assignAxialSlice(s.plane, s.thickness, discs) }))
@@ -80,6 +88,7 @@ export async function axialStage(
         ),
         ...(models.axialOod ? { ood: oodCheck(models.axialOod, input!.resized) } : {}),
       },
+      ...(opts.capture ? { input: input!.tensor.data } : {}),
     };
   });
 }

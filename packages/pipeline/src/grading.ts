@@ -57,6 +57,8 @@ export interface GradeOptions {
   labels?: ArrayLike<number>;
   /** Each disc's place from the bottom (`spineDiscs().places`; default 1, 2, 3, ...). */
   places?: readonly number[];
+  /** Called with each graded disc's input (C x 64 x 64, in the order of the gradings) before the model runs. */
+  onInputs?: (inputs: Float32Array[]) => void;
 }
 
 /**
@@ -80,7 +82,9 @@ export async function gradeDiscs(
   const channels = gradingChannels(model.card);
   const plane = channels * GRADING_CROP * GRADING_CROP;
   const batch = new Float32Array(take.length * plane);
-  take.forEach((d, k) => batch.set(gradingInput(image, d, { channels, labels }).tensor.data, k * plane));
+  const inputs = take.map((d) => gradingInput(image, d, { channels, labels }).tensor.data);
+  inputs.forEach((x, k) => batch.set(x, k * plane));
+  opts.onInputs?.(inputs);
   const out = await model.run(batch, take.length);
   if (out.data.length !== take.length * width) {
     throw new InputError(

@@ -78,6 +78,13 @@ export interface SagittalResult extends SagittalImageResult {
   perSlice: Array<{ sopInstanceUid: string; probabilities: number[] | null }>;
   /** The grader on each disc of the mid-sagittal slice, from the bottom up; null without the grader. */
   gradings: Array<DiscGrading & { level: DiscLevel }> | null;
+  /** The grader's input of each graded disc (as `gradings`); only with SagittalStageOptions.capture. */
+  gradingInputs?: Float32Array[];
+}
+
+export interface SagittalStageOptions {
+  /** Keep the grader's inputs (SagittalResult.gradingInputs). */
+  capture?: boolean;
 }
 
 /** The slices nearest the centre of the series, by position along the slice normal. */
@@ -94,7 +101,11 @@ export function centralSlices(slices: SliceInput[], k = SAGITTAL_CANDIDATES): Sl
  * the sagittal path on it and place each disc in patient coordinates; grade its discs when the grader is
  * installed (one batched call).
  */
-export async function sagittalStage(slices: SliceInput[], models: Models): Promise<SagittalResult | null> {
+export async function sagittalStage(
+  slices: SliceInput[],
+  models: Models,
+  opts: SagittalStageOptions = {},
+): Promise<SagittalResult | null> {
   const cands = centralSlices(slices).map((s) => canonicalSlice(s, 'sagittal'));
   if (cands.length === 0) return null;
   const masks = await segmentBatch(models.sagittalSeg, cands);
@@ -121,6 +132,7 @@ export async function sagittalStage(slices: SliceInput[], models: Models): Promi
     sopInstanceUid: cands[i].input.sopInstanceUid,
     probabilities: r.probabilities,
   }));
+  let gradingInputs: Float32Array[] | undefined;
   const gradings = models.sagittalGrading
     ? (
         await gradeDiscs(
@@ -128,9 +140,20 @@ export async function sagittalStage(slices: SliceInput[], models: Models): Promi
           slice.image,
           res.discs.map((d) => d.component),
           slice.input.sopInstanceUid,
-          { labels: res.components, places: res.discs.map((d) => d.place) },
+          {
+            labels: res.components,
+            places: res.discs.map((d) => d.place),
+            ...(opts.capture ? { onInputs: (x: Float32Array[]) => (gradingInputs = x) } : {}),
+          },
         )
       ).map((g, k) => ({ level: res.discs[k].level, ...g }))
     : null;
-  return { ...res, slice, located, perSlice, gradings };
+  return {
+    ...res,
+    slice,
+    located,
+    perSlice,
+    gradings,
+    ...(opts.capture ? { gradingInputs: gradingInputs ?? [] } : {}),
+  };
 }

@@ -123,4 +123,32 @@ export interface AnalysisResult {
   models: Record<string, { name: string; version: string }>;
   warnings: string[];
   timingsMs: Record<string, number>;
+  /** The classifiers' inputs, only when analyzeStudy was asked for them (AnalyzeOptions.captureInputs). */
+  classifierInputs?: ClassifierInputs;
+}
+
+/**
+ * The exact tensors the pipeline fed its classifiers for one study (`lumbar finetune` learns from them, so that
+ * a site's fine-tuned models see the crops the node cuts): each row is one model input, C x H x W float32 in
+ * the model's NCHW layout.
+ */
+export interface ClassifierInputs {
+  /** One per classified axial slice (ax-cls-discnet's input: the 64x64 CLAHE crop, 3 identical channels). */
+  axial: Array<{
+    level: DiscLevel;
+    sopInstanceUid: string;
+    frame: number;
+    /** The slice's disc area (AxialEvidence.discAreaMm2): the weight of its probabilities in its level. */
+    discAreaMm2: number;
+    tensor: Float32Array;
+    shape: readonly [number, number, number];
+  }>;
+  /** One per graded disc of the mid-sagittal slice (sag-grading's input); empty without the grader. */
+  grading: Array<{
+    level: DiscLevel;
+    fromBottom: number;
+    sopInstanceUid: string;
+    tensor: Float32Array;
+    shape: readonly [number, number, number];
+  }>;
 }
