@@ -3,7 +3,7 @@
 // series with the geometry of its NIfTI header, stored as a scanner would (anterior on the image's right, head at
 // the top), then analysed with the shipped models. The grader must grade the lumbar discs it finds, numbered from
 // the sacrum up, at the right places in patient space.
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
@@ -145,10 +145,20 @@ const AXIAL = [
 ];
 const AXIAL_MM = 0.6; // 320 px -> a 192 mm field of view
 
+/**
+ * Held-out real axial T1 slices (split test), in a series that calls itself T2: a disc between two slices through
+ * vertebral bodies. The slice gate (models/ax-slice-gate) must see the contrast and the bodies.
+ */
+const AXIAL_T1 = [
+  { file: 'validation__without_pain__spine_0023', offsetMm: -5 }, // vertebral body
+  { file: 'validation__with_pain__spine_0016', offsetMm: 0 }, // disc
+  { file: 'validation__without_pain__spine_0013', offsetMm: 5 }, // vertebral body
+];
+
 /** An axial T2 series of real slices centred on `centre` (LPS), stored in radiological display order. */
-function writeAxialSeries(dir: string, centre: readonly number[]): void {
+function writeAxialSeries(dir: string, centre: readonly number[], slices = AXIAL): void {
   const series = mrSeries('axial-series', 3, 'T2 TSE TRA', 4000, 4);
-  AXIAL.forEach((a, k) => {
+  slices.forEach((a, k) => {
     const img = readPng(sharedPath('data', 'mendeley-axial-unlabelled', `${a.file}.png`));
     // columns run to the patient's left (LPS +x), rows to the back (LPS +y): anterior up, patient's left on the right
     const plane: ImagePlane = {
@@ -260,5 +270,36 @@ describe('lumbar analyze on a real sagittal T2 series (SCT lumbar volume)', () =
     expect(disc!.discAreaMm2).toBeGreaterThan(0.75 * maskArea);
     expect(disc!.discAreaMm2).toBeLessThan(1.25 * maskArea);
     expect(level.diagnosis).toEqual(expect.any(String));
+  });
+
+  it('drops real slices through vertebral bodies and calls a T1 disc slice unlike the training data', async () => {
+    expect(l4l5).toBeDefined();
+    const card = JSON.parse(
+      readFileSync(path.join(repoRoot, 'models', 'ax-slice-gate', 'model.json'), 'utf8'),
+    );
+    rmSync(path.join(tmp, 'study', 'ax'), { recursive: true, force: true });
+    mkdirSync(path.join(tmp, 'study', 'ax'));
+    writeAxialSeries(path.join(tmp, 'study', 'ax'), l4l5!, AXIAL_T1);
+    const { f } = await analyze(path.join(tmp, 'out-axial-t1'));
+    expect(f.algorithm.models.axialGate).toEqual({ name: 'ax-slice-gate', version: card.version });
+    const level = f.levels.find((l: { level: string }) => l.level === 'L4-L5');
+    const kept = level.evidence.axial as Array<{
+      sopInstanceUid: string;
+      gate: { notT2: boolean; t2: number };
+    }>;
+    // the disc slice is kept, and read as not T2-weighted
+    const disc = kept.find((a) => a.sopInstanceUid === uidOf('axial', 1));
+    expect(disc).toBeDefined();
+    expect(disc!.gate.notT2).toBe(true);
+    expect(disc!.gate.t2).toBeLessThan(card.output.thresholds.t2);
+    // at least one body slice is left out, with a warning naming it
+    const dropped = [0, 2].filter((k) =>
+      f.warnings.some((w: string) => w.startsWith(`axial slice ${uidOf('axial', k)} at L4-L5 left out`)),
+    );
+    expect(dropped.length).toBeGreaterThanOrEqual(1);
+    for (const k of dropped) expect(kept.find((a) => a.sopInstanceUid === uidOf('axial', k))).toBeUndefined();
+    // all the evidence left is unlike the training data: the level is indeterminate and says why
+    expect(level.diagnosis).toBe('indeterminate');
+    expect(level.reason).toBe('image unlike the training data');
   });
 });

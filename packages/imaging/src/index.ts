@@ -10,3 +10,4 @@ export * from './tensor';
 export * from './classifierInput';
 export * from './spine';
 export * from './gradingInput';
+export * from './gateInput';

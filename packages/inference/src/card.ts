@@ -4,7 +4,7 @@ import { GRADING_OUTPUTS, GRADING_TASKS, InputError } from '@lumbar/core';
 export interface ModelCard {
   name: string;
   version: string;
-  task: 'segmentation' | 'classification' | 'grading';
+  task: 'segmentation' | 'classification' | 'grading' | 'slice-gate';
   view: 'sagittal' | 'axial';
   file: string;
   input: { name: string; shape: Array<number | null>; layout: 'NCHW'; dtype: 'float32' };
@@ -33,8 +33,8 @@ export function parseModelCard(raw: unknown, source: string): ModelCard {
   const c = raw as Record<string, unknown>;
   for (const k of ['name', 'version', 'file'])
     if (typeof c[k] !== 'string' || !c[k]) fail(`"${k}" must be a non-empty string`);
-  if (c.task !== 'segmentation' && c.task !== 'classification' && c.task !== 'grading')
-    fail('"task" must be segmentation, classification or grading');
+  if (!['segmentation', 'classification', 'grading', 'slice-gate'].includes(String(c.task)))
+    fail('"task" must be segmentation, classification, grading or slice-gate');
   if (c.view !== 'sagittal' && c.view !== 'axial') fail('"view" must be sagittal or axial');
   const input = c.input as ModelCard['input'] | undefined;
   const output = c.output as ModelCard['output'] | undefined;
@@ -47,6 +47,7 @@ export function parseModelCard(raw: unknown, source: string): ModelCard {
   if (up !== undefined && up !== 'nearest-mask' && up !== 'bilinear-probability')
     fail(`"output.upsample" must be nearest-mask or bilinear-probability, not ${JSON.stringify(up)}`);
   if (c.task === 'grading') checkGradingCard(c as unknown as ModelCard, fail);
+  if (c.task === 'slice-gate') checkGateCard(c as unknown as ModelCard, fail);
   return c as unknown as ModelCard;
 }
 
@@ -77,6 +78,38 @@ function checkGradingCard(c: ModelCard, fail: (why: string) => never): void {
   const t = c.output.thresholds;
   if (typeof t !== 'object' || t === null) fail('"output.thresholds" must give a threshold per binary task');
   for (const k of GRADING_TASKS) {
+    const v = (t as Record<string, unknown>)[k];
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+      fail(`"output.thresholds.${k}" must be a number from 0 to 1, not ${JSON.stringify(v)}`);
+  }
+}
+
+/** The axial slice gate's outputs (training/slice_gate.py OUTPUTS), in this order. */
+export const GATE_OUTPUTS = ['not_disc', 't2'] as const;
+
+/**
+ * A slice-gate card (models/ax-slice-gate) must say what the pipeline relies on: a [N, C, 64, 64] input whose
+ * channels are the windows `preprocessing.contexts_tenths` lists (packages/imaging gateInput), the outputs
+ * not_disc and t2 in that order, and a threshold in [0, 1] for each.
+ */
+function checkGateCard(c: ModelCard, fail: (why: string) => never): void {
+  const [, ch, h, w] = c.input.shape;
+  const contexts = (c.preprocessing as { contexts_tenths?: unknown }).contexts_tenths;
+  if (
+    !Array.isArray(contexts) ||
+    contexts.length === 0 ||
+    !contexts.every((v) => Number.isInteger(v) && v > 0)
+  )
+    fail('"preprocessing.contexts_tenths" must list positive integers');
+  if (ch !== (contexts as number[]).length || h !== 64 || w !== 64)
+    fail(
+      `a slice gate takes [N, ${(contexts as number[]).length}, 64, 64], its "input.shape" says ${JSON.stringify(c.input.shape)}`,
+    );
+  if (JSON.stringify(c.output.classes) !== JSON.stringify(GATE_OUTPUTS))
+    fail(`a slice gate's "output.classes" must be ${JSON.stringify(GATE_OUTPUTS)}`);
+  const t = c.output.thresholds;
+  if (typeof t !== 'object' || t === null) fail('"output.thresholds" must give not_disc and t2');
+  for (const k of GATE_OUTPUTS) {
     const v = (t as Record<string, unknown>)[k];
     if (typeof v !== 'number' || !(v >= 0 && v <= 1))
       fail(`"output.thresholds.${k}" must be a number from 0 to 1, not ${JSON.stringify(v)}`);

@@ -11,6 +11,7 @@ interface Card {
   task: string;
   input: { shape: unknown[] };
   output: { classes: string[]; shape?: unknown[]; thresholds?: Record<string, number> };
+  preprocessing?: unknown;
 }
 const gradingCard = (): Card => JSON.parse(readFileSync(join(models, 'sag-grading', 'model.json'), 'utf8'));
 
@@ -77,5 +78,36 @@ describe('parseModelCard, grading', () => {
     expect(bad((c) => (c.output.shape = [null, 12]))).toThrow(/"output.shape" must be \[N, 11\]/);
     expect(bad((c) => delete c.output.thresholds)).toThrow(/"output.thresholds" must give/);
     expect(bad((c) => (c.output.thresholds!.narrowing = 2))).toThrow(/"output.thresholds.narrowing" must be/);
+  });
+});
+
+describe('the axial slice gate (models/ax-slice-gate)', () => {
+  const gateCard = (): Card => JSON.parse(readFileSync(join(models, 'ax-slice-gate', 'model.json'), 'utf8'));
+
+  it('is opened when its folder is there, with two sigmoid outputs per slice', async () => {
+    symlinkSync(join(models, 'ax-slice-gate'), join(dir, 'ax-slice-gate'));
+    const set = await openModelSet(dir, { intraOpThreads: 1 });
+    try {
+      expect(set.axialGate?.card.task).toBe('slice-gate');
+      const ch = Number(set.axialGate!.card.input.shape[1]);
+      const out = await set.axialGate!.run(new Float32Array(3 * ch * 64 * 64).fill(0.3), 3);
+      expect(out.dims).toEqual([3, 2]);
+      for (const p of out.data) expect(p >= 0 && p <= 1).toBe(true);
+    } finally {
+      await closeModelSet(set);
+    }
+  }, 60_000);
+
+  it('refuses a card without its contexts, outputs or thresholds', () => {
+    expect(parseModelCard(gateCard(), 'gate.json').output.thresholds?.not_disc).toEqual(expect.any(Number));
+    const bad = (edit: (c: Card) => void) => {
+      const c = gateCard();
+      edit(c);
+      return () => parseModelCard(c, 'gate.json');
+    };
+    expect(bad((c) => (c.preprocessing = {}))).toThrow(/contexts_tenths/);
+    expect(bad((c) => (c.input.shape = [null, 3, 64, 64]))).toThrow(/slice gate takes \[N, 2, 64, 64\]/);
+    expect(bad((c) => (c.output.classes = ['t2', 'not_disc']))).toThrow(/"output.classes" must be/);
+    expect(bad((c) => (c.output.thresholds = { not_disc: 2, t2: 0.5 }))).toThrow(/thresholds.not_disc/);
   });
 });

@@ -17,10 +17,14 @@ export const MODEL_FOLDERS = {
  */
 export const OPTIONAL_MODEL_FOLDERS = {
   sagittalGrading: 'sag-grading',
+  axialGate: 'ax-slice-gate',
 } as const;
 
 /** The task each optional model's card must declare. */
-const OPTIONAL_TASKS: Record<OptionalModelRole, string> = { sagittalGrading: 'grading' };
+const OPTIONAL_TASKS: Record<OptionalModelRole, string> = {
+  sagittalGrading: 'grading',
+  axialGate: 'slice-gate',
+};
 
 export type ModelRole = keyof typeof MODEL_FOLDERS;
 export type OptionalModelRole = keyof typeof OPTIONAL_MODEL_FOLDERS;

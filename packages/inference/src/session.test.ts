@@ -47,7 +47,7 @@ describe('OnnxModel', () => {
       JSON.stringify({ name: 'x', version: '1', file: 'model.onnx', task: 'other' }),
     );
     await expect(OnnxModel.open(dir)).rejects.toThrow(
-      /"task" must be segmentation, classification or grading/,
+      /"task" must be segmentation, classification, grading or slice-gate/,
     );
     expect(() => parseModelCard([], 'here.json')).toThrow(/here\.json/);
     const card = JSON.parse(readFileSync(join(root, 'models', 'sag-seg-unet', 'model.json'), 'utf8')) as {

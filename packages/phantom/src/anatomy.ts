@@ -1,5 +1,6 @@
 import { DISC_LEVELS, DiscLevel, AxialClass } from '@lumbar/core';
 import type { Vec3 } from '@lumbar/dicom';
+import { ValueNoise } from './noise';
 import { Rng } from './rng';
 import { T } from './tissues';
 
@@ -61,6 +62,40 @@ export interface Anatomy {
   /** Nerve roots of the cauda equina: (a, b offset) pairs, flat. */
   roots: Float64Array;
   texture: Float64Array;
+  /** The realistic style's extra anatomy and textures (`addRealism`); absent in the classic style. */
+  real?: Realism;
+}
+
+/** What the realistic style adds to an anatomy (docs/PHANTOM.md, "Realism"). */
+export interface Realism {
+  /** Textures: marrow mottling, bowel, kidney, the course of fascia and septa. */
+  noise: ValueNoise;
+  /** Fibre-like ridges: fat septa in the subcutaneous fat, fat streaks between muscle fibres. */
+  fibres: ValueNoise;
+  /** Extra subcutaneous fat over the back (mm at the midline), the patient lying on it. */
+  backFat: number;
+  /** Psoas size factor. */
+  psoas: number;
+  /** Fat streaks in the muscles (0 lean .. 1 fatty, grows with age). */
+  muscleFat: number;
+}
+
+/**
+ * Turns a classic anatomy into a realistic-style one: draws only from `rng` (its own stream), so the classic
+ * anatomy of the same seed is unchanged. Flat, wider back on the table, bigger psoas, textures.
+ */
+export function addRealism(an: Anatomy, rng: Rng): void {
+  an.torso.ax *= rng.uniform(1.05, 1.25);
+  // Mendeley axial T2: the skin of the back about 0.41 FOV (76 mm) behind the disc centre, about 90 mm in the
+  // classic phantom; the flat back brings it forward
+  an.torso.ay *= rng.uniform(0.82, 0.95);
+  an.real = {
+    noise: new ValueNoise(rng.fork('noise')),
+    fibres: new ValueNoise(rng.fork('fibres')),
+    backFat: rng.uniform(0, 10) * an.size,
+    psoas: rng.uniform(0.9, 1.15),
+    muscleFat: rng.uniform(0.2, 1),
+  };
 }
 
 const SEGMENT_NAMES = ['T12', 'L1', 'L2', 'L3', 'L4', 'L5', 'S1', 'S2'];
@@ -221,6 +256,8 @@ export function discCentre(an: Anatomy, d: Disc): Vec3 {
 export interface Sample {
   tissue: number;
   disc: number;
+  /** Realistic style, nucleus only: how much of the nucleus signal (1 at its centre, 0 at the annulus). */
+  frac?: number;
 }
 
 /**
@@ -233,18 +270,28 @@ export function classify(an: Anatomy, x: number, y: number, z: number, out: Samp
   const to = an.torso;
   const ry = (y - to.cy) / to.ay;
   const rx = a / to.ax;
-  const rho = rx * rx + ry * ry;
-  if (rho >= 1) {
-    out.tissue = T.Air;
-    return;
+  const re = an.real;
+  let r: number;
+  if (re) {
+    r = torsoRadius(rx, ry);
+    if (r >= 1) {
+      out.tissue = T.Air;
+      return;
+    }
+  } else {
+    const rho = rx * rx + ry * ry;
+    if (rho >= 1) {
+      out.tissue = T.Air;
+      return;
+    }
+    r = Math.sqrt(rho);
   }
-  const r = Math.sqrt(rho);
   const minAxis = to.ay;
   if (r > 1 - 2 / minAxis) {
     out.tissue = T.Skin;
     return;
   }
-  if (r > 1 - (2 + to.fat) / minAxis) {
+  if (r > 1 - (2 + to.fat + (re && ry > 0 ? re.backFat * ry * ry : 0)) / minAxis) {
     out.tissue = T.Fat;
     return;
   }
@@ -279,8 +326,10 @@ export function classify(an: Anatomy, x: number, y: number, z: number, out: Samp
     const ddz = z - d.cz;
     const db = ddy * d.ny + ddz * d.nz;
     const du = ddy * d.ty + ddz * d.tz;
-    if (discTissue(d, a, db, du, out)) return;
-    if (posteriorTissue(an, d.halfDepth, a, db, du, out, true, disc + 1)) return;
+    if (discTissue(d, a, db, du, out, re !== undefined)) return;
+    if (re) {
+      if (posteriorReal(an, d.halfDepth, a, db, du, out, true, disc + 1, d.height / 2)) return;
+    } else if (posteriorTissue(an, d.halfDepth, a, db, du, out, true, disc + 1)) return;
   } else if (disc === an.discs.length) {
     // fused S1-S2 "disc": bone
     if (insideKidney(a, b, s.halfWidth, s.halfDepth, 0.1)) {
@@ -289,9 +338,20 @@ export function classify(an: Anatomy, x: number, y: number, z: number, out: Samp
     }
   } else {
     if (bodyTissue(s, a, b, u, out)) return;
-    if (posteriorTissue(an, s.halfDepth, a, b, u, out, false, k)) return;
+    if (re) {
+      if (posteriorReal(an, s.halfDepth, a, b, u, out, false, k, 0)) return;
+    } else if (posteriorTissue(an, s.halfDepth, a, b, u, out, false, k)) return;
   }
-  softTissue(an, k, a, b, y, out);
+  if (re) softTissueReal(an, re, k, a, b, z, r, out);
+  else softTissue(an, k, a, b, y, out);
+}
+
+/** Realistic style: an ellipse in front, a flatter back (superellipse of degree 4) where the patient lies. */
+function torsoRadius(rx: number, ry: number): number {
+  if (ry <= 0) return Math.sqrt(rx * rx + ry * ry);
+  const x2 = rx * rx;
+  const y2 = ry * ry;
+  return Math.sqrt(Math.sqrt(x2 * x2 + y2 * y2));
 }
 
 function insideKidney(a: number, b: number, hw: number, hd: number, concavity: number): boolean {
@@ -328,20 +388,30 @@ function bodyTissue(s: Segment, a: number, b: number, u: number, out: Sample): b
   return true;
 }
 
-function discTissue(d: Disc, a: number, b: number, u: number, out: Sample): boolean {
+function discTissue(d: Disc, a: number, b: number, u: number, out: Sample, soft = false): boolean {
   const hh = d.height / 2;
   if (Math.abs(u) > hh + 0.6) return false;
   const hw = d.halfWidth + d.bulge;
   const hd = d.halfDepth + d.bulge;
   // healthy discs have a slightly concave posterior margin; a bulge makes it convex and broad
-  const conc = d.bulge > 0 ? -0.12 : 0.08;
+  // (realistic style: a deeper notch, the kidney shape of real axial discs)
+  const conc = d.bulge > 0 ? -0.12 : soft ? 0.3 : 0.08;
   if (insideKidney(a, b, hw, hd, conc)) {
     out.disc = d.label;
     // nucleus: an inner ellipse, slightly posterior, flattened by degeneration
     const na = a / (hw * 0.55);
     const nb = (b - 0.12 * hd) / (hd * 0.5);
     const nu = u / (hh * (0.75 - 0.35 * d.degeneration));
-    out.tissue = na * na + nb * nb + nu * nu < 1 ? T.Nucleus : T.Annulus;
+    const e = na * na + nb * nb + nu * nu;
+    if (soft) {
+      // realistic: the nucleus fades into the annulus (no sharp inner edge), a little wider than the classic one
+      if (e < 1.5) {
+        out.tissue = T.Nucleus;
+        out.frac = e < 0.5 ? 1 : 1.5 - e;
+      } else out.tissue = T.Annulus;
+      return true;
+    }
+    out.tissue = e < 1 ? T.Nucleus : T.Annulus;
     return true;
   }
   if (d.herniationDepth > 0 && b > 0) {
@@ -425,46 +495,67 @@ function posteriorTissue(
       out.tissue = T.Ligament;
       return true;
     }
-  } else {
-    // pedicles
-    if (
-      Math.abs(a) > sw - 1 &&
-      Math.abs(a) < sw + 7 &&
-      b > halfDepth - 3 &&
-      b < bc + 2 &&
-      u > -0.5 * 13 &&
-      u < 0.6 * 13
-    ) {
-      out.tissue = Math.abs(Math.abs(a) - (sw + 3)) > 2.6 ? T.Cortex : T.Marrow;
+  } else if (bodyLevelBones(false, an, halfDepth, a, b, u, out, index)) return true;
+  return false;
+}
+
+/** Pedicles, transverse processes, laminae and spinous process, at the level of a vertebral body. */
+function bodyLevelBones(
+  real: boolean,
+  an: Anatomy,
+  halfDepth: number,
+  a: number,
+  b: number,
+  u: number,
+  out: Sample,
+  index: number,
+): boolean {
+  const cw = an.canal.halfWidth;
+  const cd = an.canal.halfDepth;
+  const bc = halfDepth + 2.5 + cd;
+  const sacralCanal = index >= 6;
+  const sw = sacralCanal ? cw * 0.8 : cw;
+  const sd = sacralCanal ? cd * 0.55 : cd;
+  const back = bc + sd + 3.2;
+  // pedicles
+  if (
+    Math.abs(a) > sw - 1 &&
+    Math.abs(a) < sw + 7 &&
+    b > halfDepth - 3 &&
+    b < bc + 2 &&
+    u > -0.5 * 13 &&
+    u < 0.6 * 13
+  ) {
+    out.tissue = Math.abs(Math.abs(a) - (sw + 3)) > 2.6 ? T.Cortex : T.Marrow;
+    return true;
+  }
+  // transverse processes
+  if (
+    !sacralCanal &&
+    Math.abs(a) >= sw + 7 &&
+    Math.abs(a) < sw + 32 * an.size &&
+    Math.abs(b - bc) < 4 &&
+    Math.abs(u - 2) < 5
+  ) {
+    out.tissue = Math.abs(b - bc) > 2.6 ? T.Cortex : T.Marrow;
+    return true;
+  }
+  // laminae: plates from the pedicles postero-medially to the base of the spinous process (a V)
+  if (u < 9 && u > -16) {
+    const d = segmentDistance(Math.abs(a), b, sw + 4, bc + 1, 1.5, back + 4);
+    if (d < 2.6) {
+      out.tissue = d > 1.3 ? T.Cortex : T.Marrow;
       return true;
     }
-    // transverse processes
-    if (
-      !sacralCanal &&
-      Math.abs(a) >= sw + 7 &&
-      Math.abs(a) < sw + 32 * an.size &&
-      Math.abs(b - bc) < 4 &&
-      Math.abs(u - 2) < 5
-    ) {
-      out.tissue = Math.abs(b - bc) > 2.6 ? T.Cortex : T.Marrow;
+  }
+  // spinous process, pointing postero-inferiorly
+  const depth = b - back;
+  const half = real ? 4.5 : 3.5;
+  if (!sacralCanal && depth > 0 && depth < 40 * an.size && Math.abs(a) < half) {
+    const uc = -2 - 0.3 * depth;
+    if (Math.abs(u - uc) < 8.5 - depth * 0.06) {
+      out.tissue = Math.abs(a) > (real ? 3.6 : 2.2) ? T.Cortex : T.Marrow;
       return true;
-    }
-    // laminae: plates from the pedicles postero-medially to the base of the spinous process (a V)
-    if (u < 9 && u > -16) {
-      const d = segmentDistance(Math.abs(a), b, sw + 4, bc + 1, 1.5, back + 4);
-      if (d < 2.6) {
-        out.tissue = d > 1.3 ? T.Cortex : T.Marrow;
-        return true;
-      }
-    }
-    // spinous process, pointing postero-inferiorly
-    const depth = b - back;
-    if (!sacralCanal && depth > 0 && depth < 40 * an.size && Math.abs(a) < 3.5) {
-      const uc = -2 - 0.3 * depth;
-      if (Math.abs(u - uc) < 8.5 - depth * 0.06) {
-        out.tissue = Math.abs(a) > 2.2 ? T.Cortex : T.Marrow;
-        return true;
-      }
     }
   }
   return false;
@@ -527,4 +618,216 @@ function softTissue(an: Anatomy, k: number, a: number, b: number, y: number, out
   if (ra * ra + rb * rb < 1) out.tissue = T.Fat;
   else if (b < 0) out.tissue = T.Abdomen;
   else out.tissue = T.Muscle;
+}
+
+/**
+ * Realistic style: canal, nerve roots, epidural fat, ligamentum flavum and facet joints (at disc level), then the
+ * classic bones at body level. `discHalfHeight` is 0 at body level.
+ */
+function posteriorReal(
+  an: Anatomy,
+  halfDepth: number,
+  a: number,
+  b: number,
+  u: number,
+  out: Sample,
+  atDisc: boolean,
+  index: number,
+  discHalfHeight: number,
+): boolean {
+  const cw = an.canal.halfWidth;
+  const cd = an.canal.halfDepth;
+  const bc = halfDepth + 2.5 + cd;
+  const sacral = index >= 6;
+  const sw = sacral ? cw * 0.8 : cw;
+  const sd = sacral ? cd * 0.55 : cd;
+  const aa = Math.abs(a);
+  const back = bc + sd + 3.2;
+  // thecal sac: a rounded triangle, wide in front and narrowing behind (trefoil-like at the lower levels); in
+  // front it reaches the back of the disc and of the body (which are classified first), so that it fills the
+  // disc's posterior notch and CSF lies against the annulus as on real T2 slices
+  const front = sacral ? sd : Math.max(sd, bc - 0.66 * halfDepth);
+  const rel = (b - bc) / (b < bc ? front : sd);
+  const taper = rel > 0 ? 1 - 0.35 * rel : 1;
+  const ea = a / (sw * 0.9 * taper);
+  const e = ea * ea + rel * rel;
+  if (e < 1) {
+    if (!sacral) {
+      // cauda equina: thin roots lying dependent (posterior: the patient is supine)
+      const roots = an.roots;
+      for (let i = 0; i < roots.length; i += 2) {
+        const qa = a - roots[i] * 0.8;
+        const qb = b - (bc + 0.3 * sd + roots[i + 1] * 0.5);
+        if (qa * qa + qb * qb < 0.7) {
+          out.tissue = T.Root;
+          return true;
+        }
+      }
+      // traversing roots in the lateral recesses, in front
+      const ta = aa - sw * 0.6;
+      const tb = b - (bc - sd * 0.5);
+      if (ta * ta + tb * tb < 2.4) {
+        out.tissue = T.Root;
+        return true;
+      }
+    }
+    out.tissue = T.Csf;
+    return true;
+  }
+  // ligamentum flavum: two bands along the inside of the laminae, meeting behind the sac (a V)
+  if (!sacral && atDisc && Math.abs(u) < discHalfHeight + 5) {
+    const dl = segmentDistance(aa, b, sw + 3.5, bc + 0.5, 0.8, back + 1.2);
+    if (dl < 1.7) {
+      out.tissue = T.Ligament;
+      return true;
+    }
+  }
+  // epidural fat: a thin layer in front, a dorsal fat pad and the lateral recesses behind
+  const fa = a / (sw + 2.5);
+  const fb = (b - bc) / (sd + (b < bc ? 1.2 : 3.2));
+  if (fa * fa + fb * fb < 1) {
+    out.tissue = T.EpiduralFat;
+    return true;
+  }
+  if (!atDisc) return bodyLevelBones(true, an, halfDepth, a, b, u, out, index);
+  if (Math.abs(u) > 14) return false;
+  // exiting nerve roots in the foramina, each in its fat
+  const xa = aa - (sw + 6.5);
+  const xb = b - (bc - 2);
+  const xr = xa * xa + xb * xb;
+  if (!sacral && u > -discHalfHeight && xr < 22) {
+    out.tissue = xr < 5 ? T.Root : T.EpiduralFat;
+    return true;
+  }
+  // facet joints: the superior articular process of the vertebra below (antero-lateral) cupping the inferior
+  // process of the one above (postero-medial), a curved joint space between them
+  const side = a >= 0 ? 1 : -1;
+  const fa2 = a - side * (sw + 8.5);
+  const fb2 = b - (bc + 4);
+  const q = (fa2 / 8.5) * (fa2 / 8.5) + (fb2 / 11) * (fb2 / 11);
+  if (q < 1) {
+    const oa = fa2 + side * 7;
+    const ob = fb2 - 7;
+    const rho = Math.sqrt(oa * oa + ob * ob) - 9;
+    if (Math.abs(rho) < 0.55) out.tissue = T.FacetFluid;
+    else out.tissue = q > 0.7 || Math.abs(rho) < 1.9 ? T.Cortex : T.Marrow;
+    return true;
+  }
+  // interspinous ligament behind the flavum
+  if (!sacral && aa < 2 && b > back - 1 && b < back + 30 * an.size) {
+    out.tissue = T.Ligament;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Realistic style: soft tissue. Paraspinal muscles with a fat plane between multifidus and erector spinae and fat in
+ * the midline behind the spinous processes, psoas touching the body, quadratus lumborum, kidneys above L4, aorta
+ * and cava (iliac vessels at L5), fat behind and beside the spine, bowel in front with a wavy border.
+ */
+function softTissueReal(
+  an: Anatomy,
+  re: Realism,
+  k: number,
+  a: number,
+  b: number,
+  z: number,
+  r: number,
+  out: Sample,
+): void {
+  const s = an.segments[k];
+  const sz = an.size;
+  const bc = s.halfDepth + 2.5 + an.canal.halfDepth;
+  const aa = Math.abs(a);
+  const ma = (aa - 12.5 * sz) / (11 * sz);
+  const mb = (b - bc - 24 * sz) / (24 * sz);
+  const m = ma * ma + mb * mb;
+  const ea = (aa - 38 * sz) / (24 * sz);
+  const eb = (b - bc - 29 * sz) / (27 * sz);
+  const e = ea * ea + eb * eb;
+  if (m < 1) {
+    out.tissue = m > 0.86 && e < 1 ? T.Fat : T.Muscle;
+    return;
+  }
+  if (e < 1) {
+    out.tissue = T.Muscle;
+    return;
+  }
+  if (b > bc && aa < 1.5 * sz) {
+    out.tissue = aa < 1 ? T.Ligament : T.Fat;
+    return;
+  }
+  if (k <= 6) {
+    const rp = (8 + 3.2 * Math.min(k, 5)) * sz * re.psoas;
+    const pa = (aa - (s.halfWidth + 0.8 * rp)) / rp;
+    const pb = (b + 0.1 * s.halfDepth) / (rp * 0.92);
+    if (pa * pa + pb * pb < 1) {
+      out.tissue = T.Muscle;
+      return;
+    }
+  }
+  if (k <= 5) {
+    const qa = (aa - 56 * sz) / (14 * sz);
+    const qb = (b - bc + 3) / (9 * sz);
+    if (qa * qa + qb * qb < 1) {
+      out.tissue = T.Muscle;
+      return;
+    }
+  }
+  if (k <= 3) {
+    // kidneys, their lower poles reaching L3, in perirenal fat
+    const f = k === 3 ? 0.45 : 1;
+    const ka = (aa - 72 * sz) / (22 * sz * f);
+    const kb = (b - bc + 22 * sz) / (30 * sz * f);
+    const kr = ka * ka + kb * kb;
+    if (kr < 1) {
+      out.tissue = T.Kidney;
+      return;
+    }
+  }
+  if (k <= 4) {
+    const va = (a - 12) / 10;
+    const vb = (b + s.halfDepth + 9) / 10;
+    const ca = (a + 16) / 12;
+    const cb = (b + s.halfDepth + 8) / 8;
+    if (va * va + vb * vb < 1 || ca * ca + cb * cb < 1) {
+      out.tissue = T.Vessel;
+      return;
+    }
+  } else if (k === 5) {
+    // common iliac arteries (front) and veins (behind, lateral)
+    const ia = (aa - 15) / 6;
+    const ib = (b + s.halfDepth + 10) / 6;
+    const ja = (aa - 22) / 7;
+    const jb = (b + s.halfDepth + 3) / 6;
+    if (ia * ia + ib * ib < 1 || ja * ja + jb * jb < 1) {
+      out.tissue = T.Vessel;
+      return;
+    }
+  }
+  // latissimus dorsi and the obliques: a band from behind the erector spinae forwards along the flank
+  if (b < bc + 40 * sz && b > bc - 30 * sz) {
+    const dl = segmentDistance(aa, b, 52 * sz, bc + 38 * sz, 115 * sz, bc - 25 * sz);
+    if (dl < 3 * sz) {
+      out.tissue = T.Muscle;
+      return;
+    }
+  }
+  // abdominal wall and flank muscles inside the subcutaneous fat
+  const to = an.torso;
+  if (r > 1 - (2 + to.fat + 8) / to.ay && b < bc) {
+    out.tissue = T.Muscle;
+    return;
+  }
+  const wave = 14 * (re.noise.at(a / 22 + 7.3, 0.37, z / 22) - 0.5);
+  const pre = (b + s.halfDepth) / 6;
+  const pra = a / (38 * sz);
+  // the border runs backwards laterally: colon and bowel beside the psoas, fat behind them
+  const lateral = Math.max(0, aa - s.halfWidth - 30 * sz) * 0.6;
+  if (b < Math.min(-0.5 * s.halfDepth + wave + lateral, bc - 8) && pra * pra + pre * pre >= 1) {
+    out.tissue = T.Abdomen;
+    return;
+  }
+  out.tissue = T.Fat;
 }

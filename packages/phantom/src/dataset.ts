@@ -4,7 +4,7 @@ import { AXIAL_MIN_AREA_FRACTION, AxialClass, DISC_LEVELS, SAGITTAL_CANDIDATES }
 import type { Disc } from './anatomy';
 import { toUint8 } from '@lumbar/imaging';
 import { encodeGrayPng } from './png';
-import { planStudy } from './protocol';
+import { PhantomStyle, planStudy } from './protocol';
 import type { RenderedSlice } from './render';
 import { renderSeries, StudyTruth } from './study';
 
@@ -34,8 +34,13 @@ export interface DatasetRows {
  * Writes one study in the training layout of docs/DATASET-LAYOUT.md: the sagittal T2 slices that
  * show a disc and every axial T2 slice, as 8-bit PNG (windowed like the pipeline does), with masks.
  */
-export function writeDatasetStudy(outDir: string, seed: string | number, index: number): DatasetRows {
-  const plan = planStudy(seed, index);
+export function writeDatasetStudy(
+  outDir: string,
+  seed: string | number,
+  index: number,
+  style: PhantomStyle = 'classic',
+): DatasetRows {
+  const plan = planStudy(seed, index, style);
   const patient = plan.study.patientId;
   const samples: string[][] = [];
   const labels: string[][] = [];

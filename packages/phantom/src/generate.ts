@@ -11,6 +11,7 @@ import {
   prepareDatasetDir,
   writeDatasetStudy,
 } from './dataset';
+import { PhantomStyle, PHANTOM_STYLES } from './protocol';
 import { StudyTruth, writeStudy } from './study';
 
 export type PhantomMode = 'dicom' | 'dataset';
@@ -20,6 +21,8 @@ export interface GenerateOptions {
   studies: number;
   seed: string | number;
   mode?: PhantomMode;
+  /** Appearance (docs/PHANTOM.md): `classic` (default) or `realistic`. */
+  style?: PhantomStyle;
   /** Worker threads (default: one per CPU core, at most the number of studies). */
   workers?: number;
   onStudy?: (done: number, total: number) => void;
@@ -31,13 +34,19 @@ export interface GenerateResult {
   labels?: number;
 }
 
-export type StudyJob = { out: string; seed: string | number; index: number; mode: PhantomMode };
+export type StudyJob = {
+  out: string;
+  seed: string | number;
+  index: number;
+  mode: PhantomMode;
+  style: PhantomStyle;
+};
 export type StudyOutput = StudyTruth | DatasetRows;
 
 export function runStudyJob(job: StudyJob): StudyOutput {
   return job.mode === 'dicom'
-    ? writeStudy(job.out, job.seed, job.index)
-    : writeDatasetStudy(job.out, job.seed, job.index);
+    ? writeStudy(job.out, job.seed, job.index, job.style)
+    : writeDatasetStudy(job.out, job.seed, job.index, job.style);
 }
 
 /**
@@ -46,6 +55,9 @@ export function runStudyJob(job: StudyJob): StudyOutput {
  */
 export async function generate(opt: GenerateOptions): Promise<GenerateResult> {
   const mode = opt.mode ?? 'dicom';
+  const style = opt.style ?? 'classic';
+  if (!PHANTOM_STYLES.includes(style))
+    throw new InputError(`--style must be one of ${PHANTOM_STYLES.join(', ')}, got ${String(style)}`);
   if (!Number.isInteger(opt.studies) || opt.studies < 1)
     throw new InputError(`--studies must be a positive integer, got ${opt.studies}`);
   if (String(opt.seed).length === 0) throw new InputError('--seed must not be empty');
@@ -56,18 +68,19 @@ export async function generate(opt: GenerateOptions): Promise<GenerateResult> {
     seed: opt.seed,
     index,
     mode,
+    style,
   }));
   const results = await runJobs(jobs, opt.workers, opt.onStudy);
   if (mode === 'dicom') {
     const studies = results as StudyTruth[];
-    writeTruth(opt.out, opt.seed, studies);
+    writeTruth(opt.out, opt.seed, style, studies);
     return { studies };
   }
   const rows = results as DatasetRows[];
   const studies = rows.map((r) => r.truth);
   const samples = rows.flatMap((r) => r.samples);
   const labels = rows.flatMap((r) => r.labels);
-  writeTruth(opt.out, opt.seed, studies);
+  writeTruth(opt.out, opt.seed, style, studies);
   writeFileSync(join(opt.out, 'samples.csv'), csv(SAMPLE_COLUMNS, samples));
   writeFileSync(join(opt.out, 'labels.csv'), csv(LABEL_COLUMNS, labels));
   writeFileSync(
@@ -78,6 +91,7 @@ export async function generate(opt: GenerateOptions): Promise<GenerateResult> {
         version: ALGORITHM.version,
         synthetic: true,
         seed: opt.seed,
+        ...(style === 'classic' ? {} : { style }),
         studies: opt.studies,
         labelMap: Object.fromEntries(DISC_LEVELS.map((l, i) => [String(i + 1), l])),
         axialClasses: AXIAL_CLASSES,
@@ -91,10 +105,12 @@ export async function generate(opt: GenerateOptions): Promise<GenerateResult> {
   return { studies, samples: samples.length, labels: labels.length };
 }
 
-function writeTruth(out: string, seed: string | number, studies: StudyTruth[]): void {
+function writeTruth(out: string, seed: string | number, style: PhantomStyle, studies: StudyTruth[]): void {
   const doc = {
     generator: `${ALGORITHM.name} phantom ${ALGORITHM.version}`,
     seed,
+    // the classic style writes no key, so that its files stay as they were
+    ...(style === 'classic' ? {} : { style }),
     synthetic: true,
     studies: studies.map((s) => ({
       dir: s.dir,

@@ -1,6 +1,6 @@
 import type { ImagePlane } from '@lumbar/dicom';
 import { planeNormal } from '@lumbar/dicom';
-import { Anatomy, Sample, classify } from './anatomy';
+import { Anatomy, Realism, Sample, classify } from './anatomy';
 import { Rng } from './rng';
 import { Contrast, T, nucleusSignal, tissueSignal } from './tissues';
 
@@ -15,6 +15,11 @@ export interface RenderOptions {
   noise: number;
   /** Bias field coefficients: linear in row, linear in column, quadratic radial. */
   bias: readonly [number, number, number];
+  /**
+   * Realistic style: the posterior surface coil's sensitivity, floor + (1 - floor) * exp(-(d / length)^2) at d mm
+   * in front of the skin of the back (y = backY). Absent in the classic style.
+   */
+  coil?: { backY: number; length: number; floor: number };
 }
 
 export interface RenderedSlice {
@@ -41,7 +46,9 @@ export function renderSlice(an: Anatomy, plane: ImagePlane, opt: RenderOptions, 
   const [cx, cy, cz] = plane.col;
   const [px, py, pz] = plane.position;
   const ph = an.texture;
-  const out: Sample = { tissue: 0, disc: 0 };
+  const out: Sample = { tissue: 0, disc: 0, frac: 0 };
+  const re = an.real;
+  const coil = opt.coil;
   const depths: number[] = [];
   for (let s = 0; s < opt.depthSamples; s++) {
     depths.push(opt.depthSamples === 1 ? 0 : opt.thickness * ((s + 0.5) / opt.depthSamples - 0.5) * 0.9);
@@ -66,10 +73,19 @@ export function renderSlice(an: Anatomy, plane: ImagePlane, opt: RenderOptions, 
         classify(an, x, y, z, out);
         const t = out.tissue;
         let v: number;
-        if (t === T.Nucleus) v = nucleus[out.disc - 1];
-        else if (t === T.Herniation) v = herniationSig * (0.85 + 0.3 * an.discs[out.disc - 1].degeneration);
-        else v = signal[t];
-        if (t === T.Marrow || t === T.Abdomen || t === T.Fat || t === T.Muscle) v *= texture(t, x, y, z, ph);
+        if (re) {
+          v = realisticSignal(re, t, out, x, y, z, signal, nucleus, an);
+          if (coil) {
+            const d = (coil.backY - y) / coil.length;
+            v *= d <= 0 ? 1 : coil.floor + (1 - coil.floor) * Math.exp(-d * d);
+          }
+        } else {
+          if (t === T.Nucleus) v = nucleus[out.disc - 1];
+          else if (t === T.Herniation) v = herniationSig * (0.85 + 0.3 * an.discs[out.disc - 1].degeneration);
+          else v = signal[t];
+          if (t === T.Marrow || t === T.Abdomen || t === T.Fat || t === T.Muscle)
+            v *= texture(t, x, y, z, ph);
+        }
         raw[o + c] += v / nd;
         if (isCentre) {
           mask[o + c] = out.disc;
@@ -95,6 +111,57 @@ export function renderSlice(an: Anatomy, plane: ImagePlane, opt: RenderOptions, 
     }
   }
   return { pixels, mask, herniationPixels };
+}
+
+/**
+ * Realistic style: the signal of a tissue with its texture. Nucleus fading into the annulus; mottled marrow; fat with
+ * thin dark septa; muscle with fat streaks along its fibres (cranio-caudal); bowel with gas, fluid and mesenteric fat.
+ */
+function realisticSignal(
+  re: Realism,
+  t: number,
+  out: Sample,
+  x: number,
+  y: number,
+  z: number,
+  signal: Float64Array,
+  nucleus: number[],
+  an: Anatomy,
+): number {
+  switch (t) {
+    case T.Nucleus: {
+      const f = out.frac ?? 1;
+      return signal[T.Annulus] + (nucleus[out.disc - 1] - signal[T.Annulus]) * f;
+    }
+    case T.Herniation:
+      return signal[T.Herniation] * (0.85 + 0.3 * an.discs[out.disc - 1].degeneration);
+    case T.Marrow:
+      return signal[t] * (0.7 + 0.6 * re.noise.fbm(x / 3.2, y / 3.2, z / 3.2));
+    case T.Fat:
+    case T.EpiduralFat:
+      return (
+        signal[t] *
+        (0.78 + 0.32 * re.noise.at(x / 12, y / 12, z / 12)) *
+        (1 - 0.6 * re.fibres.ridge(x / 16, y / 16, z / 16, 0.02))
+      );
+    case T.Muscle: {
+      const streak = re.fibres.ridge(x / 6 + 31.7, y / 6, z / 28, 0.03) * re.muscleFat;
+      const base = signal[t] * (0.85 + 0.3 * re.noise.at(x / 5 + 11, y / 5, z / 12));
+      return base + (signal[T.Fat] - base) * 0.8 * streak;
+    }
+    case T.Kidney:
+      return signal[t] * (0.8 + 0.4 * re.noise.at(x / 6, y / 6, z / 6));
+    case T.Abdomen: {
+      // bowel: wall and content of mixed signal, a few gas bubbles (dark), mesenteric fat between the loops
+      const n = re.noise.fbm(x / 6 + 53.1, y / 6, z / 6);
+      const bowel = n < 0.22 ? signal[t] * 0.15 : signal[t] * (0.55 + 0.9 * n);
+      const m = re.noise.at(x / 10 + 91.3, y / 10, z / 10);
+      const w = m < 0.58 ? 0 : m > 0.74 ? 1 : (m - 0.58) / 0.16;
+      return bowel + (signal[T.Fat] * 0.85 - bowel) * w;
+    }
+    default:
+      return signal[t];
+  }
 }
 
 /** A sine table (1024 entries per period) for the textures, about 5x cheaper than Math.sin. */

@@ -4,7 +4,7 @@ import { AxialClass, DiscLevel } from '@lumbar/core';
 import { deterministicUid, mrImageDataset, writePart10 } from '@lumbar/dicom';
 import { percentileWindow } from '@lumbar/imaging';
 import { encodeGrayPng } from './png';
-import { StudyPlan, SeriesPlan, planStudy } from './protocol';
+import { PhantomStyle, StudyPlan, SeriesPlan, planStudy } from './protocol';
 import { RenderedSlice, renderSlice } from './render';
 import { Rng } from './rng';
 
@@ -35,8 +35,13 @@ export function renderSeries(
 }
 
 /** Writes one study as DICOM (one folder per series) plus a disc label mask PNG for every image. */
-export function writeStudy(outDir: string, seed: string | number, index: number): StudyTruth {
-  const plan = planStudy(seed, index);
+export function writeStudy(
+  outDir: string,
+  seed: string | number,
+  index: number,
+  style: PhantomStyle = 'classic',
+): StudyTruth {
+  const plan = planStudy(seed, index, style);
   const studyDir = join(outDir, plan.folder);
   const truth: StudyTruth = {
     dir: plan.folder,
@@ -55,7 +60,7 @@ export function writeStudy(outDir: string, seed: string | number, index: number)
       const { lo, hi } = percentileWindow(slice.pixels);
       const name = `IM${String(i + 1).padStart(4, '0')}`;
       const ds = mrImageDataset(plan.study, sp.series, {
-        sopInstanceUid: deterministicUid('lumbar-phantom', seed, index, 'instance', sp.kind, i),
+        sopInstanceUid: deterministicUid(plan.uidRoot, seed, index, 'instance', sp.kind, i),
         instanceNumber: i + 1,
         plane,
         pixels: slice.pixels,

@@ -1,6 +1,6 @@
 import { DISC_LEVELS, type DiscLevel } from '@lumbar/core';
 import { maskToStored } from './canonical';
-import { axialStage, levelAxial, type AxialSliceResult } from './axial';
+import { axialStage, levelAxial, type AxialSliceResult, type GateDrop } from './axial';
 import { DEFAULT_FUSION, aggregate, fuseLevel, sagittalByLevel, summarise, type FusionPolicy } from './fuse';
 import { allOutOfDistribution } from './ood';
 import { sagittalStage } from './sagittal';
@@ -54,7 +54,15 @@ export async function analyzeStudy(
         );
   }
   const discs = sag?.located ?? [];
-  const axial = discs.length ? await axialStage(study.axial, discs, REPORT_LEVELS, models, { capture }) : [];
+  const dropped: GateDrop[] = [];
+  const axial = discs.length
+    ? await axialStage(study.axial, discs, REPORT_LEVELS, models, { capture, dropped })
+    : [];
+  for (const d of dropped)
+    warnings.push(
+      `axial slice ${d.sopInstanceUid}${d.frame ? ` frame ${d.frame + 1}` : ''} at ${d.level} left out: ` +
+        `it cuts a vertebral body or an endplate, not a disc (slice gate P ${d.gate.notDisc.toFixed(2)})`,
+    );
   if (study.axial.length === 0) warnings.push('no axial T2 slices');
   const t2 = clock();
   const policy = opts.policy ?? DEFAULT_FUSION;
@@ -86,6 +94,7 @@ export async function analyzeStudy(
             axialOutOfDistribution: allOutOfDistribution(
               axial.filter((a) => a.level === level).map((a) => a.evidence),
             ),
+            axialSlicesWithoutDisc: dropped.filter((d) => d.level === level).length,
           },
           policy,
         )

@@ -5,12 +5,12 @@ import {
   type AxialClass,
   type DiscLevel,
 } from '@lumbar/core';
-import { classifierInput, type GrayImage } from '@lumbar/imaging';
+import { classifierInput, gateInput, type GrayImage } from '@lumbar/imaging';
 import { CanonicalSlice, canonicalSlice } from './canonical';
 import { assignAxialSlice, type LabelledDisc } from './geometry';
-import { oodCheck } from './ood';
+import { oodCheck, type GateResult } from './ood';
 import { segmentBatch } from './segment';
-import type { AxialEvidence, Models, SliceInput } from './types';
+import type { AxialEvidence, Models, Predictor, SliceInput } from './types';
 
 export interface AxialSliceResult {
   slice: CanonicalSlice;
@@ -26,7 +26,61 @@ export interface AxialSliceResult {
 export interface AxialStageOptions {
   /** Keep each slice's classifier input in its result (AxialSliceResult.input). */
   capture?: boolean;
+  /** Slices the slice gate (models.axialGate) found to cut no disc are listed here. */
+  dropped?: GateDrop[];
 }
+
+/** An axial slice the slice gate dropped: it cuts a vertebral body or an endplate, not a disc. */
+export interface GateDrop {
+  sopInstanceUid: string;
+  frame: number;
+  level: DiscLevel;
+  gate: GateResult;
+}
+
+/**
+ * The slice gate on each segmented slice (null where the U-Net found nothing): one batch, the card's contexts
+ * and thresholds (packages/imaging gateInput; training/slice_gate.py).
+ */
+export async function gateSlices(
+  gate: Predictor,
+  canon: ReadonlyArray<{ image: GrayImage }>,
+  masks: readonly GrayImage[],
+): Promise<Array<GateResult | null>> {
+  const contexts = (gate.card as unknown as { preprocessing: { contexts_tenths: number[] } }).preprocessing
+    .contexts_tenths;
+  const t = gate.card.output.thresholds ?? {};
+  const inputs = canon.map((c, i) => gateInput(c.image, masks[i], contexts));
+  const present = inputs.flatMap((x, i) => (x ? [{ i, x }] : []));
+  const out: Array<GateResult | null> = inputs.map(() => null);
+  if (present.length === 0) return out;
+  const size = present[0].x.tensor.data.length;
+  const batch = new Float32Array(present.length * size);
+  present.forEach(({ x }, k) => batch.set(x.tensor.data, k * size));
+  const res = await gate.run(batch, present.length);
+  const nOut = gate.card.output.classes.length;
+  const iNot = gate.card.output.classes.indexOf('not_disc');
+  const iT2 = gate.card.output.classes.indexOf('t2');
+  present.forEach(({ i }, k) => {
+    const notDisc = res.data[k * nOut + iNot];
+    const t2 = res.data[k * nOut + iT2];
+    out[i] = {
+      notDisc: round4(notDisc),
+      t2: round4(t2),
+      notDiscThreshold: t.not_disc,
+      t2Threshold: t.t2,
+      notT2: t2 < t.t2,
+    };
+  });
+  return out;
+}
+
+const round4 = (v: number): number => Math.round(v * 1e4) / 1e4;
+const EMPTY = (m: GrayImage): GrayImage => ({
+  width: m.width,
+  height: m.height,
+  data: new Uint8Array(m.data.length),
+});
 
 /** Classifier output in AXIAL_CLASSES order, whatever order the model card lists its classes in. */
 export function byClass(probs: ArrayLike<number>, classes: readonly string[]): Record<AxialClass, number> {
@@ -41,7 +95,9 @@ export function byClass(probs: ArrayLike<number>, classes: readonly string[]): R
 /**
  * Axial stage: assign each slice to a disc level by geometry, segment the slices of the wanted levels
  * in one batch, crop the disc of each and classify all crops in one batch. With models.axialOod, each crop (before
- * CLAHE) also gets its out-of-distribution score (evidence.ood).
+ * CLAHE) also gets its out-of-distribution score (evidence.ood). With models.axialGate, a slice the gate finds to cut
+ * no disc (a vertebral body or an endplate) loses its disc mask before cropping (listed in opts.dropped), and every
+ * other slice carries the gate's probabilities (evidence.gate; not T2-weighted = out of distribution).
  */
 export async function axialStage(
   slices: SliceInput[],
@@ -57,6 +113,13 @@ export async function axialStage(
     );
   const canon = assigned.map((x) => canonicalSlice(x.s, 'axial'));
   const masks = await segmentBatch(models.axialSeg, canon);
+  const gates = models.axialGate ? await gateSlices(models.axialGate, canon, masks) : masks.map(() => null);
+  gates.forEach((g, i) => {
+    if (!g || g.notDisc < g.notDiscThreshold) return;
+    masks[i] = EMPTY(masks[i]);
+    const { s, a } = assigned[i];
+    opts.dropped?.push({ sopInstanceUid: s.sopInstanceUid, frame: s.frame, level: a.level, gate: g });
+  });
   const crops = canon
     .map((c, i) => ({ i, input: classifierInput(c.image, masks[i], 'axial') }))
     .filter((x) => x.input);
@@ -87,6 +150,7 @@ export async function axialStage(
           models.axialCls.card.output.classes,
         ),
         ...(models.axialOod ? { ood: oodCheck(models.axialOod, input!.resized) } : {}),
+        ...(gates[i] ? { gate: gates[i]! } : {}),
       },
       ...(opts.capture ? { input: input!.tensor.data } : {}),
     };

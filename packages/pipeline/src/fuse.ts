@@ -12,6 +12,8 @@ export interface LevelEvidence {
   axial: AxialProbs | null;
   /** Every axial slice of this level was out of distribution (packages/pipeline/src/ood.ts); absent: false. */
   axialOutOfDistribution?: boolean;
+  /** Axial slices of this level the slice gate dropped (they cut a vertebral body or an endplate); absent: 0. */
+  axialSlicesWithoutDisc?: number;
 }
 
 export interface FusedLevel {
@@ -84,7 +86,9 @@ export function fuseLevel(e: LevelEvidence, policy: FusionPolicy = DEFAULT_FUSIO
     return {
       diagnosis: 'indeterminate',
       probabilities: { healthy: 1 - p, bulge: 0, central: 0, left: 0, right: 0 },
-      reason: 'no axial slice through this disc: the type and side of a herniation cannot be told',
+      reason: e.axialSlicesWithoutDisc
+        ? `no axial slice through this disc: the ${e.axialSlicesWithoutDisc} axial slice(s) here cut a vertebral body or an endplate (slice gate), so the type and side of a herniation cannot be told`
+        : 'no axial slice through this disc: the type and side of a herniation cannot be told',
     };
   }
   const axHern = HERNIATED.reduce((s, k) => s + ax[k], 0);

@@ -71,7 +71,29 @@ export function oodCheck(model: OodModel, resized: GrayImage): OodResult {
   return { score, threshold: model.threshold, outOfDistribution: score > model.threshold };
 }
 
+/**
+ * The axial slice gate on one slice (models/ax-slice-gate, training/slice_gate.py): P(the slice cuts a vertebral
+ * body or an endplate, not a disc) and P(T2-weighted), with the card's thresholds. A slice at or above the
+ * not-disc threshold is dropped before classification; a slice below the T2 threshold is out of distribution
+ * (the classifiers learnt T2 slices only).
+ */
+export interface GateResult {
+  notDisc: number;
+  t2: number;
+  notDiscThreshold: number;
+  t2Threshold: number;
+  /** t2 < t2Threshold: not T2-weighted, so unlike the training data. */
+  notT2: boolean;
+}
+
+/** One slice's evidence is out of distribution: by the crop check (ax-ood) or by the gate's contrast (not T2). */
+export function outOfDistribution(e: { ood?: OodResult | null; gate?: GateResult | null }): boolean {
+  return e.ood?.outOfDistribution === true || e.gate?.notT2 === true;
+}
+
 /** True when a level has axial evidence and every slice of it was checked and found out of distribution. */
-export function allOutOfDistribution(evidence: ReadonlyArray<{ ood?: OodResult | null }>): boolean {
-  return evidence.length > 0 && evidence.every((e) => e.ood?.outOfDistribution === true);
+export function allOutOfDistribution(
+  evidence: ReadonlyArray<{ ood?: OodResult | null; gate?: GateResult | null }>,
+): boolean {
+  return evidence.length > 0 && evidence.every(outOfDistribution);
 }

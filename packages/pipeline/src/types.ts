@@ -2,7 +2,7 @@ import type { AxialClass, DiscLevel, GradingProbabilities } from '@lumbar/core';
 import type { ImagePlane } from '@lumbar/dicom';
 import type { Box, GrayImage } from '@lumbar/imaging';
 import type { Diagnosis } from './fuse';
-import type { OodModel, OodResult } from './ood';
+import type { GateResult, OodModel, OodResult } from './ood';
 
 /** One decoded slice with its geometry, as the pipeline receives it (no I/O here). */
 export interface SliceInput {
@@ -47,6 +47,11 @@ export interface Models {
   sagittalGrading?: Predictor;
   /** The out-of-distribution check of axial crops (models/ax-ood/ood.json); optional: without it nothing changes. */
   axialOod?: OodModel;
+  /**
+   * The axial slice gate (models/ax-slice-gate): does a slice cut a disc, is it T2-weighted; optional: without it
+   * nothing changes.
+   */
+  axialGate?: Predictor;
 }
 
 /** A slice shown to a person: the canonical 8-bit image, the disc mask and the classifier's box. */
@@ -68,6 +73,8 @@ export interface AxialEvidence {
   probabilities: Record<AxialClass, number>;
   /** The crop's out-of-distribution score (packages/pipeline/src/ood.ts); absent without models/ax-ood. */
   ood?: OodResult;
+  /** The slice gate's probabilities (models/ax-slice-gate); absent without it. */
+  gate?: GateResult;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { InputError } from '@lumbar/core';
-import { generate } from '@lumbar/phantom';
+import { PHANTOM_STYLES, PhantomStyle, generate } from '@lumbar/phantom';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -29,6 +29,14 @@ export function phantomCommand(): Command {
     )
     .option('--studies <n>', 'number of studies', positiveInt('--studies'), 1)
     .option('--seed <seed>', 'random seed: the same seed gives the same bytes', '1')
+    .addOption(
+      new Option(
+        '--style <style>',
+        'appearance: classic (the default, what the shipped models were trained on) or realistic (closer to real images, docs/PHANTOM.md)',
+      )
+        .choices(PHANTOM_STYLES)
+        .default('classic'),
+    )
     .option('--workers <n>', 'worker threads (default: one per core)', positiveInt('--workers'))
     .option('--quiet', 'print only the summary line')
     .action(
@@ -38,6 +46,7 @@ export function phantomCommand(): Command {
         studies: number;
         seed: string;
         workers?: number;
+        style: PhantomStyle;
         quiet?: boolean;
       }) => {
         const out = opts.out ?? opts.dataset;
@@ -49,6 +58,7 @@ export function phantomCommand(): Command {
           studies: opts.studies,
           seed: opts.seed,
           mode,
+          style: opts.style,
           workers: opts.workers,
         });
         const secs = ((Date.now() - t0) / 1000).toFixed(1);
