@@ -7,7 +7,7 @@ import { readPart10, writePart10 } from '@lumbar/dicom';
 import { openDb } from '@lumbar/db';
 import { openQueues, redisConnection, type Queues } from '@lumbar/jobs';
 import { startReceiver, type Receiver } from '@lumbar/receiver';
-import { storescu } from '../helpers/dcmtk';
+import { readTag, storescu } from '../helpers/dcmtk';
 import { findFiles, makeTmpDir } from '../helpers/files';
 import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { useTestDatabase } from '../helpers/db';
@@ -131,6 +131,62 @@ describe('receiver (C-STORE SCP) with storescu as the sender', () => {
       await rx.close();
     }
   });
+
+  it('on close, finishes the association in flight and refuses new ones; nothing acknowledged is lost', async () => {
+    const config = testConfig(t.url, {
+      LUMBAR_DICOM_HOST: '127.0.0.1',
+      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
+      LUMBAR_STABLE_SECONDS: '60',
+    });
+    const out = makeTmpDir('lumbar-rx-drain-');
+    await generatePhantom(out, 5151, 1);
+    const drainFiles = findFiles(studyDirs(out)[0], '.dcm');
+    const uids = await Promise.all(drainFiles.map((f) => readTag(f, '0008,0018')));
+    const stored = () => t.db.instance.count({ where: { sopInstanceUid: { in: uids as string[] } } });
+    const rx = await startReceiver({ config, db: t.db, queues, log: createLogger('rx', 'silent') });
+    const sending = storescu({ port: rx.port, aec: 'LUMBAR', aet: 'STORESCU', paths: drainFiles });
+    // close once the first instances are stored, while the rest are still on their way
+    const t0 = Date.now();
+    while ((await stored()) === 0 && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 10));
+    const atClose = await stored();
+    expect(atClose).toBeGreaterThan(0);
+    expect(atClose).toBeLessThan(drainFiles.length);
+    const closing = rx.close(20_000);
+    // a sender that comes after close began is refused at once
+    const late = await storescu({ port: rx.port, aec: 'LUMBAR', aet: 'STORESCU', paths: [drainFiles[0]] });
+    expect(late.code).not.toBe(0);
+    expect(late.results.every((r) => r.status === null)).toBe(true);
+    const run = await sending;
+    const summary = await closing;
+    // the association in flight went to its end: every instance acknowledged and stored, none cut
+    expect(run.code).toBe(0);
+    expect(run.results).toHaveLength(drainFiles.length);
+    expect(run.results.every((r) => r.status === 0)).toBe(true);
+    expect(await stored()).toBe(drainFiles.length);
+    expect(summary).toEqual({ drained: 1, cut: 0 });
+  }, 120_000);
+
+  it('on close, cuts an association still held open after the grace period', async () => {
+    const config = testConfig(t.url, {
+      LUMBAR_DICOM_HOST: '127.0.0.1',
+      LUMBAR_ALLOWED_CALLERS: 'DIMSE@127.0.0.1',
+    });
+    const rx = await startReceiver({ config, db: t.db, queues, log: createLogger('rx', 'silent') });
+    // a sender that keeps its association open, idle, for 10 s after its last response
+    const client = new dimse.Client();
+    const echo = new dimse.requests.CEchoRequest();
+    const answered = new Promise<void>((resolve) => echo.on('response', () => resolve()));
+    const closedByPeer = new Promise<void>((resolve) => client.on('closed', () => resolve()));
+    client.on('networkError', () => undefined);
+    client.addRequest(echo);
+    client.send('127.0.0.1', rx.port, 'DIMSE', 'LUMBAR', { associationLingerTimeout: 10_000 });
+    await answered;
+    const t0 = Date.now();
+    const summary = await rx.close(200);
+    expect(summary).toEqual({ drained: 0, cut: 1 });
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    await closedByPeer;
+  }, 60_000);
 
   it('answers C-ECHO', async () => {
     const run = await runTool(

@@ -1,4 +1,15 @@
-import { callerAllowed, ConfigError, exportTlsOptions, loadConfig } from './config';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  callerAllowed,
+  checkModelsDir,
+  ConfigError,
+  databaseUrlVariable,
+  exportTlsOptions,
+  loadConfig,
+  redactUrl,
+} from './config';
 
 describe('loadConfig', () => {
   it('has defaults a small site can start with', () => {
@@ -125,5 +136,40 @@ describe('callerAllowed', () => {
     ['ANYWHERE', '192.168.1.1', true],
   ])('%s from %s: %s', (ae, host, ok) => {
     expect(callerAllowed(list, ae, host)).toBe(ok);
+  });
+});
+
+describe('start-up checks', () => {
+  it('refuses a malformed LUMBAR_BOOTSTRAP_API_KEY without echoing it, takes a well-formed one', () => {
+    expect(() => loadConfig({ LUMBAR_BOOTSTRAP_API_KEY: 'secret-value' })).toThrow(
+      /^LUMBAR_BOOTSTRAP_API_KEY: not an API key \(12 characters\): it must look like lk_/,
+    );
+    expect(() => loadConfig({ LUMBAR_BOOTSTRAP_API_KEY: 'secret-value' })).not.toThrow(/secret/);
+    const key = 'lk_abcd1234_0123456789abcdefghijklmnopqrstuv';
+    expect(loadConfig({ LUMBAR_BOOTSTRAP_API_KEY: key }).api.bootstrapApiKey).toBe(key);
+    expect(loadConfig({ LUMBAR_BOOTSTRAP_API_KEY: '' }).api.bootstrapApiKey).toBeNull();
+  });
+
+  it('checkModelsDir: a missing folder or a file is refused naming LUMBAR_MODELS_DIR; unset passes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lumbar-models-'));
+    const file = join(dir, 'file');
+    writeFileSync(file, '');
+    expect(() => checkModelsDir(loadConfig({ LUMBAR_MODELS_DIR: dir }))).not.toThrow();
+    expect(() => checkModelsDir(loadConfig({}))).not.toThrow();
+    expect(() => checkModelsDir(loadConfig({ LUMBAR_MODELS_DIR: join(dir, 'none') }))).toThrow(
+      new ConfigError(
+        `LUMBAR_MODELS_DIR: cannot read the models folder "${join(dir, 'none')}" (no such folder)`,
+      ),
+    );
+    expect(() => checkModelsDir(loadConfig({ LUMBAR_MODELS_DIR: file }))).toThrow(
+      /is a file, not the models/,
+    );
+  });
+
+  it('redactUrl hides a password; databaseUrlVariable names the variable that was used', () => {
+    expect(redactUrl('postgresql://u:pw@h:5432/db')).toBe('postgresql://u:***@h:5432/db');
+    expect(redactUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(databaseUrlVariable({ DATABASE_URL: 'x' })).toBe('DATABASE_URL');
+    expect(databaseUrlVariable({})).toBe('LUMBAR_DATABASE_URL');
   });
 });

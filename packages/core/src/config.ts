@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { LumbarError } from './errors';
 
 /** A setting that cannot be used: the process refuses to start and says which one and why. */
@@ -174,6 +174,61 @@ function exportTls(env: NodeJS.ProcessEnv, destinations: DicomPeer[]): Config['e
   return { caFile: ca, certFile: cert || null, keyFile: key || null, destinations: tlsDestinations };
 }
 
+/** The shape of an API key, `lk_<8 lowercase letters or digits>_<32+ characters>` (packages/db checks it too). */
+export const API_KEY_PATTERN = /^lk_([a-z0-9]{8})_([A-Za-z0-9_-]{32,})$/;
+
+function bootstrapApiKey(env: NodeJS.ProcessEnv): string | null {
+  const key = env.LUMBAR_BOOTSTRAP_API_KEY || null;
+  // The key itself is a secret: the sentence gives its length, never its text.
+  if (key !== null && !API_KEY_PATTERN.test(key)) {
+    throw new ConfigError(
+      `LUMBAR_BOOTSTRAP_API_KEY: not an API key (${key.length} characters): it must look like ` +
+        'lk_<8 lowercase letters or digits>_<32 or more letters, digits, - or _>',
+    );
+  }
+  return key;
+}
+
+/**
+ * The models folder of a node that runs the worker: LUMBAR_MODELS_DIR, when set, must be a folder that can be
+ * read. Checked at start (`lumbar serve`), not in loadConfig: a receiver-only node needs no models.
+ */
+export function checkModelsDir(config: Config): void {
+  const dir = config.worker.modelsDir;
+  if (dir === null) return;
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      `LUMBAR_MODELS_DIR: cannot read the models folder "${dir}" (${code === 'ENOENT' ? 'no such folder' : (code ?? String(err))})`,
+    );
+  }
+  if (!isDir) throw new ConfigError(`LUMBAR_MODELS_DIR: "${dir}" is a file, not the models folder`);
+}
+
+/** A connection URL fit for a log line or an error: the password, if any, replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(a URL that cannot be parsed)';
+  }
+}
+
+/** Which variable gave the database URL (LUMBAR_DATABASE_URL, else DATABASE_URL), for sentences. */
+export const databaseUrlVariable = (env: NodeJS.ProcessEnv): string =>
+  env.LUMBAR_DATABASE_URL === undefined && env.DATABASE_URL !== undefined
+    ? 'DATABASE_URL'
+    : 'LUMBAR_DATABASE_URL';
+
+/** Which variable gave the Redis URL (LUMBAR_REDIS_URL, else REDIS_URL), for sentences. */
+export const redisUrlVariable = (env: NodeJS.ProcessEnv): string =>
+  env.LUMBAR_REDIS_URL === undefined && env.REDIS_URL !== undefined ? 'REDIS_URL' : 'LUMBAR_REDIS_URL';
+
 /** A PEM file named by a setting, or a refusal to start naming that setting. */
 export function readPem(variable: string, file: string): Buffer {
   try {
@@ -248,7 +303,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     api: {
       host: env.LUMBAR_API_HOST ?? '0.0.0.0',
       port: int(env, 'LUMBAR_API_PORT', 8080, 0, 65535),
-      bootstrapApiKey: env.LUMBAR_BOOTSTRAP_API_KEY || null,
+      bootstrapApiKey: bootstrapApiKey(env),
     },
     reconcileSeconds: int(env, 'LUMBAR_RECONCILE_SECONDS', 60, 1),
   };

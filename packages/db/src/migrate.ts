@@ -98,6 +98,43 @@ export async function applyMigrations(
   }
 }
 
+/** Errors of a server that is not (yet) there or still starting: worth another try at start-up. */
+const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', '57P03']);
+
+/**
+ * Start-up check: connects to the database and runs `SELECT 1`, trying again for up to `timeoutMs` while the
+ * server refuses or is starting; rejects with the last error after that (at once for others: a wrong
+ * password). With `missingDatabaseOk`, a database that does not exist yet (3D000) passes: ensureDatabase
+ * creates it. Leaves no connection open either way.
+ */
+export async function waitForPostgres(
+  databaseUrl: string,
+  opts: { timeoutMs?: number; missingDatabaseOk?: boolean } = {},
+): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 5000);
+  for (;;) {
+    const left = Math.max(deadline - Date.now(), 1);
+    const client = new Client({
+      connectionString: databaseUrl,
+      connectionTimeoutMillis: Math.min(left, 2000),
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (opts.missingDatabaseOk && code === '3D000') return;
+      const transient = TRANSIENT.has(code) || /timeout/i.test((err as Error).message);
+      if (!transient || Date.now() + 250 >= deadline) throw err;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 /** Creates the database named in the URL if it does not exist (connecting to `postgres` to do so). */
 export async function ensureDatabase(databaseUrl: string): Promise<void> {
   const url = new URL(databaseUrl);

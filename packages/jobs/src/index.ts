@@ -27,6 +27,37 @@ export function redisConnection(url: string, role: 'worker' | 'producer'): Redis
   });
 }
 
+/**
+ * Start-up check: connects to Redis and PINGs it, trying again for up to `timeoutMs` (a Redis that is still
+ * starting); rejects with the last error after that. Leaves no connection open either way.
+ */
+export async function waitForRedis(url: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = Math.max(deadline - Date.now(), 1);
+    const r = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: Math.min(left, 2000),
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+      disconnectTimeout: 50, // (2 s by default: a timer that would hold a failed start-up)
+    });
+    let cause: Error | null = null; // "connect ECONNREFUSED …": connect() itself says "Connection is closed."
+    r.on('error', (err: Error) => (cause ??= err));
+    try {
+      await r.connect();
+      await r.ping();
+      return;
+    } catch (err) {
+      if (Date.now() + 250 >= deadline) throw cause ?? err;
+    } finally {
+      r.disconnect();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 export interface Queues {
   prefix: string;
   studies: Queue;

@@ -18,7 +18,12 @@ export async function startApi(deps: ApiDeps): Promise<RunningApi> {
     await createApiKey(deps.db, ['admin', 'read'], 'bootstrap', config.api.bootstrapApiKey);
   }
   const app = await buildApi(deps);
-  await app.listen({ host: config.api.host, port: config.api.port });
+  try {
+    await app.listen({ host: config.api.host, port: config.api.port });
+  } catch (err) {
+    await app.close().catch(() => undefined); // a port taken: nothing of the API stays open
+    throw err;
+  }
   const port = (app.server.address() as AddressInfo).port;
   deps.log.info({ host: config.api.host, port }, 'API listening');
   return { port, close: () => app.close() };

@@ -14,9 +14,16 @@ export interface Receiver {
   /** The address and port it listens on (0.0.0.0 or :: = all interfaces). */
   address: string;
   port: number;
-  /** Stops accepting associations; open ones are closed. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections at once, lets the open associations finish (their senders release them) for up to
+   * `graceMs` (default DRAIN_GRACE_MS), then closes whatever is still open. Every instance acknowledged (0x0000)
+   * was stored before its response, so nothing acknowledged is lost either way.
+   */
+  close(graceMs?: number): Promise<{ drained: number; cut: number }>;
 }
+
+/** How long close() waits for open associations to be released before it closes them. */
+export const DRAIN_GRACE_MS = 15_000;
 
 /** DICOM TLS (PS3.15 B.1): the server's certificate and key; with a CA, callers must present a certificate. */
 function tlsOptions(tls: Config['dicom']['tls']) {
@@ -40,6 +47,7 @@ export async function startReceiver(deps: {
   log: Logger;
 }): Promise<Receiver> {
   const { config, log } = deps;
+  const active = new Set<object>();
   const Scp = scpClass({
     db: deps.db,
     queues: deps.queues,
@@ -47,7 +55,7 @@ export async function startReceiver(deps: {
     dataDir: config.dataDir,
     stableMs: config.stableSeconds * 1000,
     dicom: config.dicom,
-    active: new Set(),
+    active,
   });
   const server = new dimse.Server(Scp);
   const listening = new Promise<void>((resolve, reject) => {
@@ -74,9 +82,23 @@ export async function startReceiver(deps: {
   return {
     address,
     port,
-    close: async () => {
+    close: async (graceMs = DRAIN_GRACE_MS) => {
+      // 1. no new connection: the listening socket closes now (a sender trying to connect is refused)
+      const closed = new Promise<void>((r) => (net.listening ? net.close(() => r()) : r()));
+      // 2. the open associations finish and release, within the grace period
+      const open = active.size;
+      const deadline = Date.now() + graceMs;
+      while (active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      const cut = active.size;
+      if (open > 0)
+        log[cut ? 'warn' : 'info'](
+          { drained: open - cut, cut, graceMs },
+          cut ? 'associations still open at shutdown: closed' : 'open associations finished before shutdown',
+        );
+      // 3. whatever is left (an idle association held open past the grace period) is closed
       server.close();
-      await new Promise<void>((r) => (net.listening ? net.close(() => r()) : r()));
+      await closed;
+      return { drained: open - cut, cut };
     },
   };
 }

@@ -2,6 +2,9 @@ import { Command } from 'commander';
 import { InputError } from '@lumbar/core';
 import type { ServiceName } from '@lumbar/server';
 
+/** After a failed start, the longest wait for the event loop to empty before exiting anyway. */
+const FORCE_EXIT_MS = 3000;
+
 const NAMES: readonly ServiceName[] = ['receiver', 'worker', 'exporter', 'api'];
 
 /** `lumbar serve [service...]`: receiver, worker, exporter and API in this process (all by default). */
@@ -19,11 +22,19 @@ export function serveCommand(): Command {
       }
       // Loaded here, not at the top: analyze, phantom and evaluate need none of the services' modules.
       const { serve } = await import('@lumbar/server');
-      const running = await serve(names.length ? (names as ServiceName[]) : NAMES);
-      await new Promise<void>((resolve) => {
+      let running: Awaited<ReturnType<typeof serve>>;
+      try {
+        running = await serve(names.length ? (names as ServiceName[]) : NAMES);
+      } catch (err) {
+        // serve() closed what it had opened; should a library still hold the event loop, do not run on
+        // half-started: exit anyway (2, as main() does for the sentence it is about to print).
+        setTimeout(() => process.exit(2), FORCE_EXIT_MS).unref();
+        throw err;
+      }
+      await new Promise<void>((resolve, reject) => {
         const onSignal = (signal: string) => {
           running.log.info({ signal }, 'shutting down');
-          void running.stop().then(resolve);
+          void running.stop().then(resolve, reject);
         };
         process.once('SIGTERM', () => onSignal('SIGTERM'));
         process.once('SIGINT', () => onSignal('SIGINT'));

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { API_KEY_PATTERN } from '@lumbar/core';
 import type { PrismaClient } from '../generated/client';
 
 export const API_SCOPES = ['read', 'admin'] as const;
@@ -8,7 +9,7 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Key format `lk_<prefix>_<secret>`: the prefix finds the row, only the SHA-256 of the key is stored. */
 function parseKey(key: string): { prefix: string } | null {
-  const m = /^lk_([a-z0-9]{8})_([A-Za-z0-9_-]{32,})$/.exec(key);
+  const m = API_KEY_PATTERN.exec(key);
   return m ? { prefix: m[1] } : null;
 }
 
