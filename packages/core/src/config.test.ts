@@ -8,6 +8,8 @@ import {
   databaseUrlVariable,
   exportTlsOptions,
   loadConfig,
+  parseExecutionProviders,
+  parseIntraOpThreads,
   redactUrl,
 } from './config';
 
@@ -148,6 +150,25 @@ describe('start-up checks', () => {
     const key = 'lk_abcd1234_0123456789abcdefghijklmnopqrstuv';
     expect(loadConfig({ LUMBAR_BOOTSTRAP_API_KEY: key }).api.bootstrapApiKey).toBe(key);
     expect(loadConfig({ LUMBAR_BOOTSTRAP_API_KEY: '' }).api.bootstrapApiKey).toBeNull();
+  });
+
+  it('reads the analysis settings in loadConfig: a bad thread count or provider stops the start', () => {
+    const base = { LUMBAR_DATABASE_URL: 'postgresql://localhost/x' };
+    expect(loadConfig(base).worker).toMatchObject({ providers: 'cpu', intraOpThreads: null });
+    expect(
+      loadConfig({ ...base, LUMBAR_INTRA_OP_THREADS: '2', LUMBAR_EXECUTION_PROVIDERS: 'cuda, cpu' }).worker,
+    ).toMatchObject({ providers: 'cuda,cpu', intraOpThreads: 2 });
+    expect(() => loadConfig({ ...base, LUMBAR_INTRA_OP_THREADS: 'four' })).toThrow(
+      'LUMBAR_INTRA_OP_THREADS: "four" is not an integer from 1 to 64',
+    );
+    expect(() => loadConfig({ ...base, LUMBAR_INTRA_OP_THREADS: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, LUMBAR_EXECUTION_PROVIDERS: 'gpu' })).toThrow(
+      /LUMBAR_EXECUTION_PROVIDERS: unknown execution provider "gpu"/,
+    );
+    expect(parseIntraOpThreads(undefined)).toBeUndefined();
+    expect(parseIntraOpThreads('8', '--threads')).toBe(8);
+    expect(() => parseIntraOpThreads('65', '--threads')).toThrow(/^--threads: "65"/);
+    expect(parseExecutionProviders('')).toEqual(['cpu']);
   });
 
   it('checkModelsDir: a missing folder or a file is refused naming LUMBAR_MODELS_DIR; unset passes', () => {

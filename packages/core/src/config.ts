@@ -46,6 +46,8 @@ export interface Config {
     analysisTimeoutMs: number;
     modelsDir: string | null;
     providers: string;
+    /** ONNX Runtime intra-op threads of each analysis (LUMBAR_INTRA_OP_THREADS); null: the cores, at most 4. */
+    intraOpThreads: number | null;
   };
   export: {
     attempts: number;
@@ -118,6 +120,39 @@ function int(env: NodeJS.ProcessEnv, name: string, dflt: number, min = 0, max = 
     throw new ConfigError(`${name}: "${raw}" is not an integer between ${min} and ${max}`);
   }
   return v;
+}
+
+/** The ONNX Runtime execution providers the node knows (packages/inference ExecutionProvider). */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
+
+/**
+ * ONNX Runtime intra-op threads from a flag or LUMBAR_INTRA_OP_THREADS: undefined when not given, an integer
+ * from 1 to 64 otherwise; `source` names the flag and variable in the error.
+ */
+export function parseIntraOpThreads(
+  raw: string | undefined,
+  source = 'LUMBAR_INTRA_OP_THREADS',
+): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1 || v > 64)
+    throw new ConfigError(`${source}: "${raw}" is not an integer from 1 to 64`);
+  return v;
+}
+
+/** Execution providers by preference, e.g. "cuda,cpu" (LUMBAR_EXECUTION_PROVIDERS); default ["cpu"]. */
+export function parseExecutionProviders(
+  raw: string | undefined,
+  source = 'LUMBAR_EXECUTION_PROVIDERS',
+): (typeof EXECUTION_PROVIDERS)[number][] {
+  if (raw === undefined || raw.trim() === '') return ['cpu'];
+  const out = raw.split(',').map((p) => p.trim());
+  const bad = out.filter((p) => !(EXECUTION_PROVIDERS as readonly string[]).includes(p));
+  if (bad.length || out.length === 0)
+    throw new ConfigError(
+      `${source}: unknown execution provider ${JSON.stringify(bad[0] ?? raw)} (expected ${EXECUTION_PROVIDERS.join(', ')}, comma-separated)`,
+    );
+  return out as (typeof EXECUTION_PROVIDERS)[number][];
 }
 
 function list(env: NodeJS.ProcessEnv, name: string, dflt: string[]): string[] {
@@ -292,7 +327,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: int(env, 'LUMBAR_WORKER_CONCURRENCY', 1, 1, 64),
       analysisTimeoutMs: int(env, 'LUMBAR_ANALYSIS_TIMEOUT_MS', 300_000, 1000),
       modelsDir: env.LUMBAR_MODELS_DIR ?? null,
-      providers: env.LUMBAR_EXECUTION_PROVIDERS ?? 'cpu',
+      providers: parseExecutionProviders(env.LUMBAR_EXECUTION_PROVIDERS).join(','),
+      intraOpThreads: parseIntraOpThreads(env.LUMBAR_INTRA_OP_THREADS) ?? null,
     },
     export: {
       attempts: int(env, 'LUMBAR_EXPORT_ATTEMPTS', 5, 1, 100),

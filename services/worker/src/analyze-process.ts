@@ -22,10 +22,11 @@ export interface AnalyzeRun {
 export function runAnalyzeProcess(
   studyDir: string,
   outDir: string,
-  opts: { timeoutMs: number; modelsDir: string | null; providers: string },
+  opts: { timeoutMs: number; modelsDir: string | null; providers: string; intraOpThreads?: number | null },
 ): Promise<AnalyzeRun> {
   const args = [cliMainPath(), 'analyze', studyDir, '--out', outDir, '--providers', opts.providers];
   if (opts.modelsDir) args.push('--models', opts.modelsDir);
+  if (opts.intraOpThreads) args.push('--threads', String(opts.intraOpThreads));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

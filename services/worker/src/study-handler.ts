@@ -66,6 +66,7 @@ export async function handleStudy(deps: WorkerDeps, job: Job<{ studyId: number }
     timeoutMs: config.worker.analysisTimeoutMs,
     modelsDir: config.worker.modelsDir,
     providers: config.worker.providers,
+    intraOpThreads: config.worker.intraOpThreads,
   });
   if (run.code !== 0) {
     await rm(tmp, { recursive: true, force: true });

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { ALGORITHM, InputError } from '@lumbar/core';
+import { ALGORITHM, InputError, parseExecutionProviders, parseIntraOpThreads } from '@lumbar/core';
 import { readSeriesRules } from '@lumbar/dicom';
 import { initImaging } from '@lumbar/imaging';
-import { closeModelSet, openModelSet, type ExecutionProvider } from '@lumbar/inference';
+import { closeModelSet, openModelSet } from '@lumbar/inference';
 import { analyzeStudy, type AnalysisResult } from '@lumbar/pipeline';
 import { buildDicomOutputs, dicomOutputsDocument, type DicomOutput } from '../dicom-outputs';
 import { renderKeyImage } from '../overlay';
@@ -72,20 +72,15 @@ export async function runAnalyze(
     throw new InputError(`${studyDir}: no such folder (not found)`);
   }
   const t0 = performance.now();
-  const providers = (o.providers ?? env.LUMBAR_EXECUTION_PROVIDERS ?? 'cpu')
-    .split(',')
-    .map((p) => p.trim()) as ExecutionProvider[];
+  const providers = parseExecutionProviders(
+    o.providers ?? env.LUMBAR_EXECUTION_PROVIDERS,
+    '--providers / LUMBAR_EXECUTION_PROVIDERS',
+  );
   const modelsDir = o.models ?? env.LUMBAR_MODELS_DIR ?? DEFAULT_MODELS_DIR;
-  const threadsRaw = o.threads ?? env.LUMBAR_INTRA_OP_THREADS;
-  const intraOpThreads = threadsRaw === undefined || threadsRaw === '' ? undefined : Number(threadsRaw);
-  if (
-    intraOpThreads !== undefined &&
-    (!Number.isInteger(intraOpThreads) || intraOpThreads < 1 || intraOpThreads > 64)
-  ) {
-    throw new InputError(
-      `--threads / LUMBAR_INTRA_OP_THREADS: "${threadsRaw}" is not an integer from 1 to 64`,
-    );
-  }
+  const intraOpThreads = parseIntraOpThreads(
+    o.threads ?? env.LUMBAR_INTRA_OP_THREADS,
+    '--threads / LUMBAR_INTRA_OP_THREADS',
+  );
   const rules = o.rules ? readSeriesRules(o.rules) : undefined;
   const [models, loaded] = await Promise.all([
     openModelSet(modelsDir, { providers, intraOpThreads }),

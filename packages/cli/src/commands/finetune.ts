@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { AXIAL_CLASSES, InputError, LumbarError, type AxialClass, type DiscLevel } from '@lumbar/core';
+import {
+  AXIAL_CLASSES,
+  InputError,
+  LumbarError,
+  parseIntraOpThreads,
+  type AxialClass,
+  type DiscLevel,
+} from '@lumbar/core';
 import { initImaging } from '@lumbar/imaging';
 import { closeModelSet, openModelSet, type ModelSet } from '@lumbar/inference';
 import { REPORT_LEVELS, analyzeStudy, type Diagnosis } from '@lumbar/pipeline';
@@ -200,9 +207,10 @@ export async function runFinetune(o: FinetuneCliOptions, env = process.env): Pro
           : 'a train / validation / test split needs at least 3'),
     );
   const python = pythonOf(o, env);
-  const threadsRaw = o.threads ?? env.LUMBAR_INTRA_OP_THREADS;
-  const intraOpThreads =
-    threadsRaw === undefined || threadsRaw === '' ? undefined : intIn(threadsRaw, '--threads', 1, 64);
+  const intraOpThreads = parseIntraOpThreads(
+    o.threads ?? env.LUMBAR_INTRA_OP_THREADS,
+    '--threads / LUMBAR_INTRA_OP_THREADS',
+  );
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const unlabelled = studiesWithoutLabels(labels, studies);
   if (unlabelled.length)

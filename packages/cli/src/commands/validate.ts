@@ -1,10 +1,16 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { ALGORITHM, InputError, LumbarError } from '@lumbar/core';
+import {
+  ALGORITHM,
+  InputError,
+  LumbarError,
+  parseExecutionProviders,
+  parseIntraOpThreads,
+} from '@lumbar/core';
 import { readSeriesRules } from '@lumbar/dicom';
 import { initImaging } from '@lumbar/imaging';
-import { closeModelSet, openModelSet, type ExecutionProvider, type ModelSet } from '@lumbar/inference';
+import { closeModelSet, openModelSet, type ModelSet } from '@lumbar/inference';
 import { REPORT_LEVELS, analyzeStudy } from '@lumbar/pipeline';
 import { renderKeyImage } from '../overlay';
 import { loadStudyInput } from '../study-input';
@@ -81,15 +87,6 @@ export function scopeLine(s: ScopeFigures): string {
   );
 }
 
-function parseThreads(raw: string | undefined): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    throw new InputError(`--threads / LUMBAR_INTRA_OP_THREADS: "${raw}" is not an integer from 1 to 64`);
-  }
-  return n;
-}
-
 /** Runs the pipeline on every labelled study and writes the report; returns it with the stdout summary. */
 export async function runValidate(
   o: ValidateCliOptions,
@@ -108,10 +105,14 @@ export async function runValidate(
       `--out ${o.out}: the report folder must not be inside the studies folder ${o.studies}`,
     );
   }
-  const intraOpThreads = parseThreads(o.threads ?? env.LUMBAR_INTRA_OP_THREADS);
-  const providers = (o.providers ?? env.LUMBAR_EXECUTION_PROVIDERS ?? 'cpu')
-    .split(',')
-    .map((p) => p.trim()) as ExecutionProvider[];
+  const intraOpThreads = parseIntraOpThreads(
+    o.threads ?? env.LUMBAR_INTRA_OP_THREADS,
+    '--threads / LUMBAR_INTRA_OP_THREADS',
+  );
+  const providers = parseExecutionProviders(
+    o.providers ?? env.LUMBAR_EXECUTION_PROVIDERS,
+    '--providers / LUMBAR_EXECUTION_PROVIDERS',
+  );
   const rules = o.rules ? readSeriesRules(o.rules) : undefined;
 
   mkdirSync(out, { recursive: true });
