@@ -109,15 +109,15 @@ describe('receiver (C-STORE SCP) with storescu as the sender', () => {
     expect(wrongCalled.output).toMatch(/Called AE Title Not Recognized/i);
   });
 
-  it('listens on all interfaces by default, on one address with LUMBAR_DICOM_HOST', async () => {
-    expect(receiver.address).toBe('0.0.0.0');
+  it('listens on loopback only by default, on all interfaces or one address with LUMBAR_DICOM_HOST', async () => {
+    expect(receiver.address).toBe('127.0.0.1');
     const config = testConfig(t.url, {
-      LUMBAR_DICOM_HOST: '127.0.0.1',
+      LUMBAR_DICOM_HOST: '0.0.0.0',
       LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
     });
     const rx = await startReceiver({ config, db: t.db, queues, log: createLogger('rx', 'silent') });
     try {
-      expect(rx.address).toBe('127.0.0.1');
+      expect(rx.address).toBe('0.0.0.0');
       const echo = await runTool('echoscu', [
         '-aet',
         'STORESCU',

@@ -26,6 +26,13 @@ describe('loadConfig', () => {
     expect(c.export.tls).toBeNull();
   });
 
+  it('binds loopback by default; LUMBAR_DICOM_HOST and LUMBAR_API_HOST open the ports', () => {
+    const c = loadConfig({});
+    expect([c.dicom.host, c.api.host]).toEqual(['127.0.0.1', '127.0.0.1']);
+    const open = loadConfig({ LUMBAR_DICOM_HOST: '0.0.0.0', LUMBAR_API_HOST: '10.0.0.7' });
+    expect([open.dicom.host, open.api.host]).toEqual(['0.0.0.0', '10.0.0.7']);
+  });
+
   it('reads DICOM TLS files: server only, or mutual with a CA', () => {
     const server = {
       LUMBAR_DICOM_TLS_CERT: '/etc/lumbar/cert.pem',

@@ -309,7 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LUMBAR_LOG_LEVEL ?? 'info',
     dicom: {
       aeTitle,
-      host: env.LUMBAR_DICOM_HOST || '0.0.0.0',
+      host: env.LUMBAR_DICOM_HOST || '127.0.0.1',
       port: int(env, 'LUMBAR_DICOM_PORT', 11112, 0, 65535),
       allowedCallers: parsePeerList(
         'LUMBAR_ALLOWED_CALLERS',
@@ -337,7 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tls: exportTls(env, destinations),
     },
     api: {
-      host: env.LUMBAR_API_HOST ?? '0.0.0.0',
+      host: env.LUMBAR_API_HOST || '127.0.0.1',
       port: int(env, 'LUMBAR_API_PORT', 8080, 0, 65535),
       bootstrapApiKey: bootstrapApiKey(env),
     },

@@ -11,7 +11,7 @@ export { STATUS, storeInstance, type StoreResult } from './store';
 dimse.log.setLevel('silent');
 
 export interface Receiver {
-  /** The address and port it listens on (0.0.0.0 or :: = all interfaces). */
+  /** The address and port it listens on (127.0.0.1 by default; 0.0.0.0 or :: = all interfaces). */
   address: string;
   port: number;
   /**
