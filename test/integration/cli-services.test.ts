@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { verifyApiKey } from '@lumbar/db';
-import { cliMain } from '../helpers/phantom';
+import { readTag, storescu } from '../helpers/dcmtk';
+import { findFiles, makeTmpDir } from '../helpers/files';
+import { cliMain, generatePhantom, studyDirs } from '../helpers/phantom';
 import { runTool } from '../helpers/run';
 import { databaseUrl, dropDatabase, useTestDatabase } from '../helpers/db';
 import { testConfig } from '../helpers/services';
@@ -91,4 +93,78 @@ describe('lumbar db / apikey / serve', () => {
     expect({ code, out: code === 0 ? '' : out }).toEqual({ code: 0, out: '' });
     expect(out).toMatch(/"msg":"stopped"/);
   });
+  it('serve logs a received and analysed study at info level without its patient name, ID or birth date', async () => {
+    const config = testConfig(t.url);
+    const phantom = makeTmpDir('lumbar-logs-');
+    await generatePhantom(phantom, 31337, 1);
+    const study = studyDirs(phantom)[0];
+    const files = findFiles(study, '.dcm');
+    const identity = {
+      name: await readTag(files[0], '0010,0010'),
+      id: await readTag(files[0], '0010,0020'),
+      birth: await readTag(files[0], '0010,0030'),
+      studyUid: await readTag(files[0], '0020,000d'),
+    };
+    for (const v of Object.values(identity)) expect((v ?? '').length).toBeGreaterThan(3);
+    const child = spawn(process.execPath, [cliMain, 'serve'], {
+      env: {
+        ...process.env,
+        LUMBAR_DATABASE_URL: t.url,
+        LUMBAR_DATA_DIR: config.dataDir,
+        LUMBAR_QUEUE_PREFIX: config.queuePrefix,
+        LUMBAR_DICOM_PORT: '0',
+        LUMBAR_API_PORT: '0',
+        LUMBAR_STABLE_SECONDS: '1',
+        LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
+        LUMBAR_LOG_LEVEL: 'info',
+      },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const records = () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as { msg: string; ports?: { dicom: number } }];
+          } catch {
+            return [];
+          }
+        });
+    try {
+      const started = await waitFor('the start line', async () =>
+        records().find((l) => l.msg === 'lumbar-ai started'),
+      );
+      const sent = await storescu({
+        port: started.ports!.dicom,
+        aec: 'LUMBAR',
+        aet: 'STORESCU',
+        paths: files,
+      });
+      expect(sent.results.every((r) => r.status === 0)).toBe(true);
+      await waitFor(
+        'the study analysed',
+        async () => records().find((l) => l.msg === 'study analysed'),
+        180_000,
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    // the logs speak of the study (associations, the analysis) ...
+    expect(records().filter((l) => l.msg === 'association accepted').length).toBeGreaterThan(0);
+    // ... and never name its patient
+    for (const [what, value] of Object.entries({
+      name: identity.name,
+      id: identity.id,
+      birth: identity.birth,
+    })) {
+      const parts = value!.split('^').filter((p) => p.length > 3 && p !== 'PHANTOM');
+      for (const p of [value!, ...parts])
+        expect({ what, found: out.includes(p) }).toEqual({ what, found: false });
+    }
+  }, 300_000);
 });
