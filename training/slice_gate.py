@@ -43,6 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from training import preprocess as P
+from training.grading import crop_padded  # the sagittal grader's zero-padded crop (TS: imaging cropPadded)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ANNOTATIONS = os.path.join(REPO_ROOT, "annotations", "mendeley-axial")
@@ -64,16 +65,6 @@ def gate_box(box: tuple[int, int, int, int], context: int) -> tuple[int, int, in
     half = (context * s + 10) // 20
     cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
     return cx - half, cy - half, cx + half, cy + half
-
-
-def crop_padded(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    rows, cols = image.shape
-    out = np.zeros((y1 - y0 + 1, x1 - x0 + 1), dtype=np.uint8)
-    sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(cols - 1, x1), min(rows - 1, y1)
-    if sx1 >= sx0 and sy1 >= sy0:
-        out[sy0 - y0 : sy1 - y0 + 1, sx0 - x0 : sx1 - x0 + 1] = image[sy0 : sy1 + 1, sx0 : sx1 + 1]
-    return out
 
 
 def gate_channels(image: np.ndarray, box: tuple[int, int, int, int], contexts=CONTEXTS) -> np.ndarray:
@@ -355,29 +346,31 @@ def export(net: GateNet, out: str, version: str, thresholds: dict, metrics: dict
 
 
 def load_onnx(model_dir: str):
-    import onnxruntime as ort
+    """(card, run) of an exported gate, through ``training.inference.Runner`` (its ONNX output is already sigmoid)."""
+    from training.inference import Runner
 
-    with open(os.path.join(model_dir, "model.json")) as f:
-        card = json.load(f)
-    sess = ort.InferenceSession(os.path.join(model_dir, "model.onnx"), providers=["CPUExecutionProvider"])
-
-    def run(x: np.ndarray) -> np.ndarray:
-        return sess.run(None, {"input": np.ascontiguousarray(x, dtype=np.float32)})[0] if len(x) else np.zeros((0, 2), np.float32)
-
-    return card, run
+    r = Runner(model_dir)
+    return r.card, lambda x: r(x) if len(x) else np.zeros((0, len(OUTPUTS)), np.float32)
 
 
 def score(model_dir: str, samples: list[Sample], contexts) -> dict:
     """Per-sample decisions of a shipped gate on the exact pipeline input (first box: the U-Net's)."""
     card, run = load_onnx(model_dir)
     th = card["output"]["thresholds"]
-    p = run(exact_inputs(samples, contexts))
+    return {"thresholds": th, "rows": prob_rows(samples, run(exact_inputs(samples, contexts)), th)}
+
+
+def prob_rows(samples: list[Sample], probs: np.ndarray, thresholds: dict | None = None) -> list[dict]:
+    """One row per sample: what it is (cut, contrast; phantom: disc, T2) and its two probabilities (4 decimals);
+    with ``thresholds`` also the decisions (``dropped``, ``t1_flag``) on the unrounded probabilities."""
     rows = []
-    for s, (pc, pt) in zip(samples, p):
-        rows.append({"key": s.key, "source": s.source, "cut": s.meta.get("cut", "disc"), "contrast": s.meta.get("contrast", "T2"),
-                     "p_not_disc": round(float(pc), 4), "p_t2": round(float(pt), 4),
-                     "dropped": bool(pc >= th["not_disc"]), "t1_flag": bool(pt < th["t2"])})
-    return {"thresholds": th, "rows": rows}
+    for s, (pc, pt) in zip(samples, probs):
+        row = {"key": s.key, "source": s.source, "cut": s.meta.get("cut", "disc"), "contrast": s.meta.get("contrast", "T2"),
+               "p_not_disc": round(float(pc), 4), "p_t2": round(float(pt), 4)}
+        if thresholds is not None:
+            row.update(dropped=bool(pc >= thresholds["not_disc"]), t1_flag=bool(pt < thresholds["t2"]))
+        rows.append(row)
+    return rows
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -470,8 +463,7 @@ def main(argv=None) -> int:
         oof = out_of_fold(real, phantom, repeats=a.repeats, epochs=a.epochs, contexts=contexts)
         y_cut = np.array([s.not_disc for s in real])
         thresholds = {"not_disc": pick_threshold(y_cut, oof[:, 0], a.max_disc_loss), "t2": 0.5}
-        oof_rows = [{"key": s.key, "source": s.source, "cut": s.meta["cut"], "contrast": s.meta["contrast"],
-                     "p_not_disc": round(float(p[0]), 4), "p_t2": round(float(p[1]), 4)} for s, p in zip(real, oof)]
+        oof_rows = prob_rows(real, oof)
         metrics = {"out_of_fold_real_train": {**oof_metrics(oof_rows, thresholds, a.repeats), "max_disc_loss": a.max_disc_loss}}
         print(json.dumps(metrics), flush=True)
         net = train(real + phantom, seed=a.seed, epochs=a.epochs, contexts=contexts)

@@ -3,6 +3,9 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import type { GrayImage } from '@lumbar/imaging';
+import { cliMain } from '../helpers/phantom';
+import { runTool } from '../helpers/run';
+import { repoRoot, sharedPath } from '../helpers/shared';
 
 /** Inputs of the parity test: written as raw bytes for Python, kept in memory for TypeScript. */
 export type Dtype = 'uint8' | 'uint16' | 'int16' | 'float64';
@@ -365,4 +368,55 @@ export function orderingMasks(): Record<'axial' | 'sagittal', GrayImage> {
       [60, 40, 69, 49],
     ]),
   };
+}
+
+/** An axial slice and its binary disc mask, for the parity tests of the axial crop checks (OOD, slice gate). */
+export interface AxialCase {
+  image: GrayImage;
+  mask: GrayImage;
+}
+
+/** A real Mendeley axial slice with its project disc mask (annotations/mendeley-axial, 1 = disc). */
+export function mendeleyAxialCase(name: string): AxialCase {
+  const image = readGrayPng(sharedPath('data', 'mendeley-axial-unlabelled', `${name}.png`));
+  const labels = readGrayPng(path.join(repoRoot, 'annotations', 'mendeley-axial', 'masks', `${name}.png`));
+  return { image, mask: binarise(labels, (v) => v === 1) };
+}
+
+/** The first `count` axial slices of a one-study phantom training layout of `seed`, with their disc masks. */
+export async function phantomAxialCases(
+  dir: string,
+  seed: string,
+  count: number,
+): Promise<Record<string, AxialCase>> {
+  const dataset = path.join(dir, 'dataset');
+  const gen = await runTool(
+    process.execPath,
+    [cliMain, 'phantom', '--dataset', dataset, '--studies', '1', '--seed', seed],
+    { timeoutMs: 120_000 },
+  );
+  if (gen.code !== 0) throw new Error(`lumbar phantom exited ${gen.code}: ${gen.stderr}`);
+  const axial = readdirSync(path.join(dataset, 'images'))
+    .filter((f) => f.includes('_ax_'))
+    .slice(0, count);
+  return Object.fromEntries(
+    axial.map((f) => [
+      `phantom_${f.replace('.png', '')}`,
+      {
+        image: readGrayPng(path.join(dataset, 'images', f)),
+        mask: binarise(readGrayPng(path.join(dataset, 'masks', f)), (v) => v > 0),
+      },
+    ]),
+  );
+}
+
+/** DIR/in/<id>.image.bin and <id>.mask.bin (uint8, rows x cols) and DIR/manifest.json {cases: [{id, rows, cols}]}. */
+export function writeAxialCases(dir: string, cases: Record<string, AxialCase>): void {
+  mkdirSync(path.join(dir, 'in'), { recursive: true });
+  const manifest = Object.entries(cases).map(([id, c]) => {
+    writeFileSync(path.join(dir, 'in', `${id}.image.bin`), c.image.data);
+    writeFileSync(path.join(dir, 'in', `${id}.mask.bin`), c.mask.data);
+    return { id, rows: c.image.height, cols: c.image.width };
+  });
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ cases: manifest }));
 }

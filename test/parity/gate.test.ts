@@ -4,15 +4,20 @@
  * Python's onnxruntime (within 1e-5), on real Mendeley axial slices (a T1 and a T2 disc of the train split with their project masks,
  * and a vertebral-body slice with a disc-sized blob as the U-Net outlines there) and on phantom axial slices.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gateChannels, gateInput, discBbox, type GrayImage } from '@lumbar/imaging';
 import { OnnxModel } from '@lumbar/inference';
 import { makeTmpDir, removeDir } from '../helpers/files';
-import { cliMain } from '../helpers/phantom';
 import { runTool } from '../helpers/run';
 import { repoRoot, sharedPath } from '../helpers/shared';
-import { binarise, readGrayPng } from './fixtures';
+import {
+  mendeleyAxialCase,
+  phantomAxialCases,
+  readGrayPng,
+  writeAxialCases,
+  type AxialCase,
+} from './fixtures';
 
 const PYTHON = path.join(repoRoot, 'training', '.venv', 'bin', 'python');
 const MODEL = path.join(repoRoot, 'models', 'ax-slice-gate');
@@ -40,39 +45,14 @@ it('gives the input and probabilities of training/slice_gate.py on real and phan
   try {
     const contexts = (model.card.preprocessing as { contexts_tenths: number[] }).contexts_tenths;
     expect(contexts.length).toBe(model.card.input.shape[1]);
-    const cases: Record<string, { image: GrayImage; mask: GrayImage }> = {};
-    for (const name of MENDELEY) {
-      const image = readGrayPng(sharedPath('data', 'mendeley-axial-unlabelled', `${name}.png`));
-      const labelMap = readGrayPng(
-        path.join(repoRoot, 'annotations', 'mendeley-axial', 'masks', `${name}.png`),
-      );
-      cases[name] = { image, mask: binarise(labelMap, (v) => v === 1) };
-    }
+    const cases: Record<string, AxialCase> = {};
+    for (const name of MENDELEY) cases[name] = mendeleyAxialCase(name);
     const body = readGrayPng(sharedPath('data', 'mendeley-axial-unlabelled', `${BODY}.png`));
     cases[BODY] = { image: body, mask: ellipse(body.width, body.height, 160, 150, 34, 26) };
-    const dataset = path.join(tmp, 'dataset');
-    const gen = await runTool(
-      process.execPath,
-      [cliMain, 'phantom', '--dataset', dataset, '--studies', '1', '--seed', 'gate-parity'],
-      { timeoutMs: 120_000 },
-    );
-    expect(gen.code).toBe(0);
-    const axial = readdirSync(path.join(dataset, 'images'))
-      .filter((f) => f.includes('_ax_'))
-      .slice(0, 3);
-    expect(axial.length).toBeGreaterThan(0);
-    for (const f of axial) {
-      const image = readGrayPng(path.join(dataset, 'images', f));
-      const mask = binarise(readGrayPng(path.join(dataset, 'masks', f)), (v) => v > 0);
-      cases[`phantom_${f.replace('.png', '')}`] = { image, mask };
-    }
-    mkdirSync(path.join(tmp, 'in'), { recursive: true });
-    const manifest = Object.entries(cases).map(([id, c]) => {
-      writeFileSync(path.join(tmp, 'in', `${id}.image.bin`), c.image.data);
-      writeFileSync(path.join(tmp, 'in', `${id}.mask.bin`), c.mask.data);
-      return { id, rows: c.image.height, cols: c.image.width };
-    });
-    writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify({ cases: manifest }));
+    const phantom = await phantomAxialCases(tmp, 'gate-parity', 3);
+    expect(Object.keys(phantom).length).toBeGreaterThan(0);
+    Object.assign(cases, phantom);
+    writeAxialCases(tmp, cases);
     const run = await runTool(PYTHON, [path.join(__dirname, 'gate_parity.py'), tmp, MODEL], {
       timeoutMs: 120_000,
     });

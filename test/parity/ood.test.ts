@@ -4,16 +4,15 @@
  * and its score within 1e-9, with the shipped models/ax-ood/ood.json, on real Mendeley axial slices (T2 and T1
  * discs, ground-truth masks) and on phantom axial slices (ground-truth masks).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cropDisc, type GrayImage } from '@lumbar/imaging';
+import { cropDisc } from '@lumbar/imaging';
 import { readOodModel } from '@lumbar/inference';
 import { oodCheck, oodFeatures, oodSmall } from '@lumbar/pipeline';
 import { makeTmpDir, removeDir } from '../helpers/files';
-import { cliMain } from '../helpers/phantom';
 import { runTool } from '../helpers/run';
-import { repoRoot, sharedPath } from '../helpers/shared';
-import { binarise, readGrayPng } from './fixtures';
+import { repoRoot } from '../helpers/shared';
+import { mendeleyAxialCase, phantomAxialCases, writeAxialCases, type AxialCase } from './fixtures';
 
 const PYTHON = path.join(repoRoot, 'training', '.venv', 'bin', 'python');
 const MODELS = path.join(repoRoot, 'models');
@@ -35,38 +34,14 @@ it('gives the features and scores of training/ood.py on real and phantom crops',
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} not found: run scripts/setup.sh`);
   const model = readOodModel(MODELS);
   if (!model) throw new Error(`${MODELS}/ax-ood/ood.json not found: run python -m training.ood fit`);
-  const cases: Record<string, { image: GrayImage; mask: GrayImage }> = {};
+  const cases: Record<string, AxialCase> = {};
   const labels = readFileSync(path.join(repoRoot, 'annotations', 'mendeley-axial', 'labels.csv'), 'utf8');
-  for (const name of MENDELEY.filter((n) => labels.includes(`${n}.png,disc,`))) {
-    const image = readGrayPng(sharedPath('data', 'mendeley-axial-unlabelled', `${name}.png`));
-    const labelMap = readGrayPng(
-      path.join(repoRoot, 'annotations', 'mendeley-axial', 'masks', `${name}.png`),
-    );
-    cases[name] = { image, mask: binarise(labelMap, (v) => v === 1) };
-  }
-  const phantomDataset = path.join(tmp, 'dataset');
-  const gen = await runTool(
-    process.execPath,
-    [cliMain, 'phantom', '--dataset', phantomDataset, '--studies', '1', '--seed', 'ood-parity'],
-    { timeoutMs: 120_000 },
-  );
-  expect(gen.code).toBe(0);
-  const axial = readdirSync(path.join(phantomDataset, 'images'))
-    .filter((f) => f.includes('_ax_'))
-    .slice(0, 4);
-  expect(axial.length).toBeGreaterThan(0);
-  for (const f of axial) {
-    const image = readGrayPng(path.join(phantomDataset, 'images', f));
-    const mask = binarise(readGrayPng(path.join(phantomDataset, 'masks', f)), (v) => v > 0);
-    cases[`phantom_${f.replace('.png', '')}`] = { image, mask };
-  }
-  mkdirSync(path.join(tmp, 'in'), { recursive: true });
-  const manifest = Object.entries(cases).map(([id, c]) => {
-    writeFileSync(path.join(tmp, 'in', `${id}.image.bin`), c.image.data);
-    writeFileSync(path.join(tmp, 'in', `${id}.mask.bin`), c.mask.data);
-    return { id, rows: c.image.height, cols: c.image.width };
-  });
-  writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify({ cases: manifest }));
+  for (const name of MENDELEY.filter((n) => labels.includes(`${n}.png,disc,`)))
+    cases[name] = mendeleyAxialCase(name);
+  const phantom = await phantomAxialCases(tmp, 'ood-parity', 4);
+  expect(Object.keys(phantom).length).toBeGreaterThan(0);
+  Object.assign(cases, phantom);
+  writeAxialCases(tmp, cases);
   const run = await runTool(
     PYTHON,
     [path.join(__dirname, 'ood_parity.py'), tmp, path.join(MODELS, 'ax-ood', 'ood.json')],

@@ -145,17 +145,9 @@ export interface GradingFigures {
   pfirrmann: { n: number; exact: Proportion; withinOne: Proportion; confusion: ConfusionMatrix } | null;
 }
 
-export interface CaseRow {
+/** A wrong or indeterminate level, listed with its key image. */
+export interface CaseRow extends LevelOutcome {
   kind: 'wrong' | 'indeterminate';
-  study: string;
-  studyInstanceUid: string;
-  level: DiscLevel;
-  line: number;
-  truth: AxialClass;
-  predicted: Diagnosis;
-  pHerniation: number | null;
-  reason: string | null;
-  keyImage: string | null;
 }
 
 export interface SiteReport {
@@ -430,15 +422,7 @@ export function buildSiteReport(outcomes: StudyOutcome[], ctx: ReportContext): S
     .filter((l) => l.predicted !== l.truth)
     .map((l) => ({
       kind: l.predicted === 'indeterminate' ? ('indeterminate' as const) : ('wrong' as const),
-      study: l.study,
-      studyInstanceUid: l.studyInstanceUid,
-      level: l.level,
-      line: l.line,
-      truth: l.truth,
-      predicted: l.predicted,
-      pHerniation: l.pHerniation,
-      reason: l.reason,
-      keyImage: l.keyImage,
+      ...l,
     }));
   const warnings: string[] = [];
   const disagree = outcomes
