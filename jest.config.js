@@ -14,6 +14,7 @@ module.exports = {
   moduleNameMapper: {
     // ES-module-only packages, loaded through Node's own require (see test/node-require/load.js).
     '^(typebox|content-disposition|cookie|set-cookie-parser)$': '<rootDir>/test/node-require/$1.js',
+    '^typebox/value$': '<rootDir>/test/node-require/typebox-value.js',
     '^@lumbar/(receiver|worker|exporter|api|server)$': '<rootDir>/services/$1/src',
     '^@lumbar/([a-z-]+)$': '<rootDir>/packages/$1/src',
   },

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { initImaging } from '@lumbar/imaging';
 import { closeModelSet, openModelSet, type ModelSet } from '@lumbar/inference';
 import { analyzeStudy } from '@lumbar/pipeline';
-import { loadStudyInput } from '../../packages/cli/src/study-input';
+import { loadStudyInput } from '@lumbar/analysis';
 import { makeTmpDir, removeDir } from '../helpers/files';
 import { cliMain, generatePhantom, studyDirs } from '../helpers/phantom';
 import { runTool } from '../helpers/run';

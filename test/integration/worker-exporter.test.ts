@@ -8,7 +8,6 @@ import { resetExport } from '@lumbar/db';
 import { startReceiver, type Receiver } from '@lumbar/receiver';
 import { reconcile, startStudyWorker, type WorkerDeps } from '@lumbar/worker';
 import { startExporter } from '@lumbar/exporter';
-import type { Worker } from 'bullmq';
 import { storescu } from '../helpers/dcmtk';
 import { makeTmpDir } from '../helpers/files';
 import { freePorts, startOrthanc, type OrthancPeer } from '../helpers/orthanc';
@@ -22,7 +21,7 @@ let orthanc: OrthancPeer;
 let receiver: Receiver;
 let queues: Queues;
 let deps: WorkerDeps;
-let workers: Worker[] = [];
+let workers: Array<{ close(): Promise<void> }> = [];
 const conns: ReturnType<typeof redisConnection>[] = [];
 
 beforeAll(async () => {
@@ -42,7 +41,7 @@ beforeAll(async () => {
   const log = createLogger('test', 'silent');
   deps = { config, db: t.db, queues, log };
   receiver = await startReceiver({ config, db: t.db, queues, log });
-  workers = [startStudyWorker(deps, blocking), startExporter(deps, blocking)];
+  workers = [await startStudyWorker(deps, blocking), startExporter(deps, blocking)];
 });
 
 afterAll(async () => {

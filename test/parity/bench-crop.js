@@ -2,7 +2,6 @@
 // Real SPIDER sagittal images and masks (2 = disc); prints microseconds per crop for each stage.
 const { readdirSync, readFileSync } = require('node:fs');
 const path = require('node:path');
-const { performance } = require('node:perf_hooks');
 const { PNG } = require('pngjs');
 const I = require('../../packages/imaging/dist');
 

@@ -7,6 +7,7 @@ import { finetuneCommand } from './commands/finetune';
 import { phantomCommand } from './commands/phantom';
 import { apikeyCommand, dbCommand } from './commands/db';
 import { serveCommand } from './commands/serve';
+import { tuneFusionCommand } from './commands/tune-fusion';
 import { validateCommand } from './commands/validate';
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     evaluateCommand(),
     finetuneCommand(),
     validateCommand(),
+    tuneFusionCommand(),
     phantomCommand(),
     serveCommand(),
     dbCommand(),
@@ -37,6 +39,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof LumbarError) {
+      // Our own failures inside an analysis are not the user's input: exit 1, with the code to report.
+      if (err.code === 'INTERNAL' || err.code === 'INVALID_OUTPUT') {
+        process.stderr.write(`lumbar: analysis failed (${err.code}): ${err.message}\n`);
+        return 1;
+      }
       process.stderr.write(`lumbar: ${err.message}\n`);
       return 2;
     }

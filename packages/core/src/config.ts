@@ -42,12 +42,21 @@ export interface Config {
   stableSeconds: number;
   destinations: DicomPeer[];
   worker: {
+    /** Studies analysed at once by one worker: the size of its pool of analysis processes. */
     concurrency: number;
     analysisTimeoutMs: number;
     modelsDir: string | null;
     providers: string;
     /** ONNX Runtime intra-op threads of each analysis (LUMBAR_INTRA_OP_THREADS); null: the cores, at most 4. */
     intraOpThreads: number | null;
+    /** An analysis process whose resident memory grows past this (MB) is killed and replaced. */
+    memoryLimitMb: number;
+    /** How many times a study is tried again in a fresh process after a timeout, crash or memory kill. */
+    analysisRetries: number;
+    /** GPU ids (LUMBAR_GPU_DEVICES), one analysis process each, when the providers name a GPU; null: GPU 0. */
+    gpuDevices: string[] | null;
+    /** On SIGTERM, how long running analyses may take to finish before they are released (ms). */
+    shutdownGraceMs: number;
   };
   export: {
     attempts: number;
@@ -291,6 +300,26 @@ export function exportTlsOptions(tls: Config['export']['tls'], destination?: str
   };
 }
 
+/** The analysis settings of a worker (part of loadConfig; `lumbar analyze` and the engine read them too). */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Config['worker'] {
+  const gpus = list(env, 'LUMBAR_GPU_DEVICES', []);
+  const badGpu = gpus.find((g) => !/^\d{1,2}$/.test(g));
+  if (badGpu !== undefined) {
+    throw new ConfigError(`LUMBAR_GPU_DEVICES: "${badGpu}" is not a GPU number (comma-separated, e.g. 0,1)`);
+  }
+  return {
+    concurrency: int(env, 'LUMBAR_WORKER_CONCURRENCY', 1, 1, 64),
+    analysisTimeoutMs: int(env, 'LUMBAR_ANALYSIS_TIMEOUT_MS', 300_000, 1000),
+    modelsDir: env.LUMBAR_MODELS_DIR || null,
+    providers: parseExecutionProviders(env.LUMBAR_EXECUTION_PROVIDERS).join(','),
+    intraOpThreads: parseIntraOpThreads(env.LUMBAR_INTRA_OP_THREADS) ?? null,
+    memoryLimitMb: int(env, 'LUMBAR_ANALYSIS_MEMORY_LIMIT_MB', 1500, 200, 1_000_000),
+    analysisRetries: int(env, 'LUMBAR_ANALYSIS_RETRIES', 1, 0, 10),
+    gpuDevices: gpus.length ? gpus : null,
+    shutdownGraceMs: int(env, 'LUMBAR_SHUTDOWN_GRACE_MS', 30_000, 0, 3_600_000),
+  };
+}
+
 /**
  * The one configuration loader: every service reads its settings here, from the environment, once, at
  * start-up. A bad value stops the start with a sentence naming the variable. See docs/CONFIGURATION.md.
@@ -323,13 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     stableSeconds: int(env, 'LUMBAR_STABLE_SECONDS', 15, 0, 86400),
     destinations,
-    worker: {
-      concurrency: int(env, 'LUMBAR_WORKER_CONCURRENCY', 1, 1, 64),
-      analysisTimeoutMs: int(env, 'LUMBAR_ANALYSIS_TIMEOUT_MS', 300_000, 1000),
-      modelsDir: env.LUMBAR_MODELS_DIR ?? null,
-      providers: parseExecutionProviders(env.LUMBAR_EXECUTION_PROVIDERS).join(','),
-      intraOpThreads: parseIntraOpThreads(env.LUMBAR_INTRA_OP_THREADS) ?? null,
-    },
+    worker: loadWorkerConfig(env),
     export: {
       attempts: int(env, 'LUMBAR_EXPORT_ATTEMPTS', 5, 1, 100),
       backoffMs: int(env, 'LUMBAR_EXPORT_BACKOFF_MS', 5000, 0),

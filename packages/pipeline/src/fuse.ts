@@ -38,7 +38,7 @@ export interface FusionPolicy {
 
 /**
  * Chosen on 40 tuning studies of the phantom (seed fusion-tune, never the evaluation seed) with
- * `node scripts/tune-fusion.js DIR` and the 0.3.0 models (ax-cls-discnet 0.3.0, sag-seg-unet 0.2.0): the
+ * `node packages/cli/dist/main.js tune-fusion DIR` and the 0.3.0 models (ax-cls-discnet 0.3.0, sag-seg-unet 0.2.0): the
  * policy ranked first (per-level accuracy 0.925, 1 of 80 levels indeterminate; ties broken by grid order).
  * ax-cls-discnet 0.3.0 learnt that a slice which does not cut a herniation looks healthy, so the axial slices
  * of a level are combined by 'max-herniation' (the mean scored 0.825 with it). The sagittal view gets a

@@ -4,16 +4,11 @@ import { exportTlsOptions, formatPeer, parsePeer } from '@lumbar/core';
 import { audit, loadExport, markExportAttempt, markExportResult } from '@lumbar/db';
 import { QUEUES, UnrecoverableError, Worker, type Job } from '@lumbar/jobs';
 import type { WorkerDeps } from '@lumbar/worker';
+import { classifySend } from './classify';
 import { cStore } from './scu';
 
 export { cStore, type SendResult } from './scu';
-
-const hex = (s: number | null) =>
-  s === null ? 'none' : `0x${s.toString(16).padStart(4, '0').toUpperCase()}`;
-
-/** Success and warnings (0x0000, 0xB000-0xBFFF and 0x0001/0x0107/0x0116) count as stored. */
-export const isStored = (s: number | null) =>
-  s !== null && (s === 0 || (s >= 0xb000 && s <= 0xbfff) || s === 0x0001 || s === 0x0107 || s === 0x0116);
+export { classifySend, isStored, type SendVerdict } from './classify';
 
 /**
  * `export.send`: C-STORE the SEG, SR and key images of one analysis to one destination. A7xx (out of
@@ -37,21 +32,18 @@ export async function handleExportSend(deps: WorkerDeps, job: Job<{ exportId: nu
     config.export.timeoutMs,
     exportTlsOptions(config.export.tls, formatPeer(peer)),
   );
-  const failed = r.statuses
-    .map((s, i) => ({ s, file: e.analysis.outputs[i].file }))
-    .filter((x) => !isStored(x.s));
-  if (!r.associationError && failed.length === 0) {
+  const verdict = classifySend(
+    r,
+    e.analysis.outputs.map((o) => o.file),
+    { made: job.attemptsMade, allowed: job.opts.attempts ?? 1 },
+  );
+  if (verdict.ok) {
     await markExportResult(db, e.id, { ok: true, final: true, status: 0 });
     await audit(db, { actor: 'exporter', action: 'export.sent', subjectType: 'export', subjectId: e.id });
     log.info({ exportId: e.id, destination: e.destination, objects: files.length }, 'export sent');
     return `sent ${files.length} objects to ${e.destination}`;
   }
-  // A7xx: the peer is out of resources now; any other failure status (A9xx, Cxxx, ...) will not change.
-  const refused = failed.find((x) => x.s !== null && (x.s & 0xff00) !== 0xa700);
-  const status = refused?.s ?? failed.find((x) => x.s !== null)?.s ?? null;
-  const why = r.associationError ?? failed.map((x) => `${x.file}: ${hex(x.s)}`).join(', ');
-  const retryable = !r.permanent && !refused;
-  const final = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const { retryable, final, status, why } = verdict;
   await markExportResult(db, e.id, { ok: false, final, status, error: why });
   log.warn({ exportId: e.id, destination: e.destination, why, final }, 'export failed');
   if (final) {

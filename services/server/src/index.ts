@@ -174,7 +174,7 @@ export async function serve(
       serviceStops.push({ name: 'receiver', stop: async () => void (await rx.close()) });
     }
     if (services.includes('worker')) {
-      const w = startStudyWorker({ ...deps, log: log.child({ service: 'worker' }) }, blocking);
+      const w = await startStudyWorker({ ...deps, log: log.child({ service: 'worker' }) }, blocking);
       serviceStops.push({ name: 'worker', stop: () => w.close() });
       const stopReconciler = startReconciler({ ...deps, log: log.child({ service: 'reconciler' }) });
       serviceStops.push({ name: 'reconciler', stop: stopReconciler });

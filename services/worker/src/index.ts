@@ -1,14 +1,23 @@
+import { AnalysisPool, analysisSettings } from '@lumbar/analysis';
 import { Worker, QUEUES, type Job, type JobName } from '@lumbar/jobs';
 import type { ConnectionOptions } from 'bullmq';
-import { handleStudy } from './study-handler';
+import { bullQueueExport, handleStudy, type StudyHandlerDeps, type StudyJob } from './study-handler';
+import { prismaStudyStore } from './store';
 import type { WorkerDeps } from './deps';
 
 export { reconcile, startReconciler } from './reconciler';
-export { handleStudy, queuePendingExports } from './study-handler';
-export { runAnalyzeProcess, cliMainPath } from './analyze-process';
+export {
+  handleStudy,
+  queuePendingExports,
+  bullQueueExport,
+  type Analyzer,
+  type StudyHandlerDeps,
+  type StudyJob,
+} from './study-handler';
+export { prismaStudyStore, type StudyStore } from './store';
 export type { WorkerDeps } from './deps';
 
-type Handler = (deps: WorkerDeps, job: Job) => Promise<string>;
+type Handler = (deps: StudyHandlerDeps, job: StudyJob) => Promise<string>;
 
 /** One handler per job name of the studies queue; a name without a handler is refused at start. */
 export const STUDY_HANDLERS: Partial<Record<JobName, Handler>> = {
@@ -16,25 +25,58 @@ export const STUDY_HANDLERS: Partial<Record<JobName, Handler>> = {
   'study.reanalyze': handleStudy,
 };
 
+/** The analysis worker of a node: a BullMQ consumer and the pool of analysis processes it feeds. */
+export interface StudyWorker {
+  worker: Worker;
+  pool: AnalysisPool;
+  /**
+   * Stops taking studies; studies being analysed may finish for up to LUMBAR_SHUTDOWN_GRACE_MS, then their
+   * processes are killed and the studies released (queued again); the pool's processes exit.
+   */
+  close(): Promise<void>;
+}
+
 /**
- * The analysis worker: consumes the studies queue. Inference runs in child processes (see
- * analyze-process.ts), so this event loop stays free and job locks are renewed.
+ * The analysis worker: starts the pool (LUMBAR_WORKER_CONCURRENCY processes, or one per GPU; each loads the
+ * models once) and consumes the studies queue with as many studies at once as there are processes. This
+ * event loop only passes messages, so BullMQ's lock renewals keep running while studies are analysed.
+ * Rejects, with everything stopped, when the pool cannot start (an AnalysisError MODELS naming the folder).
  */
-export function startStudyWorker(deps: WorkerDeps, connection: ConnectionOptions): Worker {
+export async function startStudyWorker(
+  deps: WorkerDeps,
+  connection: ConnectionOptions,
+): Promise<StudyWorker> {
   for (const name of ['study.stable', 'study.reanalyze'] as const) {
     if (!STUDY_HANDLERS[name]) throw new Error(`no handler for job ${name}: refusing to start`);
   }
+  const w = deps.config.worker;
+  const pool = await AnalysisPool.start({
+    settings: analysisSettings(w),
+    size: w.concurrency,
+    timeoutMs: w.analysisTimeoutMs,
+    memoryLimitMb: w.memoryLimitMb,
+    retries: w.analysisRetries,
+    gpuDevices: w.gpuDevices,
+    log: deps.log,
+  });
+  const handlerDeps: StudyHandlerDeps = {
+    config: deps.config,
+    log: deps.log,
+    store: prismaStudyStore(deps.db),
+    analyzer: pool,
+    queueExport: bullQueueExport(deps),
+  };
   const worker = new Worker(
     QUEUES.studies,
     async (job: Job) => {
       const handler = STUDY_HANDLERS[job.name as JobName];
       if (!handler) throw new Error(`no handler for job ${job.name}`);
-      return handler(deps, job);
+      return handler(handlerDeps, job as Job<{ studyId: number }>);
     },
     {
       connection,
       prefix: deps.queues.prefix,
-      concurrency: deps.config.worker.concurrency,
+      concurrency: pool.size,
       lockDuration: 60_000,
     },
   );
@@ -42,5 +84,15 @@ export function startStudyWorker(deps: WorkerDeps, connection: ConnectionOptions
   worker.on('failed', (job, err) =>
     deps.log.warn({ jobId: job?.id, name: job?.name, err: err.message }, 'study job failed'),
   );
-  return worker;
+  let closing: Promise<void> | null = null;
+  return {
+    worker,
+    pool,
+    close: () =>
+      (closing ??= (async () => {
+        // both at once: BullMQ stops fetching and waits for the running handlers, which the pool lets
+        // finish for the grace period and then answers with SHUTDOWN (the handler releases the study)
+        await Promise.all([worker.close(), pool.close({ graceMs: w.shutdownGraceMs })]);
+      })()),
+  };
 }

@@ -1,5 +1,6 @@
 import { armStudy } from '@lumbar/jobs';
-import { queuePendingExports } from './study-handler';
+import { bullQueueExport, queuePendingExports } from './study-handler';
+import { prismaStudyStore } from './store';
 import type { WorkerDeps } from './deps';
 
 /**
@@ -42,8 +43,9 @@ export async function reconcile(
     data: { status: 'pending' },
   });
   let queuedExports = 0;
+  const exportDeps = { store: prismaStudyStore(db), queueExport: bullQueueExport(deps) };
   for (const analysisId of new Set(exportsOwed.map((e) => e.analysisId))) {
-    queuedExports += await queuePendingExports(deps, analysisId);
+    queuedExports += await queuePendingExports(exportDeps, analysisId);
   }
   return { studies: studies.length, exports: queuedExports };
 }

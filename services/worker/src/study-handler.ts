@@ -1,88 +1,113 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ALGORITHM, formatPeer } from '@lumbar/core';
-import {
-  ensureAnalysis,
-  markAnalysisFailed,
-  markAnalysisRunning,
-  saveAnalysisResult,
-  type FindingInput,
-  type OutputInput,
-} from '@lumbar/db';
-import { queueExport, UnrecoverableError, type Job } from '@lumbar/jobs';
-import { runAnalyzeProcess } from './analyze-process';
+import { AnalysisError, type AnalysisOutcome, type AnalyzeRequest } from '@lumbar/analysis';
+import { ALGORITHM, formatPeer, type Config, type Logger } from '@lumbar/core';
+import { queueExport, UnrecoverableError } from '@lumbar/jobs';
 import type { WorkerDeps } from './deps';
+import type { StudyStore } from './store';
 
-interface FindingsDocument {
-  summary: string;
-  levels: FindingInput[];
-  dicom: OutputInput[];
+/** Whatever analyses a study: the pool of analysis processes in production, an in-memory fake in unit tests. */
+export interface Analyzer {
+  analyze(request: AnalyzeRequest): Promise<AnalysisOutcome>;
+}
+
+/** Queues one send of an export (BullMQ in production). */
+export type QueueExport = (exportId: number, generation: string) => Promise<void>;
+
+/** The study handler's collaborators: no Prisma, no BullMQ, no processes of its own. */
+export interface StudyHandlerDeps {
+  config: Pick<Config, 'dataDir' | 'destinations'>;
+  log: Pick<Logger, 'info' | 'warn'>;
+  store: StudyStore;
+  analyzer: Analyzer;
+  queueExport: QueueExport;
+}
+
+/** The parts of a BullMQ job the handler reads. */
+export interface StudyJob {
+  id?: string;
+  name: string;
+  data: { studyId: number };
+  attemptsMade: number;
+  opts: { attempts?: number };
 }
 
 /** Queues a send for every export of the analysis that is still pending (job ids make this idempotent). */
-export async function queuePendingExports(deps: WorkerDeps, analysisId: number): Promise<number> {
-  const pending = await deps.db.export.findMany({ where: { analysisId, status: 'pending' } });
-  for (const e of pending) {
-    await queueExport(deps.queues, e.id, {
-      attempts: deps.config.export.attempts,
-      backoffMs: deps.config.export.backoffMs,
-      generation: String(e.updatedAt.getTime()),
-    });
-  }
+export async function queuePendingExports(
+  deps: Pick<StudyHandlerDeps, 'store' | 'queueExport'>,
+  analysisId: number,
+): Promise<number> {
+  const pending = await deps.store.pendingExports(analysisId);
+  for (const e of pending) await deps.queueExport(e.id, String(e.updatedAt.getTime()));
   return pending.length;
 }
 
+/** The BullMQ side of QueueExport, with the node's attempt budget and backoff. */
+export function bullQueueExport(deps: Pick<WorkerDeps, 'queues' | 'config'>): QueueExport {
+  return (exportId, generation) =>
+    queueExport(deps.queues, exportId, {
+      attempts: deps.config.export.attempts,
+      backoffMs: deps.config.export.backoffMs,
+      generation,
+    });
+}
+
 /**
- * `study.stable` and `study.reanalyze`: analyse the study's stored instances in a child process, store
+ * `study.stable` and `study.reanalyze`: analyse the study's stored instances (in the analysis pool), store
  * findings and the DICOM objects, queue one export per destination. Idempotent: a stable study already
  * analysed after its last instance is not analysed again (only its pending exports are re-queued); outputs
  * have deterministic UIDs, so a retry after a crash replaces rather than duplicates.
+ *
+ * Failures are the engine's typed errors: BAD_INPUT and INVALID_OUTPUT fail the study at once; TIMEOUT,
+ * CRASHED, OUT_OF_MEMORY and INTERNAL are retried by the queue and fail it on the last attempt; SHUTDOWN
+ * (the node stopped while it ran) releases the study to be analysed again, failing nothing.
  */
-export async function handleStudy(deps: WorkerDeps, job: Job<{ studyId: number }>): Promise<string> {
-  const { db, config, log } = deps;
-  const study = await db.study.findUnique({ where: { id: job.data.studyId } });
+export async function handleStudy(deps: StudyHandlerDeps, job: StudyJob): Promise<string> {
+  const { store, config, log } = deps;
+  const t0 = performance.now();
+  const study = await store.findStudy(job.data.studyId);
   if (!study) throw new UnrecoverableError(`study ${job.data.studyId} does not exist`);
-  const analysis = await ensureAnalysis(db, study.id, ALGORITHM);
+  const analysis = await store.ensureAnalysis(study.id, ALGORITHM);
   const upToDate =
     analysis.status === 'succeeded' &&
     analysis.startedAt !== null &&
     analysis.startedAt >= study.lastReceivedAt;
   if (job.name === 'study.stable' && upToDate) {
-    if (study.status !== 'analyzed') {
-      await db.study.update({ where: { id: study.id }, data: { status: 'analyzed' } });
-    }
+    if (study.status !== 'analyzed') await store.markStudyAnalyzed(study.id);
     const n = await queuePendingExports(deps, analysis.id);
     return `already analysed; ${n} pending exports queued`;
   }
-  await markAnalysisRunning(db, analysis.id, study.id);
+  await store.markAnalysisRunning(analysis.id, study.id);
   const studyDir = join(config.dataDir, 'instances', study.studyInstanceUid);
   const outRoot = join(config.dataDir, 'outputs', String(study.id));
-  const tmp = join(outRoot, `.tmp-${analysis.id}-${job.id}-${job.attemptsMade}`);
+  const tmp = join(outRoot, `.tmp-${analysis.id}-${job.id ?? 'job'}-${job.attemptsMade}`);
   const final = join(outRoot, String(analysis.id));
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  const run = await runAnalyzeProcess(studyDir, tmp, {
-    timeoutMs: config.worker.analysisTimeoutMs,
-    modelsDir: config.worker.modelsDir,
-    providers: config.worker.providers,
-    intraOpThreads: config.worker.intraOpThreads,
-  });
-  if (run.code !== 0) {
+  let outcome: AnalysisOutcome;
+  const tAnalysis = performance.now();
+  try {
+    outcome = await deps.analyzer.analyze({ study: studyDir, outDir: tmp });
+  } catch (err) {
     await rm(tmp, { recursive: true, force: true });
-    const why = run.timedOut
-      ? `analysis timed out after ${config.worker.analysisTimeoutMs} ms`
-      : run.stderr.split('\n').filter(Boolean).pop() || `lumbar analyze exited with ${run.code}`;
-    const lastAttempt = run.code === 2 || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (lastAttempt) await markAnalysisFailed(db, analysis.id, study.id, why);
-    log.warn({ studyId: study.id, code: run.code, why }, 'analysis failed');
-    throw run.code === 2 ? new UnrecoverableError(why) : new Error(why);
+    const e = AnalysisError.from(err);
+    const why = `${e.code}: ${e.message}`;
+    if (e.code === 'SHUTDOWN') {
+      await store.releaseAnalysis(analysis.id, study.id, why);
+      log.info({ studyId: study.id }, 'analysis released: the node is stopping');
+      throw new Error(why);
+    }
+    const lastAttempt = !e.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (lastAttempt) await store.markAnalysisFailed(analysis.id, study.id, why);
+    log.warn({ studyId: study.id, code: e.code, why: e.message, lastAttempt }, 'analysis failed');
+    throw e.retryable ? new Error(why) : new UnrecoverableError(why);
   }
-  const doc = JSON.parse(await readFile(join(tmp, 'findings.json'), 'utf8')) as FindingsDocument;
+  const analysisWallMs = performance.now() - tAnalysis;
+  const doc = outcome.findings;
   if (existsSync(final)) await rm(final, { recursive: true, force: true });
   await rename(tmp, final);
-  await saveAnalysisResult(
-    db,
+  await store.saveAnalysisResult(
     { analysisId: analysis.id, studyId: study.id, summary: doc.summary, document: doc, outputDir: final },
     doc.levels.map((l) => ({
       level: l.level,
@@ -101,6 +126,18 @@ export async function handleStudy(deps: WorkerDeps, job: Job<{ studyId: number }
     config.destinations.map(formatPeer),
   );
   const n = await queuePendingExports(deps, analysis.id);
-  log.info({ studyId: study.id, analysisId: analysis.id, exports: n }, 'study analysed');
+  const totalMs = performance.now() - t0;
+  log.info(
+    {
+      studyId: study.id,
+      analysisId: analysis.id,
+      exports: n,
+      // the engine's own time, the pool's round trip, and the handler's whole time (ms)
+      analysisMs: Math.round(outcome.analysisMs),
+      poolMs: Math.round(analysisWallMs),
+      handlerMs: Math.round(totalMs),
+    },
+    'study analysed',
+  );
   return doc.summary;
 }

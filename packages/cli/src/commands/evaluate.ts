@@ -2,13 +2,17 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { AXIAL_CLASSES, InputError, SAGITTAL_CLASSES } from '@lumbar/core';
-import { initImaging, type GrayImage } from '@lumbar/imaging';
-import { closeModelSet, openModelSet, type ModelSet } from '@lumbar/inference';
+import {
+  AnalysisEngine,
+  analysisSettingsFromFlags,
+  confusion,
+  loadStudyInput,
+  quantiles,
+} from '@lumbar/analysis';
+import type { GrayImage } from '@lumbar/imaging';
+import type { ModelSet } from '@lumbar/inference';
 import { analyzeStudy, sagittalOnImage, segmentBatch } from '@lumbar/pipeline';
 import { decodeGrayPng } from '@lumbar/phantom';
-import { confusion, quantiles } from '../metrics';
-import { loadStudyInput } from '../study-input';
-import { DEFAULT_MODELS_DIR } from './analyze';
 
 interface Truth {
   studies: Array<{ dir: string; levels: Record<string, string> }>;
@@ -114,10 +118,8 @@ export function evaluateCommand(): Command {
     .option('--models <dir>', 'models folder (default: the shipped models/)')
     .action(async (o: { phantom?: string; spider?: string; patients?: string; models?: string }) => {
       if (!o.phantom && !o.spider) throw new InputError('give --phantom DIR and/or --spider DIR');
-      const [models] = await Promise.all([
-        openModelSet(o.models ?? process.env.LUMBAR_MODELS_DIR ?? DEFAULT_MODELS_DIR),
-        initImaging(),
-      ]);
+      const engine = await AnalysisEngine.open(analysisSettingsFromFlags({ models: o.models }));
+      const models = engine.models;
       try {
         const out: Record<string, unknown> = {};
         if (o.phantom) out.phantom = await evaluatePhantom(o.phantom, models);
@@ -125,7 +127,7 @@ export function evaluateCommand(): Command {
           out.spider = await evaluateSpider(o.spider, models, o.patients ? readPatients(o.patients) : null);
         process.stdout.write(JSON.stringify(out) + '\n');
       } finally {
-        await closeModelSet(models);
+        await engine.close();
       }
     });
 }

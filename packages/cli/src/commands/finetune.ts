@@ -11,9 +11,8 @@ import {
   type AxialClass,
   type DiscLevel,
 } from '@lumbar/core';
-import { initImaging } from '@lumbar/imaging';
-import { closeModelSet, openModelSet, type ModelSet } from '@lumbar/inference';
-import { REPORT_LEVELS, analyzeStudy, type Diagnosis } from '@lumbar/pipeline';
+import { AnalysisEngine, DEFAULT_MODELS_DIR } from '@lumbar/analysis';
+import { REPORT_LEVELS, type Diagnosis } from '@lumbar/pipeline';
 import {
   findSiteStudies,
   matchSiteLabels,
@@ -22,8 +21,6 @@ import {
   type SiteLabel,
   type SiteStudy,
 } from '../site/labels';
-import { loadStudyInput } from '../study-input';
-import { DEFAULT_MODELS_DIR } from './analyze';
 
 // `lumbar finetune`: a site's labelled studies in, a complete models folder out (docs/SITE-VALIDATION.md,
 // "Fine-tuning at a site"). The node cuts the crops (analyzeStudy with captureInputs: the exact tensors its
@@ -187,7 +184,7 @@ function runPython(python: string, args: string[], env: NodeJS.ProcessEnv): Prom
 
 export async function runFinetune(o: FinetuneCliOptions, env = process.env): Promise<{ report: string }> {
   const settings = finetuneSettings(o);
-  const base = o.models ?? env.LUMBAR_MODELS_DIR ?? DEFAULT_MODELS_DIR;
+  const base = o.models ?? (env.LUMBAR_MODELS_DIR || DEFAULT_MODELS_DIR);
   checkOut(o.out, base);
   const labels = readSiteLabels(o.labels);
   const studies = findSiteStudies(o.studies);
@@ -218,7 +215,11 @@ export async function runFinetune(o: FinetuneCliOptions, env = process.env): Pro
 
   const work = join(o.out, WORK_DIR);
   mkdirSync(work, { recursive: true });
-  const [models] = await Promise.all([openModelSet(base, { intraOpThreads }), initImaging()]);
+  const engine = await AnalysisEngine.open({
+    modelsDir: base,
+    providers: ['cpu'],
+    intraOpThreads: intraOpThreads ?? null,
+  });
   const captured: Captured[] = [];
   const axialRows: Array<Record<string, unknown>> = [];
   const gradingRows: Array<Record<string, unknown>> = [];
@@ -247,10 +248,9 @@ export async function runFinetune(o: FinetuneCliOptions, env = process.env): Pro
       const patient = patientOf.get(patientKey(m))!;
       let result;
       try {
-        const loaded = await loadStudyInput(m.study.dir);
-        result = await analyzeStudy(loaded.input, models, { captureInputs: true });
+        ({ result } = await engine.study(m.study.dir, { captureInputs: true }));
       } catch (err) {
-        if (!(err instanceof LumbarError)) throw err;
+        if (!(err instanceof LumbarError) || err.code === 'INTERNAL') throw err;
         say(`skipped ${m.study.dir}: ${err.message}`);
         continue;
       }
@@ -289,7 +289,7 @@ export async function runFinetune(o: FinetuneCliOptions, env = process.env): Pro
       say(`study ${i + 1}/${matched.length} (${key}): ${nAx} axial crop(s), ${nG} graded disc(s)`);
     }
   } finally {
-    await closeModelSet(models);
+    await engine.close();
   }
   if (axialRows.length === 0 && gradingRows.length === 0)
     throw new InputError(
@@ -300,11 +300,7 @@ export async function runFinetune(o: FinetuneCliOptions, env = process.env): Pro
   const siteInputs = {
     format: 'lumbar-finetune-inputs/1',
     note: 'pseudonymous: studies and patients are numbered by the SHA-256 of their identifiers; pixels are site data',
-    baseModels: Object.fromEntries(
-      (Object.entries(models) as Array<[string, ModelSet[keyof ModelSet]]>).flatMap(([role, mm]) =>
-        mm ? [[role, { name: mm.card.name, version: mm.card.version }]] : [],
-      ),
-    ),
+    baseModels: engine.modelVersions(),
     studies: captured.map((c) => ({
       study: c.key,
       patient: c.patient,
@@ -355,12 +351,16 @@ export async function runFinetune(o: FinetuneCliOptions, env = process.env): Pro
   if (settings.split) {
     const test = new Set(report.split.test ?? []);
     const held = captured.filter((c) => test.has(c.patient));
-    const after = await openModelSet(o.out, { intraOpThreads });
+    const after = await AnalysisEngine.open({
+      modelsDir: o.out,
+      providers: ['cpu'],
+      intraOpThreads: intraOpThreads ?? null,
+    });
     const before: Array<{ truth: AxialClass; found: Diagnosis }> = [];
     const now: Array<{ truth: AxialClass; found: Diagnosis }> = [];
     try {
       for (const c of held) {
-        const r = await analyzeStudy((await loadStudyInput(c.study.dir)).input, after);
+        const { result: r } = await after.study(c.study.dir);
         for (const l of c.labels) {
           if (!REPORT_LEVELS.includes(l.level)) continue;
           const f = r.levels.find((x) => x.level === l.level);
@@ -369,7 +369,7 @@ export async function runFinetune(o: FinetuneCliOptions, env = process.env): Pro
         }
       }
     } finally {
-      await closeModelSet(after);
+      await after.close();
     }
     const node = { studies: held.length, before: diagnosisFigures(before), after: diagnosisFigures(now) };
     report.node = node;

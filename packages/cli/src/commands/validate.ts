@@ -1,20 +1,15 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import {
-  ALGORITHM,
-  InputError,
-  LumbarError,
-  parseExecutionProviders,
-  parseIntraOpThreads,
-} from '@lumbar/core';
+import { ALGORITHM, InputError, LumbarError } from '@lumbar/core';
 import { readSeriesRules } from '@lumbar/dicom';
-import { initImaging } from '@lumbar/imaging';
-import { closeModelSet, openModelSet, type ModelSet } from '@lumbar/inference';
-import { REPORT_LEVELS, analyzeStudy } from '@lumbar/pipeline';
-import { renderKeyImage } from '../overlay';
-import { loadStudyInput } from '../study-input';
-import { DEFAULT_MODELS_DIR, findingsDocument } from './analyze';
+import {
+  AnalysisEngine,
+  analysisSettingsFromFlags,
+  findingsDocument,
+  renderKeyImage,
+} from '@lumbar/analysis';
+import { REPORT_LEVELS } from '@lumbar/pipeline';
 import {
   findSiteStudies,
   matchSiteLabels,
@@ -68,14 +63,6 @@ export function progressReporter(stream: NodeJS.WriteStream | NodeJS.WritableStr
 /** A study's name in the report and in file names: its folder name, in safe characters. */
 export const studyName = (s: SiteStudy): string => path.basename(s.dir).replace(/[^A-Za-z0-9._-]/g, '_');
 
-function modelList(models: ModelSet): Record<string, { name: string; version: string }> {
-  return Object.fromEntries(
-    Object.entries(models).flatMap(([role, m]) =>
-      m ? [[role, { name: m.card.name, version: m.card.version }]] : [],
-    ),
-  );
-}
-
 /** One line per scope, as stdout shows it. */
 export function scopeLine(s: ScopeFigures): string {
   const h = s.herniation;
@@ -105,14 +92,7 @@ export async function runValidate(
       `--out ${o.out}: the report folder must not be inside the studies folder ${o.studies}`,
     );
   }
-  const intraOpThreads = parseIntraOpThreads(
-    o.threads ?? env.LUMBAR_INTRA_OP_THREADS,
-    '--threads / LUMBAR_INTRA_OP_THREADS',
-  );
-  const providers = parseExecutionProviders(
-    o.providers ?? env.LUMBAR_EXECUTION_PROVIDERS,
-    '--providers / LUMBAR_EXECUTION_PROVIDERS',
-  );
+  const settings = analysisSettingsFromFlags(o, env);
   const rules = o.rules ? readSeriesRules(o.rules) : undefined;
 
   mkdirSync(out, { recursive: true });
@@ -122,10 +102,7 @@ export async function runValidate(
   }
   mkdirSync(path.join(out, 'plots'), { recursive: true });
 
-  const [models] = await Promise.all([
-    openModelSet(o.models ?? env.LUMBAR_MODELS_DIR ?? DEFAULT_MODELS_DIR, { providers, intraOpThreads }),
-    initImaging(),
-  ]);
+  const engine = await AnalysisEngine.open(settings);
   const outcomes: StudyOutcome[] = [];
   try {
     const bar = progressReporter(progress, matched.length);
@@ -139,8 +116,7 @@ export async function runValidate(
         labels: m.labels,
       };
       try {
-        const loaded = await loadStudyInput(m.study.dir, rules);
-        const result = await analyzeStudy(loaded.input, models);
+        const { loaded, result } = await engine.study(m.study.dir, { rules });
         mkdirSync(path.join(out, rel, 'key-images'), { recursive: true });
         const keyImages = result.keyImages.map((k, j) => {
           const file = `${rel}/key-images/${j + 1}.png`;
@@ -160,7 +136,7 @@ export async function runValidate(
         bar.step(i + 1, name);
       } catch (err) {
         // a study the pipeline cannot read is a finding of the site measurement, not a reason to stop
-        if (!(err instanceof LumbarError)) throw err;
+        if (!(err instanceof LumbarError) || err.code === 'INTERNAL') throw err;
         outcomes.push({
           ...base,
           result: null,
@@ -173,7 +149,7 @@ export async function runValidate(
       }
     }
   } finally {
-    await closeModelSet(models);
+    await engine.close();
   }
 
   const report = buildSiteReport(outcomes, {
@@ -183,7 +159,7 @@ export async function runValidate(
     disclaimer: ALGORITHM.disclaimer,
     studiesDir: studiesRoot,
     labelsFile: path.resolve(o.labels),
-    models: modelList(models),
+    models: engine.modelVersions(),
     unlabelled,
     reportLevels: REPORT_LEVELS,
   });

@@ -1,5 +1,5 @@
 import { deflateSync } from 'node:zlib';
-import { drawText } from '../banner';
+import { drawText } from '@lumbar/analysis';
 import type { ScopeFigures } from './report';
 
 // A small raster plotter for the site validation report: unit-square line plots (ROC, PR, calibration)

@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { InputError } from '@lumbar/core';
 import {
+  groupInstances,
   loadStudy,
+  readInstanceHeader,
   readPart10,
   readSeriesFrames,
   selectSeries,
   sourceImageOf,
+  type InstanceHeader,
   type SourceImage,
   type LoadWarning,
   type SeriesGroup,
@@ -41,9 +44,35 @@ async function slicesOf(series: SeriesGroup | undefined): Promise<SliceInput[]> 
     }));
 }
 
-/** Reads a study folder, selects the sagittal T2 and the axial T2 series and decodes their slices. */
-export async function loadStudyInput(dir: string, rules?: SeriesRules): Promise<LoadedInput> {
-  const study = await loadStudy(dir);
+/** Where a study's files are: a folder (read recursively) or a list of files. */
+export type StudySource = string | { files: readonly string[] };
+
+/** The one study among the given files; files that cannot be read are skipped with a warning, as in a folder. */
+async function loadStudyFiles(files: readonly string[]) {
+  const headers: InstanceHeader[] = [];
+  const warnings: LoadWarning[] = [];
+  for (const file of [...files].sort()) {
+    try {
+      headers.push(await readInstanceHeader(file));
+    } catch (err) {
+      if (!(err instanceof InputError) && (err as NodeJS.ErrnoException).code === undefined) throw err;
+      warnings.push({
+        file,
+        reason: err instanceof Error ? err.message.replace(`${file}: `, '') : String(err),
+      });
+    }
+  }
+  const studies = groupInstances(headers);
+  if (studies.length !== 1) {
+    throw new InputError(`${studies.length} studies found among ${files.length} files, expected one`);
+  }
+  return { ...studies[0], warnings };
+}
+
+/** Reads a study (folder or files), selects the sagittal T2 and the axial T2 series and decodes their slices. */
+export async function loadStudyInput(source: StudySource, rules?: SeriesRules): Promise<LoadedInput> {
+  const study = typeof source === 'string' ? await loadStudy(source) : await loadStudyFiles(source.files);
+  const dir = typeof source === 'string' ? source : `${source.files.length} files`;
   const sel = selectSeries(study, rules);
   const find = (key: string) => {
     const uid = sel.selected[key]?.series.seriesInstanceUid;

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// Latency of the whole node: from the last instance of a study received to its SEG and SR stored in a PACS
+// (Orthanc), with the quiet period (LUMBAR_STABLE_SECONDS) taken out; plus the worker's own overhead per study
+// beyond the analysis. Studies are sent one at a time with storescu; each is waited for before the next.
+// Needs Postgres and Redis on loopback (a database lumbar_bench_latency is created and dropped), Orthanc and
+// dcmtk. Usage: node bench/latency.js [STUDIES=20] [SEED=bench-latency]
+const { execFileSync, spawn } = require('node:child_process');
+const { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const cli = path.join(root, 'packages/cli/dist/main.js');
+const { openDb } = require(path.join(root, 'packages/db/dist'));
+
+const n = Number(process.argv[2] ?? 20);
+const seed = process.argv[3] ?? 'bench-latency';
+const STABLE_SECONDS = 1;
+const dbName = 'lumbar_bench_latency';
+const dbUrl = `postgresql://postgres@127.0.0.1:5432/${dbName}`;
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer().listen(0, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const q = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
+};
+async function until(what, probe, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const dropDb = () =>
+  execFileSync(
+    'psql',
+    ['-q', '-h', '127.0.0.1', '-U', 'postgres', '-c', `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`],
+    {
+      stdio: 'ignore',
+    },
+  );
+
+(async () => {
+  dropDb();
+  const work = mkdtempSync(path.join(os.tmpdir(), 'lumbar-bench-latency-'));
+  const children = [];
+  let db;
+  try {
+    execFileSync(process.execPath, [
+      cli,
+      'phantom',
+      '--out',
+      path.join(work, 'in'),
+      '--studies',
+      String(n),
+      '--seed',
+      seed,
+      '--quiet',
+    ]);
+    const studies = readdirSync(path.join(work, 'in'), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => path.join(work, 'in', e.name))
+      .sort();
+    const [oDicom, oHttp, ourDicom, ourApi] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    mkdirSync(path.join(work, 'orthanc'));
+    writeFileSync(
+      path.join(work, 'orthanc.json'),
+      JSON.stringify({
+        Name: 'bench',
+        StorageDirectory: path.join(work, 'orthanc'),
+        IndexDirectory: path.join(work, 'orthanc'),
+        DicomAet: 'ORTHANC',
+        DicomPort: oDicom,
+        HttpPort: oHttp,
+        RemoteAccessAllowed: false,
+        Plugins: [],
+        SaveJobs: false,
+        DicomCheckCalledAet: false,
+        UnknownSopClassAccepted: true,
+      }),
+    );
+    children.push(spawn('/usr/sbin/Orthanc', [path.join(work, 'orthanc.json')], { stdio: 'ignore' }));
+    let log = '';
+    const node = spawn(process.execPath, [cli, 'serve'], {
+      env: {
+        ...process.env,
+        LUMBAR_DATABASE_URL: dbUrl,
+        LUMBAR_DATA_DIR: path.join(work, 'var'),
+        LUMBAR_QUEUE_PREFIX: `bench-${process.pid}`,
+        LUMBAR_DICOM_PORT: String(ourDicom),
+        LUMBAR_API_PORT: String(ourApi),
+        LUMBAR_STABLE_SECONDS: String(STABLE_SECONDS),
+        LUMBAR_ALLOWED_CALLERS: 'BENCH@127.0.0.1',
+        LUMBAR_DESTINATIONS: `ORTHANC@127.0.0.1:${oDicom}`,
+        LUMBAR_LOG_LEVEL: 'info',
+      },
+    });
+    children.push(node);
+    node.stdout.on('data', (d) => (log += d));
+    node.stderr.on('data', (d) => (log += d));
+    await until('the node to start', async () => log.includes('"lumbar-ai started"'), 120_000);
+    await until(
+      'Orthanc to start',
+      async () => (await fetch(`http://127.0.0.1:${oHttp}/system`).catch(() => null))?.ok,
+      60_000,
+    );
+    db = openDb(dbUrl);
+    const latencies = [];
+    for (const [i, dir] of studies.entries()) {
+      execFileSync(
+        'storescu',
+        ['-aet', 'BENCH', '-aec', 'LUMBAR', '+sd', '+r', '+sp', '*.dcm', '127.0.0.1', String(ourDicom), dir],
+        { stdio: 'ignore' },
+      );
+      const exp = await until(
+        `study ${i + 1} exported`,
+        async () => {
+          const e = await db.export.findFirst({
+            where: { status: 'succeeded', analysis: { study: { id: i + 1 } } },
+            include: { analysis: { include: { study: true } } },
+          });
+          return e ?? undefined;
+        },
+        120_000,
+      );
+      const ms = exp.sentAt.getTime() - exp.analysis.study.lastReceivedAt.getTime() - STABLE_SECONDS * 1000;
+      latencies.push(ms);
+      console.log(
+        `study ${i + 1}/${studies.length}: ${ms} ms from the last instance to SEG and SR in Orthanc (quiet period excluded)`,
+      );
+    }
+    const records = log.split('\n').flatMap((l) => {
+      try {
+        return [JSON.parse(l)];
+      } catch {
+        return [];
+      }
+    });
+    const analysed = records.filter((r) => r.msg === 'study analysed');
+    const overhead = analysed.map((r) => r.handlerMs - r.analysisMs);
+    const seg = await fetch(`http://127.0.0.1:${oHttp}/tools/find`, {
+      method: 'POST',
+      body: JSON.stringify({ Level: 'Series', Query: { Modality: 'SEG' } }),
+    }).then((r) => r.json());
+    const sr = await fetch(`http://127.0.0.1:${oHttp}/tools/find`, {
+      method: 'POST',
+      body: JSON.stringify({ Level: 'Series', Query: { Modality: 'SR' } }),
+    }).then((r) => r.json());
+    const summary = {
+      studies: latencies.length,
+      cores: os.cpus().length,
+      latencyMs: { p50: q(latencies, 0.5), p95: q(latencies, 0.95), max: Math.max(...latencies) },
+      workerOverheadMs: { p50: q(overhead, 0.5), p95: q(overhead, 0.95), max: Math.max(...overhead) },
+      analysisMs: {
+        p50: q(
+          analysed.map((r) => r.analysisMs),
+          0.5,
+        ),
+      },
+      inOrthanc: { segSeries: seg.length, srSeries: sr.length },
+    };
+    console.log(
+      `latency over ${summary.studies} studies: p50 ${summary.latencyMs.p50} ms, p95 ${summary.latencyMs.p95} ms; ` +
+        `worker overhead beyond the analysis: p50 ${summary.workerOverheadMs.p50} ms, p95 ${summary.workerOverheadMs.p95} ms; ` +
+        `Orthanc holds ${seg.length} SEG and ${sr.length} SR series`,
+    );
+    console.log(JSON.stringify(summary));
+  } finally {
+    await db?.$disconnect();
+    for (const c of children.reverse()) {
+      c.kill('SIGTERM');
+      await new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r)));
+    }
+    dropDb();
+    rmSync(work, { recursive: true, force: true });
+  }
+})().catch((err) => {
+  console.error(`bench/latency.js: ${err.message}`);
+  process.exit(1);
+});

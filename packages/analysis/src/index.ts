@@ -1,0 +1,11 @@
+export * from './errors';
+export * from './schema';
+export * from './settings';
+export * from './study-input';
+export * from './dicom-outputs';
+export * from './findings';
+export * from './overlay';
+export { burnInText, dimRect, drawText } from './banner';
+export * from './metrics';
+export * from './engine';
+export * from './pool';

@@ -1,0 +1,149 @@
+import { spawn } from 'node:child_process';
+import { storescu } from '../helpers/dcmtk';
+import { findFiles, makeTmpDir } from '../helpers/files';
+import { cliMain, generatePhantom, studyDirs } from '../helpers/phantom';
+import { useTestDatabase } from '../helpers/db';
+import { testConfig } from '../helpers/services';
+import { waitFor } from '../helpers/wait';
+
+// SIGTERM while a study is being analysed: the analysis finishes within the grace period, or its process is
+// stopped and the study released (queued again, not failed); the pool's processes exit with the node; a
+// released study is analysed after the restart, once.
+
+const t = useTestDatabase();
+let studies: string[][];
+
+beforeAll(async () => {
+  const phantom = makeTmpDir('lumbar-stop-');
+  await generatePhantom(phantom, 9090, 2);
+  studies = studyDirs(phantom).map((d) => findFiles(d, '.dcm'));
+});
+
+interface Record_ {
+  msg: string;
+  pid?: number;
+  ports?: { dicom: number };
+}
+
+function serve(env: Record<string, string>) {
+  const child = spawn(process.execPath, [cliMain, 'serve'], {
+    env: { ...process.env, LUMBAR_LOG_LEVEL: 'info', ...env },
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const records = () =>
+    out
+      .split('\n')
+      .filter(Boolean)
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record_];
+        } catch {
+          return [];
+        }
+      });
+  const started = () =>
+    waitFor('the start line', async () => records().find((l) => l.msg === 'lumbar-ai started'), 60_000);
+  /** The pids of the analysis processes the node started. */
+  const poolPids = () =>
+    records().flatMap((l) => (l.msg === 'analysis process ready' && l.pid ? [l.pid] : []));
+  return { child, exited, records, started, poolPids, output: () => out };
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function sendAndWaitRunning(port: number, files: string[]) {
+  const sent = await storescu({ port, aec: 'LUMBAR', aet: 'STORESCU', paths: files });
+  expect(sent.results.every((r) => r.status === 0)).toBe(true);
+  return waitFor(
+    'the analysis to run',
+    async () => (await t.db.analysis.findFirst({ where: { status: 'running' } })) ?? undefined,
+    60_000,
+    20,
+  );
+}
+
+describe('lumbar serve stops cleanly while a study is analysed', () => {
+  it('with no grace: the study is released, the node and its pool exit, and a restart analyses it once', async () => {
+    const config = testConfig(t.url);
+    const env = {
+      LUMBAR_DATABASE_URL: t.url,
+      LUMBAR_DATA_DIR: config.dataDir,
+      LUMBAR_QUEUE_PREFIX: config.queuePrefix,
+      LUMBAR_DICOM_PORT: '0',
+      LUMBAR_API_PORT: '0',
+      LUMBAR_STABLE_SECONDS: '1',
+      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
+      LUMBAR_RECONCILE_SECONDS: '1',
+    };
+    const first = serve({ ...env, LUMBAR_SHUTDOWN_GRACE_MS: '0' });
+    const started = await first.started();
+    const running = await sendAndWaitRunning(started.ports!.dicom, studies[0]);
+    const pids = first.poolPids();
+    expect(pids.length).toBe(1);
+    // the analysis process is paused, so that it cannot finish before the node stops: no race
+    process.kill(pids[0], 'SIGSTOP');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(/"msg":"analysis released: the node is stopping"/);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    const released = await t.db.analysis.findUniqueOrThrow({ where: { id: running.id } });
+    expect(released).toMatchObject({ status: 'queued', startedAt: null });
+    expect(released.lastError).toMatch(/^SHUTDOWN: /);
+    expect((await t.db.study.findFirstOrThrow()).status).toBe('queued');
+
+    const second = serve(env);
+    try {
+      await second.started();
+      const done = await waitFor(
+        'the released study analysed after the restart',
+        async () => (await t.db.analysis.findFirst({ where: { status: 'succeeded' } })) ?? undefined,
+        120_000,
+      );
+      expect(done.id).toBe(running.id);
+      expect(await t.db.analysis.count()).toBe(1);
+      expect((await t.db.study.findFirstOrThrow()).status).toBe('analyzed');
+    } finally {
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    }
+  }, 300_000);
+
+  it('with a grace period: the running study is finished before the node exits', async () => {
+    const config = testConfig(t.url);
+    const node = serve({
+      LUMBAR_DATABASE_URL: t.url,
+      LUMBAR_DATA_DIR: config.dataDir,
+      LUMBAR_QUEUE_PREFIX: config.queuePrefix,
+      LUMBAR_DICOM_PORT: '0',
+      LUMBAR_API_PORT: '0',
+      LUMBAR_STABLE_SECONDS: '1',
+      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
+      LUMBAR_SHUTDOWN_GRACE_MS: '120000',
+    });
+    const started = await node.started();
+    const running = await sendAndWaitRunning(started.ports!.dicom, studies[1]);
+    const pids = node.poolPids();
+    // paused while the node begins to stop, then let go: it finishes within the grace period
+    process.kill(pids[0], 'SIGSTOP');
+    node.child.kill('SIGTERM');
+    await waitFor('the node to begin stopping', async () => node.records().some((l) => l.msg === 'stopping'));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(node.records().some((l) => l.msg === 'stopped')).toBe(false);
+    process.kill(pids[0], 'SIGCONT');
+    expect(await node.exited).toBe(0);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    const finished = await t.db.analysis.findUniqueOrThrow({ where: { id: running.id } });
+    expect(finished.status).toBe('succeeded');
+    expect(node.records().some((l) => l.msg === 'study analysed')).toBe(true);
+  }, 300_000);
+});
