@@ -727,6 +727,7 @@ describe('operations', () => {
       '/openapi.json': ['get'],
       '/dashboard': ['get'],
       '/dashboard/summary': ['get'],
+      '/audit': ['get'],
     };
     expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(routes).sort());
     for (const [p, methods] of Object.entries(routes)) {

@@ -5,6 +5,7 @@ import { installAuth } from './plugins/auth';
 import { installErrorHandler } from './plugins/errors';
 import { registerExternal } from './plugins/external';
 import { installMetrics } from './plugins/metrics';
+import { auditRoutes } from './routes/audit';
 import { dashboardRoutes } from './routes/dashboard';
 import { exportRoutes } from './routes/exports';
 import { fhirRoutes } from './routes/fhir';
@@ -38,6 +39,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(exportRoutes, opts);
   await app.register(fhirRoutes, opts);
   await app.register(dashboardRoutes, opts);
+  await app.register(auditRoutes, opts);
 
   await app.ready();
   return app;

@@ -20,3 +20,24 @@ export function decodeCursor(cursor: string | undefined): number {
   }
   return position;
 }
+
+/**
+ * The audit trail's page cursor (`GET /audit?cursor=`): opaque too, and of its own kind, so that a feed
+ * cursor is not taken for one. It names the last event of the previous page; the next page holds older ones.
+ */
+const AUDIT_PREFIX = 'a1:';
+
+export function encodeAuditCursor(id: number): string {
+  return Buffer.from(`${AUDIT_PREFIX}${id}`, 'utf8').toString('base64url');
+}
+
+export function decodeAuditCursor(cursor: string | undefined): number | undefined {
+  if (cursor === undefined || cursor === '') return undefined;
+  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const m = /^a1:([1-9]\d{0,15})$/.exec(text);
+  const id = m ? Number(m[1]) : NaN;
+  if (!Number.isSafeInteger(id)) {
+    throw new InputError('cursor: not a cursor this API issued (use nextCursor from the previous page)');
+  }
+  return id;
+}

@@ -7,7 +7,7 @@ import type {
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config, Logger } from '@lumbar/core';
-import type { PrismaClient } from '@lumbar/db';
+import type { ApiScope, PrismaClient } from '@lumbar/db';
 import type { Queues, redisConnection } from '@lumbar/jobs';
 
 /** What the API needs from the outside: every piece of I/O comes in here, nothing is global. */
@@ -38,6 +38,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Served without an API key (health, readiness, the OpenAPI document). */
     public?: boolean;
+    /** The scope the route needs, when not the default (read for GET and HEAD, admin otherwise). */
+    scope?: ApiScope;
   }
   interface FastifyRequest {
     /** Who made the request, for the audit trail: `api-key:<prefix>` (never the key itself). */

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createApiKey } from '@lumbar/db';
+import { apiKeyPrefix, createApiKey, findApiKey } from '@lumbar/db';
 import { buildApi } from './app';
 import type { ApiDeps } from './deps';
 
@@ -10,12 +10,24 @@ export interface RunningApi {
 
 /**
  * Starts the API on config.api.host/port. A bootstrap key (LUMBAR_BOOTSTRAP_API_KEY) is stored first with
- * scopes admin and read, so that a fresh installation can be used (and can create no other key itself).
+ * scopes admin and read, so that a fresh installation can be used (and can create no other key itself); a
+ * bootstrap key that was revoked (`lumbar apikey revoke`) is not restored.
  */
 export async function startApi(deps: ApiDeps): Promise<RunningApi> {
   const { config } = deps;
-  if (config.api.bootstrapApiKey) {
-    await createApiKey(deps.db, ['admin', 'read'], 'bootstrap', config.api.bootstrapApiKey);
+  const bootstrap = config.api.bootstrapApiKey;
+  if (bootstrap) {
+    // A bootstrap key that an operator revoked stays revoked: a restart must not bring it back.
+    const prefix = apiKeyPrefix(bootstrap);
+    const known = prefix ? await findApiKey(deps.db, prefix) : null;
+    if (known?.revokedAt) {
+      deps.log.warn(
+        { prefix },
+        'LUMBAR_BOOTSTRAP_API_KEY was revoked: not restored (unset it, or create a new key with lumbar apikey create)',
+      );
+    } else {
+      await createApiKey(deps.db, ['admin', 'read'], 'bootstrap', bootstrap, { actor: 'api:bootstrap' });
+    }
   }
   const app = await buildApi(deps);
   try {

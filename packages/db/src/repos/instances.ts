@@ -30,7 +30,8 @@ export type RecordResult =
  * study and series rows are created when new, the instance row is inserted unless its SOP Instance UID is
  * already there (the unique constraint is the idempotency guard), and a new instance bumps its study's count
  * and last-received time. A study that had been analysed goes back to `receiving`: late images lead to a new
- * analysis.
+ * analysis. A new instance also writes its audit event `instance.received` (actor `dicom:<calling AE>`, PS3.15
+ * "DICOM Instances Transferred"), in the same statement.
  */
 export async function recordInstance(db: PrismaClient, r: InstanceRecord): Promise<RecordResult> {
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -73,6 +74,15 @@ export async function recordInstance(db: PrismaClient, r: InstanceRecord): Promi
         UPDATE studies SET instance_count = instance_count + 1, last_received_at = now(), updated_at = now(),
           status = CASE WHEN status IN ('analyzed', 'failed') THEN 'receiving'::"StudyStatus" ELSE status END
         WHERE id = (SELECT id FROM study) AND NOT EXISTS (SELECT 1 FROM new_study) AND EXISTS (SELECT 1 FROM inst)
+        RETURNING id
+      ), logged AS (
+        INSERT INTO audit_events (at, actor, action, subject_type, subject_id, details)
+        SELECT now() AT TIME ZONE 'UTC', ${`dicom:${r.callingAeTitle}`}, 'instance.received', 'instance',
+               inst.id::text,
+               jsonb_build_object('studyId', (SELECT id FROM study), 'studyInstanceUid', ${r.studyInstanceUid}::text,
+                                  'sopInstanceUid', ${r.sopInstanceUid}::text, 'sopClassUid', ${r.sopClassUid}::text,
+                                  'callingAeTitle', ${r.callingAeTitle}::text)
+        FROM inst
         RETURNING id
       )
       SELECT (SELECT id FROM study) AS study_id, (SELECT id FROM ser) AS series_id,

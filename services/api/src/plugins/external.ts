@@ -35,6 +35,7 @@ export async function registerExternal(app: Api): Promise<void> {
         { name: 'exports', description: 'Sends of results to DICOM destinations' },
         { name: 'fhir', description: 'FHIR R4 DiagnosticReport' },
         { name: 'operations', description: 'Health, readiness, metrics, this document' },
+        { name: 'audit', description: 'The audit trail (scope admin)' },
       ],
     },
   });
