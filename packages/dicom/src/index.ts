@@ -22,3 +22,4 @@ export * from './seg';
 export * from './sr-content';
 export * from './sr';
 export * from './secondary-capture';
+export * from './structure';

@@ -2,6 +2,9 @@ import { InputError } from '@lumbar/core';
 import { TransferSyntax, transferSyntax } from './transfer-syntax';
 import type { Dataset } from './write';
 
+/** The most pixels (rows x columns x frames) one object may decode to: 1 GiB of float32. */
+export const MAX_PIXELS = 2 ** 28;
+
 /** The Image Pixel module attributes that decoding depends on, validated. */
 export interface PixelModule {
   rows: number;
@@ -57,6 +60,10 @@ export function pixelModule(ds: Dataset, name: string): PixelModule {
   }
   const frames = ds.NumberOfFrames === undefined || ds.NumberOfFrames === '' ? 1 : int(ds.NumberOfFrames);
   if (!(frames >= 1 && frames <= 100000)) fail(`bad NumberOfFrames ${String(ds.NumberOfFrames)}`);
+  // decoded as 32-bit floats: a header (or a few KB of run-length or JPEG-LS stream) must not ask for GBs
+  if (rows * columns * frames > MAX_PIXELS) {
+    fail(`image too large: ${rows}x${columns}x${frames} frames is over ${MAX_PIXELS} pixels`);
+  }
   return {
     rows,
     columns,

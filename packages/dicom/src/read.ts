@@ -2,6 +2,7 @@ import * as dcmjs from 'dcmjs';
 import { InputError } from '@lumbar/core';
 import type { Dataset } from './write';
 import type { ImagePlane, Vec3 } from './geometry';
+import { checkPart10Structure, type Part10Structure } from './structure';
 
 const { DicomMessage, DicomMetaDictionary } = dcmjs.data;
 // dcmjs reports every VR oddity of real files on the console ("Invalid vr type", short values); the
@@ -12,7 +13,10 @@ dcmjs.log.setLevel('error');
 const PIXEL_DATA = '7FE00010';
 
 export interface ReadOptions {
-  /** Stop before Pixel Data: for indexing many files; `_hasPixelData` tells whether it was there. */
+  /**
+   * Stop before Pixel Data: for indexing many files; `_hasPixelData` tells whether it was there, and
+   * `pixelDataProblem()` whether it is complete (the whole file is still walked, see structure.ts).
+   */
   headerOnly?: boolean;
 }
 
@@ -21,12 +25,19 @@ export function readPart10(buf: Buffer, name = 'buffer', opts: ReadOptions = {})
   if (buf.length < 132 || buf.toString('latin1', 128, 132) !== 'DICM') {
     throw new InputError(`${name}: not a DICOM Part 10 file (no DICM preamble)`, { file: name });
   }
-  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
-  const options = { untilTag: opts.headerOnly ? PIXEL_DATA : null, includeUntilTagValue: false };
   const fail = (err: unknown): never => {
     const reason = err instanceof Error ? err.message : String(err);
     throw new InputError(`${name}: cannot parse DICOM: ${reason}`, { file: name });
   };
+  let structure: Part10Structure | undefined;
+  try {
+    // Every length and sequence is checked before dcmjs sees the file (structure.ts says why).
+    structure = checkPart10Structure(buf);
+  } catch (err) {
+    fail(err);
+  }
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  const options = { untilTag: opts.headerOnly ? PIXEL_DATA : null, includeUntilTagValue: false };
   let msg;
   try {
     msg = DicomMessage.readFile(ab, { ...options, ignoreErrors: false });
@@ -45,10 +56,46 @@ export function readPart10(buf: Buffer, name = 'buffer', opts: ReadOptions = {})
     const ds = DicomMetaDictionary.naturalizeDataset(msg.dict) as Dataset;
     ds._meta = DicomMetaDictionary.naturalizeDataset(msg.meta);
     if (opts.headerOnly) ds._hasPixelData = hasPixelData;
+    if (structure && !structure.deflated) ds._pixelData = structure.pixelData;
     return ds;
   } catch (err) {
     return fail(err);
   }
+}
+
+const int = (v: unknown): number => {
+  const x = Number(Array.isArray(v) ? v[0] : v);
+  return Number.isInteger(x) ? x : NaN;
+};
+
+/**
+ * Why the Pixel Data of a data set read by readPart10 cannot be whole, or null: missing, encapsulated
+ * without fragments (or fewer than frames), or native and shorter than Rows x Columns x SamplesPerPixel x
+ * NumberOfFrames x BitsAllocated / 8. Works on a header-only read (the receiver's check of an image).
+ */
+export function pixelDataProblem(ds: Dataset): string | null {
+  const pd = ds._pixelData as Part10Structure['pixelData'] | undefined;
+  if (pd === undefined)
+    return ds._hasPixelData === true || ds.PixelData !== undefined ? null : 'no Pixel Data';
+  if (pd === null) return 'no Pixel Data';
+  const frames = ds.NumberOfFrames === undefined || ds.NumberOfFrames === '' ? 1 : int(ds.NumberOfFrames);
+  if (!(frames >= 1)) return `bad NumberOfFrames ${String(ds.NumberOfFrames).slice(0, 20)}`;
+  if (pd.encapsulated) {
+    return pd.fragments >= frames
+      ? null
+      : `encapsulated Pixel Data has ${pd.fragments} fragments for ${frames} frames`;
+  }
+  const rows = int(ds.Rows);
+  const columns = int(ds.Columns);
+  const bits = int(ds.BitsAllocated);
+  const samples = ds.SamplesPerPixel === undefined ? 1 : int(ds.SamplesPerPixel);
+  if (!(rows > 0 && columns > 0 && bits > 0 && samples > 0)) {
+    return 'no usable Rows, Columns, BitsAllocated or SamplesPerPixel';
+  }
+  const needed = Math.ceil((rows * columns * samples * frames * bits) / 8);
+  return pd.bytes >= needed
+    ? null
+    : `Pixel Data has ${pd.bytes} bytes, ${rows}x${columns}x${samples}x${frames} at ${bits} bits needs ${needed}`;
 }
 
 const nums = (v: unknown): number[] => (Array.isArray(v) ? v : [v]).map((x) => Number(x));

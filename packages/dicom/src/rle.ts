@@ -13,11 +13,17 @@ export function decodeRleFrame(frame: Uint8Array, pixels: number, bytesPerSample
   const offsets: number[] = [];
   for (let i = 0; i < segments; i++) offsets.push(header.getUint32(4 + 4 * i, true));
   offsets.push(frame.length);
-  const out = new Uint8Array(pixels * bytesPerSample);
   for (let s = 0; s < segments; s++) {
     const start = offsets[s];
     const end = offsets[s + 1];
     if (start < 64 || end > frame.length || start > end) throw new Error(`RLE segment ${s} has a bad offset`);
+    // PackBits turns 2 bytes into at most 128: a header claiming more pixels is refused before allocating
+    if (pixels > (end - start) * 64) throw new Error(`RLE segment ${s} is too short for ${pixels} pixels`);
+  }
+  const out = new Uint8Array(pixels * bytesPerSample);
+  for (let s = 0; s < segments; s++) {
+    const start = offsets[s];
+    const end = offsets[s + 1];
     // Segment 0 holds the most significant bytes: in little-endian output that is the last byte.
     const written = unpackBits(frame, start, end, out, bytesPerSample - 1 - s, bytesPerSample, pixels);
     if (written < pixels) throw new Error(`RLE segment ${s} decodes to ${written} of ${pixels} bytes`);

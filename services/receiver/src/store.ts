@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InputError, type Logger } from '@lumbar/core';
-import { readPart10, type Dataset } from '@lumbar/dicom';
+import { pixelDataProblem, readPart10, type Dataset } from '@lumbar/dicom';
 import { audit, findInstance, recordInstance, type PrismaClient } from '@lumbar/db';
 import { armStudy, type Queues } from '@lumbar/jobs';
 import type { InstanceFile } from './instance-file';
@@ -106,6 +106,10 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
       sop: uidOf(ds, 'SOPInstanceUID'),
       sopClass: uidOf(ds, 'SOPClassUID'),
     };
+    // Every SOP class we accept is an image: a data set cut short before or inside its Pixel Data is
+    // refused here (readPart10 has already walked every element length to the end of the file).
+    const problem = pixelDataProblem(ds);
+    if (problem) throw new InputError(problem);
   } catch (err) {
     ctx.log.warn(
       { err: message(err), sopInstanceUid: command.sopInstanceUid },
