@@ -2,7 +2,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiDeps } from './deps';
 import { installAuth } from './plugins/auth';
-import { installErrorHandler } from './plugins/errors';
+import { frameworkErrors, installErrorHandler } from './plugins/errors';
+import { installInputChecks } from './plugins/inputs';
 import { registerExternal } from './plugins/external';
 import { installMetrics } from './plugins/metrics';
 import { auditRoutes } from './routes/audit';
@@ -15,16 +16,18 @@ import { operationRoutes } from './routes/operations';
 import { studyRoutes } from './routes/studies';
 
 /**
- * The HTTP API, ready but not listening (tests use `inject`). Plugins load in three layers: external
- * (OpenAPI, Swagger UI), app-wide (errors, metrics, auth) and the routes.
+ * The HTTP API, ready but not listening (tests use `inject`). Plugins load in four layers: input checks
+ * (405, strict integers), external (OpenAPI, Swagger UI), app-wide (errors, metrics, auth) and the routes.
  */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  installInputChecks(app); // first: its onRoute hook must see every route, /docs included
   await registerExternal(app);
 
   installErrorHandler(app);

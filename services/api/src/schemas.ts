@@ -1,9 +1,29 @@
+import { InputError } from '@lumbar/core';
 import { Type, type TSchema } from 'typebox';
 
 /** Reusable TypeBox schemas: the same shapes validate requests, serialise responses and fill OpenAPI. */
 export const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
 
 export const DateTime = Type.String({ format: 'date-time' });
+
+/** The earliest instant Postgres stores from an RFC 3339 date-time: it has no year 0 (0000 is 1 BC). */
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LEAP_SECOND = /:60(?=(\.[0-9]+)?(z|[+-][0-9]{2}:[0-9]{2})$)/i;
+
+/**
+ * The instant of a date-time query parameter that passed the schema (`format: date-time`, RFC 3339), for a
+ * database filter. Schema fuzzing found two schema-valid values that made a 500: a leap second
+ * (`2016-12-31T23:59:60Z`, which `Date` cannot parse: it is read as the next second) and the year 0000
+ * (or 0001-01-01 with a positive offset), before anything Postgres stores: it is read as 0001-01-01, which
+ * selects the same rows.
+ */
+export function instantOf(value: string): Date {
+  const ms = LEAP_SECOND.test(value)
+    ? Date.parse(value.replace(LEAP_SECOND, ':59')) + 1000
+    : Date.parse(value);
+  if (Number.isNaN(ms)) throw new InputError(`not a date-time: ${JSON.stringify(value.slice(0, 40))}`);
+  return new Date(Math.max(ms, EARLIEST));
+}
 
 export const STUDY_STATUSES = ['receiving', 'queued', 'analyzing', 'analyzed', 'failed'] as const;
 export const EXPORT_STATUSES = ['pending', 'sending', 'succeeded', 'failed'] as const;
@@ -39,8 +59,18 @@ export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2 
 
 export const Paging = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  // Bounded: an offset past 2^63 made Prisma throw (500); nothing has 2^31 rows to skip.
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 0 })),
 };
+
+/** Page cursors are base64url (cursor.ts): the schema of a cursor parameter allows that alphabet only. */
+export const CURSOR_PATTERN = '^[A-Za-z0-9_-]*$';
+
+/**
+ * Free text that reaches a database query (the audit filters): no control characters. Postgres refuses a NUL
+ * in text, which made a 500 (schema fuzzing); no stored action or actor holds one.
+ */
+export const PRINTABLE_PATTERN = '^[^\\u0000-\\u001F\\u007F]*$';
 
 export const Algorithm = Type.Object({ name: Type.String(), version: Type.String() });
 

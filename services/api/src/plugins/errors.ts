@@ -1,4 +1,4 @@
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { LumbarError } from '@lumbar/core';
 import type { Api } from '../deps';
 
@@ -25,7 +25,10 @@ const REASON: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  405: 'Method Not Allowed',
   409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -49,6 +52,21 @@ export function classify(err: unknown): Answer {
     return { status: fe.statusCode, code: fe.code ?? 'BAD_REQUEST', message: fe.message ?? 'bad request' };
   }
   return { status: 500, code: 'INTERNAL', message: 'internal server error' };
+}
+
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before any route runs, in the API's error body. A
+ * path parameter over `maxParamLength` (100 characters) was a bare 414 that no route documents, and a bad
+ * percent-encoding a bare 400 (both found by schema fuzzing): both are 400 now, with a sentence.
+ */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path parameter is longer than 100 characters'
+      : err.code === 'FST_ERR_BAD_URL'
+        ? 'the path is not valid (bad percent-encoding)'
+        : 'the request could not be routed';
+  void reply.status(400).send({ statusCode: 400, error: REASON[400], code: 'VALIDATION', message });
 }
 
 /** The one error handler and the 404 answer for unknown routes. Stacks never leave the process. */

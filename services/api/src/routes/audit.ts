@@ -4,7 +4,15 @@ import { audit, AUDIT_ACTIONS, listAuditEvents } from '@lumbar/db';
 import { Type } from 'typebox';
 import { decodeAuditCursor, encodeAuditCursor } from '../cursor';
 import type { RouteOptions } from '../deps';
-import { AUTH_ERRORS, DateTime, errors, Nullable } from '../schemas';
+import {
+  AUTH_ERRORS,
+  CURSOR_PATTERN,
+  DateTime,
+  errors,
+  instantOf,
+  Nullable,
+  PRINTABLE_PATTERN,
+} from '../schemas';
 
 const AuditEventItem = Type.Object({
   id: Type.Integer(),
@@ -44,14 +52,26 @@ export const auditRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
             Type.String({
               minLength: 1,
               maxLength: 100,
+              pattern: PRINTABLE_PATTERN,
               description: 'an action, or a family of them: apikey.* for apikey.create and apikey.revoke',
             }),
           ),
-          actor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'exact actor' })),
+          actor: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 200,
+              pattern: PRINTABLE_PATTERN,
+              description: 'exact actor',
+            }),
+          ),
           since: Type.Optional(Type.String({ format: 'date-time', description: 'events at or after' })),
           until: Type.Optional(Type.String({ format: 'date-time', description: 'events before' })),
           cursor: Type.Optional(
-            Type.String({ maxLength: 200, description: 'nextCursor of the previous page (opaque)' }),
+            Type.String({
+              maxLength: 200,
+              pattern: CURSOR_PATTERN,
+              description: 'nextCursor of the previous page (opaque)',
+            }),
           ),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
         }),
@@ -69,8 +89,8 @@ export const auditRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
     },
     async (request) => {
       const q = request.query;
-      const since = q.since ? new Date(q.since) : undefined;
-      const until = q.until ? new Date(q.until) : undefined;
+      const since = q.since ? instantOf(q.since) : undefined;
+      const until = q.until ? instantOf(q.until) : undefined;
       if (since && until && since.getTime() >= until.getTime())
         throw new InputError('since must be before until');
       const limit = q.limit ?? 50;

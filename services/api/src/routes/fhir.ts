@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { NotFoundError } from '@lumbar/core';
 import type { PrismaClient } from '@lumbar/db';
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import type { RouteOptions } from '../deps';
 import { diagnosticReport, FHIR, reportId, searchBundle } from '../fhir';
 import { gradingsOf } from '../gradings';
@@ -28,6 +28,12 @@ const Bundle = Type.Object(
   },
   { description: 'FHIR R4 Bundle (searchset) of DiagnosticReport' },
 );
+
+/** A 200 answer in the FHIR media type (the errors stay application/json). */
+function fhirJson<T extends TSchema>(schema: T) {
+  const description = (schema as { description?: string }).description ?? 'FHIR R4';
+  return { description, content: { [FHIR.contentType.split(';')[0]]: { schema } } };
+}
 
 /** DiagnosticReports of the analyses of a study that have results (newest algorithm version last). */
 async function reports(db: PrismaClient, where: { studyInstanceUid?: string; analysisId?: number }) {
@@ -64,7 +70,8 @@ export const fhirRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
         tags: ['fhir'],
         summary: 'Search DiagnosticReport by study=<StudyInstanceUID> (FHIR R4 searchset Bundle)',
         querystring: Type.Object({ study: Type.String({ pattern: '^[0-9]+(\\.[0-9]+)*$', maxLength: 64 }) }),
-        response: { 200: Bundle, ...errors(...AUTH_ERRORS) },
+        // Sent as application/fhir+json: documented so (was application/json, which fuzzing flagged).
+        response: { 200: fhirJson(Bundle), ...errors(...AUTH_ERRORS) },
       },
     },
     async (request, reply) => {
@@ -81,7 +88,7 @@ export const fhirRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
         tags: ['fhir'],
         summary: 'Read one DiagnosticReport (id lumbar-<analysis id>)',
         params: Type.Object({ id: Type.String({ pattern: '^lumbar-[1-9][0-9]{0,9}$' }) }),
-        response: { 200: Resource, ...errors(...AUTH_ERRORS, 404) },
+        response: { 200: fhirJson(Resource), ...errors(...AUTH_ERRORS, 404) },
       },
     },
     async (request, reply) => {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
@@ -8,17 +8,45 @@ import type { RouteOptions } from '../deps';
 import { requireResult } from '../results';
 import { AUTH_ERRORS, binary, errors, IdParams } from '../schemas';
 
-/** Reads a file of an analysis' output folder; a name that would leave the folder is refused. */
+/**
+ * A file name of an analysis' outputs as the worker writes them (`sr.dcm`, `key-images/1.png`): relative,
+ * segments of letters, digits, `.`, `_` and `-`, none of them `.` or `..`. The name comes from the database,
+ * not from the request, but it still never reaches the file system otherwise (no NUL, no absolute path, no
+ * backslash, no traversal).
+ */
+const SAFE_SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
+export function isSafeOutputName(file: string): boolean {
+  const segments = file.split('/');
+  return segments.length <= 4 && segments.every((s) => SAFE_SEGMENT.test(s) && s !== '.' && s !== '..');
+}
+
+const inside = (root: string, full: string) => full.startsWith(root + path.sep);
+
+/**
+ * Reads a file of an analysis' output folder; a name that is not a plain relative name, or that leads out of
+ * the folder (also through a symbolic link), is refused as missing (404), and so is anything that is not a
+ * regular file.
+ */
 async function readOutput(outputDir: string, file: string, what: string): Promise<Buffer> {
+  if (!isSafeOutputName(file)) throw new NotFoundError(`${what}: not a valid file name`);
   const root = path.resolve(outputDir);
   const full = path.resolve(root, file);
-  if (!full.startsWith(root + path.sep)) throw new NotFoundError(`${what}: not in the output folder`);
+  if (!inside(root, full)) throw new NotFoundError(`${what}: not in the output folder`);
   try {
-    return await readFile(full);
+    const real = await realpath(full);
+    if (!inside(await realpath(root), real)) throw new NotFoundError(`${what}: not in the output folder`);
+    if (!(await stat(real)).isFile()) throw new NotFoundError(`${what}: not a file`);
+    return await readFile(real);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`${what}: file missing`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotFoundError(`${what}: file missing`);
     throw err;
   }
+}
+
+/** The `filename` of a Content-Disposition: the base name, with any character outside [A-Za-z0-9._-] as _. */
+export function dispositionName(file: string): string {
+  return path.posix.basename(file).replace(/[^A-Za-z0-9._-]/g, '_') || 'download';
 }
 
 /** Sends one DICOM output of an analysis as a Part 10 download, or 404 when it is not there. */
@@ -32,7 +60,7 @@ async function sendDicom(
   const bytes = await readOutput(outputDir, output.file, what);
   return reply
     .type('application/dicom')
-    .header('content-disposition', `attachment; filename="${path.basename(output.file)}"`)
+    .header('content-disposition', `attachment; filename="${dispositionName(output.file)}"`)
     .send(bytes);
 }
 

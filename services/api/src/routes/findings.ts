@@ -5,7 +5,16 @@ import { decodeCursor, encodeCursor } from '../cursor';
 import type { RouteOptions } from '../deps';
 import { GradingSchema, gradingsOf } from '../gradings';
 import { probabilities, requireResult } from '../results';
-import { Algorithm, AUTH_ERRORS, DateTime, errors, IdParams, Level, Nullable } from '../schemas';
+import {
+  Algorithm,
+  AUTH_ERRORS,
+  CURSOR_PATTERN,
+  DateTime,
+  errors,
+  IdParams,
+  Level,
+  Nullable,
+} from '../schemas';
 
 const StudyFindings = Type.Object({
   studyId: Type.Integer(),
@@ -97,7 +106,12 @@ export const findingRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
           'they were committed; a cursor never skips nor repeats one. A re-analysis adds new items.',
         querystring: Type.Object({
           since: Type.Optional(
-            Type.String({ maxLength: 200, description: 'nextCursor of the previous page' }),
+            // The alphabet of the cursors this API issues (base64url): anything else fails the schema.
+            Type.String({
+              maxLength: 200,
+              pattern: CURSOR_PATTERN,
+              description: 'nextCursor of the previous page',
+            }),
           ),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
         }),

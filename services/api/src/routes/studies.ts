@@ -6,7 +6,16 @@ import type { JobPayloads } from '@lumbar/jobs';
 import { Type } from 'typebox';
 import type { RouteOptions } from '../deps';
 import { requireStudy, StudySummary, studyView } from '../results';
-import { AUTH_ERRORS, DateTime, errors, IdParams, Nullable, Paging, STUDY_STATUSES } from '../schemas';
+import {
+  AUTH_ERRORS,
+  DateTime,
+  errors,
+  IdParams,
+  instantOf,
+  Nullable,
+  Paging,
+  STUDY_STATUSES,
+} from '../schemas';
 
 const StudyDetail = Type.Object({
   ...StudySummary.properties,
@@ -73,8 +82,8 @@ export const studyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
       const where: Prisma.StudyWhereInput = {
         status: q.status,
         firstReceivedAt: {
-          gte: q.receivedFrom ? new Date(q.receivedFrom) : undefined,
-          lt: q.receivedTo ? new Date(q.receivedTo) : undefined,
+          gte: q.receivedFrom ? instantOf(q.receivedFrom) : undefined,
+          lt: q.receivedTo ? instantOf(q.receivedTo) : undefined,
         },
       };
       const [rows, total] = await Promise.all([
