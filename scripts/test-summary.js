@@ -1,5 +1,6 @@
 // Sums jest's --json results and pytest's junit xml into one line: "N passed, N failed".
-// Usage: node scripts/test-summary.js JEST_JSON [PYTEST_XML]   (a missing file counts as nothing)
+// Usage: node scripts/test-summary.js JEST_JSON [PYTEST_XML] [MORE_JEST_JSON...]   (a missing file counts as
+// nothing; the extra jest files are other jest runs, such as the fault suite)
 const fs = require('node:fs');
 
 function jestCounts(file) {
@@ -19,7 +20,7 @@ function pytestCounts(file) {
   return { passed: attr('tests') - failed - attr('skipped'), failed };
 }
 
-const [jestFile, pytestFile] = process.argv.slice(2);
-const counts = [jestCounts(jestFile), pytestCounts(pytestFile)];
+const [jestFile, pytestFile, ...moreJest] = process.argv.slice(2);
+const counts = [jestCounts(jestFile), pytestCounts(pytestFile), ...moreJest.map(jestCounts)];
 const sum = (key) => counts.reduce((n, c) => n + c[key], 0);
 console.log(`${sum('passed')} passed, ${sum('failed')} failed`);

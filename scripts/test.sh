@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, type-checks, lints, and runs every test (jest, then pytest).
+# Installs what is missing, builds, type-checks, lints, and runs every test (jest, the fault suite, pytest).
 # Every step runs even if an earlier one failed; the last line is "N passed, N failed" (jest + pytest),
 # and the exit code is non-zero if any step or test failed.
 set -uo pipefail
@@ -22,6 +22,8 @@ step lint npx eslint .
 step format npx prettier --check .
 # --forceExit: dcmjs-dimse keeps its PDU timers (60 s) alive after sockets close; nothing else is left open.
 step jest npx jest --ci --forceExit --json --outputFile="$results/jest.json"
+# The fault suite (docs/RELIABILITY.md): real processes killed and restarted, one file at a time (~5 min).
+step faults npx jest --config test/faults/jest.config.js --ci --runInBand --json --outputFile="$results/faults.json"
 
 if [ -d training/tests ]; then
   # Exit code 5 (no tests collected) is a failure here: the folder exists, so it should hold tests.
@@ -31,6 +33,6 @@ else
 fi
 
 [ ${#failed_steps[@]} -eq 0 ] || echo "failed steps: ${failed_steps[*]}"
-summary=$(node scripts/test-summary.js "$results/jest.json" "$results/pytest.xml")
+summary=$(node scripts/test-summary.js "$results/jest.json" "$results/pytest.xml" "$results/faults.json")
 echo "$summary"
 [ ${#failed_steps[@]} -eq 0 ] && [[ $summary == *", 0 failed" ]]

@@ -20,6 +20,9 @@ export async function handleExportSend(deps: WorkerDeps, job: Job<{ exportId: nu
   const e = await loadExport(db, job.data.exportId);
   if (!e) throw new UnrecoverableError(`export ${job.data.exportId} does not exist`);
   if (e.status === 'succeeded') return 'already sent';
+  // A failed export is re-driven only through resetExport (POST /exports/:id/retry), which makes it pending
+  // first: a job that finds it failed is a stale duplicate and must not bring it back to life.
+  if (e.status === 'failed') return 'failed: not sent again (POST /exports/:id/retry re-drives it)';
   if (!e.analysis.outputDir) throw new UnrecoverableError(`analysis ${e.analysisId} has no outputs`);
   const peer = parsePeer(e.destination);
   if (!peer) throw new UnrecoverableError(`destination "${e.destination}" is not AE@host:port`);

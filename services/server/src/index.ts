@@ -1,3 +1,5 @@
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   checkModelsDir,
   createLogger,
@@ -162,6 +164,7 @@ export async function serve(
       serviceStops.push({ name: 'api', stop: () => api.close() });
     }
     if (services.includes('receiver')) {
+      await sweepIncoming(config.dataDir, log.child({ service: 'receiver' }));
       const rx = await startReceiver({ config, db, queues, log: log.child({ service: 'receiver' }) }).catch(
         (err: unknown) => {
           throw listenError(err, 'DICOM', config.dicom.host, config.dicom.port, [
@@ -198,6 +201,38 @@ export async function serve(
       log.info('stopped');
     })());
   return { config, log, ports, stop };
+}
+
+/**
+ * Removes the partial uploads a receiver left in `<data>/incoming` when it was killed (SIGKILL, a power cut,
+ * the OOM killer) in the middle of a C-STORE. None of them was acknowledged: a C-STORE is answered only after
+ * its file has left incoming/ for instances/ and its row is committed. Found by the fault suite
+ * (test/faults/receiver-crash.fault.ts, docs/RELIABILITY.md): without this, every crash leaked a file.
+ * Only files last written before this process started are removed, so that an upload another receiver on
+ * the same data folder is writing right now is left alone.
+ */
+async function sweepIncoming(dataDir: string, log: Logger): Promise<void> {
+  const dir = join(dataDir, 'incoming');
+  const startedAt = Date.now() - process.uptime() * 1000;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return; // no incoming/ yet
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!name.endsWith('.part')) continue;
+    const file = join(dir, name);
+    try {
+      if ((await stat(file)).mtimeMs >= startedAt) continue;
+      await rm(file, { force: true });
+      removed++;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  if (removed) log.warn({ removed }, 'partial uploads of an earlier, interrupted run removed from incoming/');
 }
 
 /** Graceful stop: the receiver stops taking associations first, the API next, then the consumers. */

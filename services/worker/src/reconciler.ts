@@ -27,10 +27,20 @@ export async function reconcile(
     take: 500,
   });
   for (const s of studies) await armStudy(deps.queues, s.id, 0);
+  // A pending export may only be waiting in BullMQ for its backoff: attempt n failed, the export went back to
+  // pending, and BullMQ runs attempt n+1 backoffMs * 2^(n-1) later. It is lost only once it has been pending
+  // for longer than the longest such wait (the one before the last attempt) and the quiet period; re-queued
+  // sooner, a second job with a fresh attempt budget ran beside the first: more attempts than
+  // LUMBAR_EXPORT_ATTEMPTS, and a failed export brought back to pending (test/faults/pacs-down.fault.ts).
+  const longestBackoffMs = Math.min(
+    config.export.backoffMs * 2 ** Math.max(config.export.attempts - 2, 0),
+    24 * 3600_000,
+  );
+  const pendingBefore = new Date(quietBefore.getTime() - longestBackoffMs);
   const exportsOwed = await db.export.findMany({
     where: {
       OR: [
-        { status: 'pending', updatedAt: { lt: quietBefore } },
+        { status: 'pending', updatedAt: { lt: pendingBefore } },
         { status: 'sending', updatedAt: { lt: new Date(now.getTime() - 2 * config.export.timeoutMs) } },
       ],
     },
