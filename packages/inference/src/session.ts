@@ -44,6 +44,10 @@ export class OnnxModel {
       intraOpNumThreads: opts.intraOpThreads ?? defaultIntraOpThreads(),
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      // No CPU memory arena: the arena keeps the peak of every run allocated. Without it an analysis process
+      // peaked at 437-574 MB instead of 562-652 MB on phantom studies, with the same throughput
+      // (bench/analysis-pool.js, docs/BENCHMARKS.md).
+      enableCpuMemArena: false,
     });
     return new OnnxModel(card, session);
   }

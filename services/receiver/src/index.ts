@@ -1,9 +1,10 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import dimse from 'dcmjs-dimse';
 import { readPem, type Config, type Logger } from '@lumbar/core';
-import type { PrismaClient } from '@lumbar/db';
+import { openSqlRunner, type PrismaClient } from '@lumbar/db';
 import type { Queues } from '@lumbar/jobs';
 import { scpClass } from './scp';
+import { storeContext } from './store';
 
 export { STATUS, storeInstance, type StoreResult } from './store';
 
@@ -48,12 +49,17 @@ export async function startReceiver(deps: {
 }): Promise<Receiver> {
   const { config, log } = deps;
   const active = new Set<object>();
+  // The instances' statement goes through a pg pool of its own (no ORM on the hot path; see recordInstances).
+  const sql = openSqlRunner(config.databaseUrl, Math.min(4, config.dicom.maxAssociations));
   const Scp = scpClass({
-    db: deps.db,
-    queues: deps.queues,
-    log,
-    dataDir: config.dataDir,
-    stableMs: config.stableSeconds * 1000,
+    ...storeContext({
+      db: deps.db,
+      sql,
+      queues: deps.queues,
+      log,
+      dataDir: config.dataDir,
+      stableMs: config.stableSeconds * 1000,
+    }),
     dicom: config.dicom,
     active,
   });
@@ -67,7 +73,10 @@ export async function startReceiver(deps: {
   // how the receiver binds one address (its typings say number).
   const where = { port: config.dicom.port, host: config.dicom.host } as unknown as number;
   server.listen(where, { securityOptions: tlsOptions(config.dicom.tls) });
-  await listening;
+  await listening.catch(async (err: unknown) => {
+    await sql.end().catch(() => undefined);
+    throw err;
+  });
   const net = (server as unknown as { server: NetServer }).server;
   const { port, address } = net.address() as AddressInfo;
   log.info(
@@ -98,6 +107,7 @@ export async function startReceiver(deps: {
       // 3. whatever is left (an idle association held open past the grace period) is closed
       server.close();
       await closed;
+      await sql.end().catch(() => undefined);
       return { drained: open - cut, cut };
     },
   };

@@ -30,6 +30,8 @@ type DatasetWithFile = InstanceType<typeof Dataset> & { [FILE]?: InstanceFile };
 export function scpClass(ctx: ScpContext): typeof Scp {
   return class LumbarScp extends Scp {
     private callingAeTitle = '';
+    /** When we last answered on this association (performance.now()): the sender's share of the time. */
+    private answeredAt: number | undefined;
 
     private get sock(): Socket {
       return (this as unknown as { socket: Socket }).socket;
@@ -106,12 +108,14 @@ export function scpClass(ctx: ScpContext): typeof Scp {
     }
 
     override createStoreWritableStream(pc: PresentationContext, request: CStoreRequest) {
-      return new InstanceFile(join(ctx.dataDir, 'incoming'), {
+      const file = new InstanceFile(join(ctx.dataDir, 'incoming'), {
         sopClassUid: request.getAffectedSopClassUid(),
         sopInstanceUid: request.getAffectedSopInstanceUid(),
         transferSyntaxUid: pc.getAcceptedTransferSyntaxUid() ?? '',
         callingAeTitle: this.callingAeTitle,
       });
+      if (this.answeredAt !== undefined) file.senderMs = file.startedAt - this.answeredAt;
+      return file;
     }
 
     override createDatasetFromStoreWritableStream(
@@ -127,6 +131,7 @@ export function scpClass(ctx: ScpContext): typeof Scp {
 
     override cStoreRequest(request: CStoreRequest, callback: (r: StoreResponse) => void): void {
       const answer = (r: StoreResult) => {
+        this.answeredAt = performance.now();
         const response = CStoreResponse.fromRequest(request);
         response.setStatus(r.status);
         if (r.comment && r.status !== STATUS.success) response.setErrorComment(r.comment);

@@ -1,10 +1,13 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { link, rename, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { InputError, type Logger } from '@lumbar/core';
 import { pixelDataProblem, readPart10, type Dataset } from '@lumbar/dicom';
-import { audit, findInstance, recordInstance, type PrismaClient } from '@lumbar/db';
-import { armStudy, type Queues } from '@lumbar/jobs';
+import { audit, findInstance, type PrismaClient, type SqlRunner } from '@lumbar/db';
+import type { Queues } from '@lumbar/jobs';
+import { StudyArmer } from './arm';
+import { DurableDirs } from './durable';
 import type { InstanceFile } from './instance-file';
+import { GroupRecorder } from './recorder';
 
 /** DIMSE statuses the receiver answers, as Orthanc and DCMTK do (docs/DICOM-CONFORMANCE.md). */
 export const STATUS = {
@@ -27,6 +30,26 @@ export interface StoreContext {
   log: Logger;
   dataDir: string;
   stableMs: number;
+  /** The receiver's own pg pool: the one statement that records instances (group commit). */
+  recorder: GroupRecorder;
+  armer: StudyArmer;
+  dirs: DurableDirs;
+  /** Stores in progress by SOP Instance UID: a second copy waits for the first (then it is a duplicate). */
+  sopLocks: Map<string, Promise<unknown>>;
+}
+
+/** The parts of a StoreContext that live as long as the receiver: group commit, re-arming, directories. */
+export function storeContext(
+  base: Pick<StoreContext, 'db' | 'queues' | 'log' | 'dataDir' | 'stableMs'> & { sql: SqlRunner },
+): StoreContext {
+  const { sql, ...rest } = base;
+  return {
+    ...rest,
+    recorder: new GroupRecorder(sql),
+    armer: new StudyArmer(base.queues, base.stableMs),
+    dirs: new DurableDirs(),
+    sopLocks: new Map(),
+  };
 }
 
 /** How long a C-STORE waits for Redis before answering A700 (BullMQ waits for a connection otherwise). */
@@ -57,49 +80,54 @@ function uidOf(ds: Dataset, keyword: string): string {
   return v;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const errno = (err: unknown) => (err as NodeJS.ErrnoException | null)?.code;
+
+/** Runs fn once no other store of the same SOP Instance UID is in progress in this process. */
+async function withSopLock<T>(locks: Map<string, Promise<unknown>>, sop: string, fn: () => Promise<T>) {
+  const previous = locks.get(sop);
+  const mine = (previous ?? Promise.resolve()).then(fn);
+  const settled = mine.catch(() => undefined);
+  locks.set(sop, settled);
   try {
-    await fh.sync();
+    return await mine;
   } finally {
-    await fh.close();
+    if (locks.get(sop) === settled) locks.delete(sop);
   }
 }
 
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+type Uids = { study: string; series: string; sop: string; sopClass: string };
+type Lap = (name: string) => void;
 
 /**
- * Finishes one C-STORE: checks the streamed file, moves it to `instances/<study>/<series>/<sop>.dcm`, inserts
- * its row, re-arms the study's debounce, and only then answers success. Every failure becomes a status.
+ * Finishes one C-STORE: checks the streamed data set, links the file to `instances/<study>/<series>/<sop>.dcm`,
+ * fsyncs the file and that directory, inserts its row (group commit), re-arms the study's debounce, and only
+ * then answers success. Every failure becomes a status; nothing answered 0x0000 can be lost.
  */
 export async function storeInstance(ctx: StoreContext, file: InstanceFile): Promise<StoreResult> {
   const { command } = file;
-  const fail = async (status: number, comment: string): Promise<StoreResult> => {
-    await rm(file.path, { force: true }).catch(() => undefined);
-    return { status, comment: comment.slice(0, 64) };
-  };
   const t: Record<string, number> = {};
+  if (file.senderMs !== undefined) t.sender = Math.round(file.senderMs * 10) / 10;
   let mark = file.startedAt;
-  const lap = (name: string) => {
+  const lap: Lap = (name) => {
     const now = performance.now();
     t[name] = Math.round((now - mark) * 10) / 10;
     mark = now;
   };
-  await file.written();
-  if (file.failure) return fail(STATUS.outOfResources, `cannot write to disk: ${file.failure.message}`);
-  // Three waits at once: the fsync, the parse below, and the duplicate lookup (by the command's UID, which
-  // must equal the data set's or we answer A900 before using it). Neither promise ever rejects.
-  const synced = file.sync();
-  const lookup = findInstance(ctx.db, command.sopInstanceUid).then(
-    (existing) => ({ existing, error: null }),
-    (error: unknown) => ({ existing: null, error }),
-  );
+  const fail = async (status: number, comment: string): Promise<StoreResult> => {
+    await file.discard();
+    return { status, comment: comment.slice(0, 64) };
+  };
+  await file.received();
+  // The file is written (one writev) and fsynced while the data set is checked in memory and linked in
+  // place; it never rejects (a failure is in file.failure, checked before the row).
+  const synced = file.persist();
   lap('receive');
 
   let ds: Dataset;
-  let uids: { study: string; series: string; sop: string; sopClass: string };
+  let uids: Uids;
   try {
-    ds = readPart10(await readFile(file.path), command.sopInstanceUid, { headerOnly: true });
+    ds = readPart10(await file.bytes(), command.sopInstanceUid, { headerOnly: true });
     uids = {
       study: uidOf(ds, 'StudyInstanceUID'),
       series: uidOf(ds, 'SeriesInstanceUID'),
@@ -115,7 +143,7 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
       { err: message(err), sopInstanceUid: command.sopInstanceUid },
       'C-STORE refused: cannot understand',
     );
-    await Promise.all([synced, lookup]);
+    await synced;
     return fail(STATUS.cannotUnderstand, message(err));
   }
   lap('parse');
@@ -124,81 +152,149 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
       { sopInstanceUid: command.sopInstanceUid },
       'C-STORE refused: data set UIDs contradict the command',
     );
-    await Promise.all([synced, lookup]);
+    await synced;
     return fail(STATUS.dataSetDoesNotMatchSopClass, 'SOP Class/Instance UID differ from the command');
   }
-  await synced;
-  lap('fsync');
-  const syncFailure = file.failure as Error | null; // set by sync(), which TypeScript cannot see
-  if (syncFailure) return fail(STATUS.outOfResources, `cannot write to disk: ${syncFailure.message}`);
+  const result = await withSopLock(ctx.sopLocks, uids.sop, () => place(ctx, file, ds, uids, synced, lap));
+  if (result.status === STATUS.success)
+    ctx.log.debug({ sopInstanceUid: uids.sop, timingsMs: t }, 'instance stored');
+  return result;
+}
 
-  const final = join(ctx.dataDir, 'instances', uids.study, uids.series, `${uids.sop}.dcm`);
+/** Links the incoming file to `final` unless a file is there; ENOENT: the folder went, made again once. */
+async function linkInPlace(ctx: StoreContext, from: string, dir: string, final: string): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    await ctx.dirs.ensure(dir);
+    try {
+      await link(from, final);
+      return true;
+    } catch (err) {
+      if (errno(err) === 'EEXIST') return false;
+      if (errno(err) !== 'ENOENT' || attempt > 0) throw err;
+      ctx.dirs.forget(dir);
+    }
+  }
+}
+
+async function place(
+  ctx: StoreContext,
+  file: InstanceFile,
+  ds: Dataset,
+  uids: Uids,
+  synced: Promise<void>,
+  lap: Lap,
+): Promise<StoreResult> {
+  const { command } = file;
+  const dir = join(ctx.dataDir, 'instances', uids.study, uids.series);
+  const final = join(dir, `${uids.sop}.dcm`);
   const sha256 = file.hash.digest('hex');
-  let studyId: number;
+  const fail = async (status: number, comment: string, placed: boolean): Promise<StoreResult> => {
+    if (placed) await rm(final, { force: true }).catch(() => undefined);
+    await synced;
+    await file.discard();
+    ctx.log.error({ err: comment, sopInstanceUid: uids.sop }, 'C-STORE failed: storage');
+    return { status, comment: comment.slice(0, 64) };
+  };
+  const duplicate = async (existing: { id: number; sha256: string; studyId: number }) => {
+    // Already stored: answered as a success, not stored twice.
+    if (existing.sha256 !== sha256) {
+      ctx.log.warn({ sopInstanceUid: uids.sop }, 'instance re-sent with different content: first copy kept');
+      await audit(ctx.db, {
+        actor: `dicom:${command.callingAeTitle}`,
+        action: 'instance.resent-different',
+        subjectType: 'instance',
+        subjectId: existing.id,
+      });
+    }
+    return existing.studyId;
+  };
+
+  // 1. In place, durably: the row that points to the file comes after (no row without its file). link()
+  // never replaces a file: one already there is a stored duplicate, or an orphan a crash left before its row.
+  let linked: boolean;
   try {
-    const found = await lookup;
-    if (found.error) throw new Error(`database unavailable: ${message(found.error)}`);
-    const existing = found.existing;
-    lap('lookup');
-    if (existing) {
-      // Already stored: answered as a success, not stored twice.
-      await rm(file.path, { force: true });
-      studyId = existing.series.studyId;
-      if (existing.sha256 !== sha256) {
-        ctx.log.warn(
-          { sopInstanceUid: uids.sop },
-          'instance re-sent with different content: first copy kept',
-        );
-        await audit(ctx.db, {
-          actor: `dicom:${command.callingAeTitle}`,
-          action: 'instance.resent-different',
-          subjectType: 'instance',
-          subjectId: existing.id,
-        });
-      }
-    } else {
-      // Durable at its final place first, then the row that points to it; no row, no file.
-      await mkdir(dirname(final), { recursive: true });
-      await rename(file.path, final);
-      await fsyncDir(dirname(final));
-      lap('rename');
-      const result = await recordInstance(ctx.db, {
-        studyInstanceUid: uids.study,
-        seriesInstanceUid: uids.series,
-        sopInstanceUid: uids.sop,
-        sopClassUid: uids.sopClass,
-        transferSyntaxUid: command.transferSyntaxUid,
-        path: final,
-        sizeBytes: file.size,
-        sha256,
-        callingAeTitle: command.callingAeTitle,
-        patientId: text(ds.PatientID),
-        patientName: text(ds.PatientName),
-        accessionNumber: text(ds.AccessionNumber),
-        studyDate: text(ds.StudyDate),
-        studyDescription: text(ds.StudyDescription),
-        modality: text(ds.Modality),
-        seriesNumber: Number.isFinite(Number(text(ds.SeriesNumber))) ? Number(text(ds.SeriesNumber)) : null,
-        seriesDescription: text(ds.SeriesDescription),
-      }).catch(async (err) => {
-        await rm(final, { force: true }).catch(() => undefined);
+    await file.created();
+    linked = await linkInPlace(ctx, file.path, dir, final);
+    if (!linked) {
+      const existing = await findInstance(ctx.db, uids.sop).catch((err: unknown) => {
         throw new Error(`database unavailable: ${message(err)}`);
       });
-      studyId = result.studyId;
-      lap('insert');
+      if (existing) {
+        await synced;
+        await file.discard();
+        const studyId = await duplicate({ ...existing, studyId: existing.series.studyId });
+        return await armed(ctx, studyId, false, lap);
+      }
+      await rename(file.path, final); // the orphan goes
     }
   } catch (err) {
-    ctx.log.error({ err: message(err), sopInstanceUid: uids.sop }, 'C-STORE failed: storage');
-    return fail(STATUS.outOfResources, message(err));
+    const why = message(err);
+    return fail(
+      STATUS.outOfResources,
+      why.startsWith('database') ? why : `cannot write to disk: ${why}`,
+      false,
+    );
   }
+  lap('place');
+  // One fsync of the folder (shared with the other instances linked into it meanwhile) while the file's
+  // own fsync finishes; the incoming name goes (it need not be durable: incoming/ is scratch).
   try {
-    await withTimeout(armStudy(ctx.queues, studyId, ctx.stableMs), QUEUE_TIMEOUT_MS, 'queue');
+    await Promise.all([ctx.dirs.sync(dir), synced, linked ? unlink(file.path) : undefined]);
+  } catch (err) {
+    return fail(STATUS.outOfResources, `cannot write to disk: ${message(err)}`, true);
+  }
+  const syncFailure = file.failure as Error | null; // set by persist()
+  if (syncFailure) return fail(STATUS.outOfResources, `cannot write to disk: ${syncFailure.message}`, true);
+  await file.close();
+  lap('fsync');
+
+  // 2. The row (group commit with the instances of the other associations).
+  let studyId: number;
+  let skippable = false;
+  try {
+    const result = await ctx.recorder.record({
+      studyInstanceUid: uids.study,
+      seriesInstanceUid: uids.series,
+      sopInstanceUid: uids.sop,
+      sopClassUid: uids.sopClass,
+      transferSyntaxUid: command.transferSyntaxUid,
+      path: final,
+      sizeBytes: file.size,
+      sha256,
+      callingAeTitle: command.callingAeTitle,
+      patientId: text(ds.PatientID),
+      patientName: text(ds.PatientName),
+      accessionNumber: text(ds.AccessionNumber),
+      studyDate: text(ds.StudyDate),
+      studyDescription: text(ds.StudyDescription),
+      modality: text(ds.Modality),
+      seriesNumber: Number.isFinite(Number(text(ds.SeriesNumber))) ? Number(text(ds.SeriesNumber)) : null,
+      seriesDescription: text(ds.SeriesDescription),
+    });
+    if (result.stored) {
+      studyId = result.studyId;
+      skippable = result.studyStatus.before === 'receiving' && result.studyStatus.after === 'receiving';
+    } else {
+      // Stored meanwhile under another path (another study or series), or by another receiver process.
+      if (result.path !== final) await rm(final, { force: true });
+      studyId = await duplicate({ id: result.instanceId, sha256: result.sha256, studyId: result.studyId });
+    }
+  } catch (err) {
+    return fail(STATUS.outOfResources, `database unavailable: ${message(err)}`, true);
+  }
+  lap('insert');
+  return armed(ctx, studyId, skippable, lap);
+}
+
+/** 3. The study's debounced job, then the answer. */
+async function armed(ctx: StoreContext, studyId: number, skippable: boolean, lap: Lap): Promise<StoreResult> {
+  try {
+    await withTimeout(ctx.armer.arm(studyId, { skippable }), QUEUE_TIMEOUT_MS, 'queue');
   } catch (err) {
     // Stored and recorded: a re-send is answered as a duplicate and re-arms; the reconciler also finds it.
     ctx.log.error({ err: message(err), studyId }, 'C-STORE: queue unavailable');
     return { status: STATUS.outOfResources, comment: 'queue unavailable', studyId };
   }
   lap('queue');
-  ctx.log.debug({ sopInstanceUid: uids.sop, timingsMs: t }, 'instance stored');
   return { status: STATUS.success, studyId };
 }

@@ -1,3 +1,4 @@
+import { Pool } from 'pg';
 import type { PrismaClient } from '../generated/client';
 
 /** What the receiver knows of one stored instance: its identity, where it lies, and study/series headers. */
@@ -22,85 +23,223 @@ export interface InstanceRecord {
 }
 
 export type RecordResult =
-  | { stored: true; studyId: number; instanceId: number }
+  /**
+   * `studyStatus`: the study's status before and after this statement (`receiving` unless an analysis has or
+   * had it; a new study is `receiving`).
+   */
+  | { stored: true; studyId: number; instanceId: number; studyStatus: { before: string; after: string } }
   | { stored: false; studyId: number; instanceId: number; path: string; sha256: string };
 
+/** Runs one parameterised statement: a pg Pool or Client (the receiver's hot path), or Prisma (below). */
+export interface SqlRunner {
+  query(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
 /**
- * Records one received instance in one SQL statement (one round trip, one commit: the receiver's hot path):
- * study and series rows are created when new, the instance row is inserted unless its SOP Instance UID is
- * already there (the unique constraint is the idempotency guard), and a new instance bumps its study's count
- * and last-received time. A study that had been analysed goes back to `receiving`: late images lead to a new
- * analysis. A new instance also writes its audit event `instance.received` (actor `dicom:<calling AE>`, PS3.15
- * "DICOM Instances Transferred"), in the same statement.
+ * A small pg pool for the receiver's statement (no ORM between it and Postgres: one round trip, little CPU).
+ * Each statement text is prepared once per connection (named), so Postgres plans it once.
+ */
+export function openSqlRunner(databaseUrl: string, max = 4): SqlRunner & { end(): Promise<void> } {
+  const pool = new Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 10_000 });
+  pool.on('error', () => undefined); // an idle connection that breaks: the next query reports it
+  const names = new Map<string, string>();
+  const nameOf = (sql: string) => {
+    let name = names.get(sql);
+    if (!name) names.set(sql, (name = `lumbar_${names.size + 1}`));
+    return name;
+  };
+  return {
+    query: async (sql, params) => (await pool.query({ name: nameOf(sql), text: sql, values: params })).rows,
+    end: () => pool.end(),
+  };
+}
+
+/** The same statements through Prisma's raw query (tests and one-off callers hold a PrismaClient). */
+export const prismaSqlRunner = (db: PrismaClient): SqlRunner => ({
+  query: (sql, params) => db.$queryRawUnsafe<Record<string, unknown>[]>(sql, ...params),
+});
+
+/**
+ * One statement records a batch of received instances (one round trip and one commit for all of them, the
+ * receiver's group commit): study and series rows are created when new, each instance row is inserted unless
+ * its SOP Instance UID is already there (the unique constraint is the idempotency guard), and new instances
+ * bump their study's count and last-received time. A study that had been analysed goes back to `receiving`:
+ * late images lead to a new analysis. Each new instance also writes its audit event `instance.received`
+ * (actor `dicom:<calling AE>`, PS3.15 "DICOM Instances Transferred"), in the same statement. It returns, per
+ * input row (`ord`, from 1), the study, series and instance ids (instance null when not inserted), the
+ * study's status before and after the statement, and the row already stored under that SOP Instance UID, if any.
+ */
+const RECORD_SQL = `
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                         $15::int[], $16::text[], $17::text[])
+      WITH ORDINALITY AS i(study_uid, patient_id, patient_name, accession_number, study_date, study_description,
+                          series_uid, modality, series_number, series_description, sop_uid, sop_class_uid,
+                          transfer_syntax_uid, path, size_bytes, sha256, calling_ae_title, ord)
+  ), new_study AS (
+    INSERT INTO studies (study_instance_uid, patient_id, patient_name, accession_number, study_date,
+                         study_description, instance_count)
+    SELECT DISTINCT ON (i.study_uid) i.study_uid, i.patient_id, i.patient_name, i.accession_number, i.study_date,
+           i.study_description, (SELECT count(DISTINCT j.sop_uid) FROM input j WHERE j.study_uid = i.study_uid)
+    FROM input i
+    ORDER BY i.study_uid, i.ord
+    ON CONFLICT (study_instance_uid) DO NOTHING
+    RETURNING id, study_instance_uid, status
+  ), study AS (
+    SELECT id, study_instance_uid, status, true AS is_new FROM new_study
+    UNION ALL
+    SELECT id, study_instance_uid, status, false FROM studies
+    WHERE study_instance_uid IN (SELECT study_uid FROM input)
+      AND study_instance_uid NOT IN (SELECT study_instance_uid FROM new_study)
+  ), new_series AS (
+    INSERT INTO series (study_id, series_instance_uid, modality, series_number, series_description)
+    SELECT DISTINCT ON (i.series_uid) st.id, i.series_uid, i.modality, i.series_number, i.series_description
+    FROM input i JOIN study st ON st.study_instance_uid = i.study_uid
+    ORDER BY i.series_uid, i.ord
+    ON CONFLICT (series_instance_uid) DO NOTHING
+    RETURNING id, series_instance_uid
+  ), ser AS (
+    SELECT id, series_instance_uid FROM new_series
+    UNION ALL
+    SELECT id, series_instance_uid FROM series
+    WHERE series_instance_uid IN (SELECT series_uid FROM input)
+      AND series_instance_uid NOT IN (SELECT series_instance_uid FROM new_series)
+  ), inst AS (
+    INSERT INTO instances (series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, path, size_bytes,
+                           sha256, calling_ae_title)
+    SELECT se.id, i.sop_uid, i.sop_class_uid, i.transfer_syntax_uid, i.path, i.size_bytes, i.sha256,
+           i.calling_ae_title
+    FROM input i JOIN ser se ON se.series_instance_uid = i.series_uid
+    ORDER BY i.sop_uid
+    ON CONFLICT (sop_instance_uid) DO NOTHING
+    RETURNING id, sop_instance_uid
+  ), added AS (
+    SELECT st.id, count(*) AS n
+    FROM inst JOIN input i ON i.sop_uid = inst.sop_instance_uid JOIN study st ON st.study_instance_uid = i.study_uid
+    WHERE NOT st.is_new
+    GROUP BY st.id
+  ), bump AS (
+    UPDATE studies s SET instance_count = s.instance_count + added.n, last_received_at = now(), updated_at = now(),
+      status = CASE WHEN s.status IN ('analyzed', 'failed') THEN 'receiving'::"StudyStatus" ELSE s.status END
+    FROM added
+    WHERE s.id = added.id
+    RETURNING s.id, s.status
+  ), logged AS (
+    INSERT INTO audit_events (at, actor, action, subject_type, subject_id, details)
+    SELECT now() AT TIME ZONE 'UTC', 'dicom:' || i.calling_ae_title, 'instance.received', 'instance', inst.id::text,
+           jsonb_build_object('studyId', st.id, 'studyInstanceUid', i.study_uid, 'sopInstanceUid', i.sop_uid,
+                              'sopClassUid', i.sop_class_uid, 'callingAeTitle', i.calling_ae_title)
+    FROM inst JOIN input i ON i.sop_uid = inst.sop_instance_uid JOIN study st ON st.study_instance_uid = i.study_uid
+    RETURNING id
+  )
+  SELECT i.ord::int AS ord, st.id AS study_id, se.id AS series_id, inst.id AS instance_id,
+         st.status::text AS status_before, COALESCE(b.status, st.status)::text AS status_after,
+         old.id AS old_id, old.path AS old_path, old.sha256 AS old_sha256
+  FROM input i
+  LEFT JOIN study st ON st.study_instance_uid = i.study_uid
+  LEFT JOIN ser se ON se.series_instance_uid = i.series_uid
+  LEFT JOIN inst ON inst.sop_instance_uid = i.sop_uid
+  LEFT JOIN bump b ON b.id = st.id
+  LEFT JOIN instances old ON old.sop_instance_uid = i.sop_uid
+  ORDER BY i.ord`;
+
+interface Row {
+  ord: number;
+  study_id: number | null;
+  series_id: number | null;
+  instance_id: number | null;
+  status_before: string | null;
+  status_after: string | null;
+  old_id: number | null;
+  old_path: string | null;
+  old_sha256: string | null;
+}
+
+const params = (rs: InstanceRecord[]): unknown[] => {
+  const col = <T>(f: (r: InstanceRecord) => T) => rs.map(f);
+  return [
+    col((r) => r.studyInstanceUid),
+    col((r) => r.patientId ?? null),
+    col((r) => r.patientName ?? null),
+    col((r) => r.accessionNumber ?? null),
+    col((r) => r.studyDate ?? null),
+    col((r) => r.studyDescription ?? null),
+    col((r) => r.seriesInstanceUid),
+    col((r) => r.modality ?? null),
+    col((r) => r.seriesNumber ?? null),
+    col((r) => r.seriesDescription ?? null),
+    col((r) => r.sopInstanceUid),
+    col((r) => r.sopClassUid),
+    col((r) => r.transferSyntaxUid),
+    col((r) => r.path),
+    col((r) => r.sizeBytes),
+    col((r) => r.sha256),
+    col((r) => r.callingAeTitle),
+  ];
+};
+
+/** Postgres errors worth a new statement: a deadlock between concurrent batches, a serialization failure. */
+const transient = (err: unknown) => ['40P01', '40001'].includes((err as { code?: string })?.code ?? '');
+
+/**
+ * Records a batch of instances in one statement (see RECORD_SQL); results in input order. A SOP Instance UID
+ * that appears twice in the batch goes to a second statement (the second is then a duplicate of the first).
+ */
+export async function recordInstances(sql: SqlRunner, records: InstanceRecord[]): Promise<RecordResult[]> {
+  const results: (RecordResult | undefined)[] = new Array(records.length);
+  let todo = records.map((_, i) => i);
+  for (let attempt = 0; todo.length > 0; attempt++) {
+    if (attempt >= 5) throw new Error(`${todo.length} instances could not be recorded (concurrent inserts)`);
+    const seen = new Set<string>();
+    const batch = todo.filter(
+      (i) => !seen.has(records[i].sopInstanceUid) && seen.add(records[i].sopInstanceUid),
+    );
+    const later = todo.filter((i) => !batch.includes(i));
+    let rows: Row[];
+    try {
+      rows = (await sql.query(RECORD_SQL, params(batch.map((i) => records[i])))) as unknown as Row[];
+    } catch (err) {
+      if (!transient(err)) throw err;
+      todo = [...batch, ...later];
+      continue;
+    }
+    const retry: number[] = [];
+    for (const row of rows) {
+      const i = batch[row.ord - 1];
+      // No study or series id: another transaction created it between this statement's snapshot and its
+      // insert (ON CONFLICT waited for it, then did nothing); a new statement sees it.
+      if (row.study_id === null || row.series_id === null) retry.push(i);
+      else if (row.instance_id !== null)
+        results[i] = {
+          stored: true,
+          studyId: row.study_id,
+          instanceId: row.instance_id,
+          studyStatus: { before: row.status_before ?? '', after: row.status_after ?? '' },
+        };
+      else if (row.old_id !== null)
+        results[i] = {
+          stored: false,
+          studyId: row.study_id,
+          instanceId: row.old_id,
+          path: row.old_path ?? '',
+          sha256: row.old_sha256 ?? '',
+        };
+      // Inserted by another transaction after this statement's snapshot: a new statement sees it.
+      else retry.push(i);
+    }
+    todo = [...retry, ...later];
+  }
+  return results as RecordResult[];
+}
+
+/**
+ * Records one received instance (recordInstances with one record): one SQL statement, one round trip, one
+ * commit.
  */
 export async function recordInstance(db: PrismaClient, r: InstanceRecord): Promise<RecordResult> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const [row] = await db.$queryRaw<
-      { study_id: number | null; series_id: number | null; instance_id: number | null }[]
-    >`
-      WITH new_study AS (
-        INSERT INTO studies (study_instance_uid, patient_id, patient_name, accession_number, study_date,
-                             study_description, instance_count)
-        VALUES (${r.studyInstanceUid}, ${r.patientId ?? null}, ${r.patientName ?? null},
-                ${r.accessionNumber ?? null}, ${r.studyDate ?? null}, ${r.studyDescription ?? null}, 1)
-        ON CONFLICT (study_instance_uid) DO NOTHING
-        RETURNING id
-      ), study AS (
-        SELECT id FROM new_study
-        UNION ALL
-        SELECT id FROM studies
-        WHERE study_instance_uid = ${r.studyInstanceUid} AND NOT EXISTS (SELECT 1 FROM new_study)
-      ), new_series AS (
-        INSERT INTO series (study_id, series_instance_uid, modality, series_number, series_description)
-        SELECT id, ${r.seriesInstanceUid}, ${r.modality ?? null}, ${r.seriesNumber ?? null}::int,
-               ${r.seriesDescription ?? null}
-        FROM study
-        ON CONFLICT (series_instance_uid) DO NOTHING
-        RETURNING id
-      ), ser AS (
-        SELECT id FROM new_series
-        UNION ALL
-        SELECT id FROM series
-        WHERE series_instance_uid = ${r.seriesInstanceUid} AND NOT EXISTS (SELECT 1 FROM new_series)
-      ), inst AS (
-        INSERT INTO instances (series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, path, size_bytes,
-                               sha256, calling_ae_title)
-        SELECT id, ${r.sopInstanceUid}, ${r.sopClassUid}, ${r.transferSyntaxUid}, ${r.path}, ${r.sizeBytes}::int,
-               ${r.sha256}, ${r.callingAeTitle}
-        FROM ser
-        ON CONFLICT (sop_instance_uid) DO NOTHING
-        RETURNING id
-      ), bump AS (
-        UPDATE studies SET instance_count = instance_count + 1, last_received_at = now(), updated_at = now(),
-          status = CASE WHEN status IN ('analyzed', 'failed') THEN 'receiving'::"StudyStatus" ELSE status END
-        WHERE id = (SELECT id FROM study) AND NOT EXISTS (SELECT 1 FROM new_study) AND EXISTS (SELECT 1 FROM inst)
-        RETURNING id
-      ), logged AS (
-        INSERT INTO audit_events (at, actor, action, subject_type, subject_id, details)
-        SELECT now() AT TIME ZONE 'UTC', ${`dicom:${r.callingAeTitle}`}, 'instance.received', 'instance',
-               inst.id::text,
-               jsonb_build_object('studyId', (SELECT id FROM study), 'studyInstanceUid', ${r.studyInstanceUid}::text,
-                                  'sopInstanceUid', ${r.sopInstanceUid}::text, 'sopClassUid', ${r.sopClassUid}::text,
-                                  'callingAeTitle', ${r.callingAeTitle}::text)
-        FROM inst
-        RETURNING id
-      )
-      SELECT (SELECT id FROM study) AS study_id, (SELECT id FROM ser) AS series_id,
-             (SELECT id FROM inst) AS instance_id`;
-    // No study or series id: another association created it between this statement's snapshot and its
-    // insert (ON CONFLICT waited for it, then did nothing); a new statement sees it.
-    if (row.study_id === null || row.series_id === null) continue;
-    if (row.instance_id !== null) return { stored: true, studyId: row.study_id, instanceId: row.instance_id };
-    const existing = await db.instance.findUniqueOrThrow({ where: { sopInstanceUid: r.sopInstanceUid } });
-    return {
-      stored: false,
-      studyId: row.study_id,
-      instanceId: existing.id,
-      path: existing.path,
-      sha256: existing.sha256,
-    };
-  }
-  throw new Error(`study ${r.studyInstanceUid} could not be recorded (concurrent inserts)`);
+  const [result] = await recordInstances(prismaSqlRunner(db), [r]);
+  return result;
 }
 
 /** The instance already stored under this SOP Instance UID, if any, with its study id (a re-sent instance is

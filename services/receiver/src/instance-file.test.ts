@@ -1,0 +1,71 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { part10Header } from '@lumbar/dicom';
+import { InstanceFile, KEEP_IN_MEMORY_BYTES, metaHeader } from './instance-file';
+
+describe('metaHeader', () => {
+  it('writes the same bytes as part10Header (dcmjs)', () => {
+    const cases = [
+      {
+        sopClassUid: '1.2.840.10008.5.1.4.1.1.4',
+        sopInstanceUid: '1.2.3.4',
+        transferSyntaxUid: '1.2.840.10008.1.2.1',
+      },
+      {
+        sopClassUid: '1.2.840.10008.5.1.4.1.1.4.1',
+        sopInstanceUid: '1.2.3.45',
+        transferSyntaxUid: '1.2.840.10008.1.2',
+      },
+      {
+        sopClassUid: '1.2.840.10008.5.1.4.1.1.4',
+        sopInstanceUid: '2.25.1234567',
+        transferSyntaxUid: '1.2.840.10008.1.2.4.90',
+      },
+    ];
+    for (const c of cases)
+      for (const sourceAeTitle of [undefined, 'STORESCU', 'ODD', 'A'])
+        expect(metaHeader({ ...c, sourceAeTitle }).equals(part10Header({ ...c, sourceAeTitle }))).toBe(true);
+  });
+});
+
+describe('InstanceFile', () => {
+  const command = {
+    sopClassUid: '1.2.840.10008.5.1.4.1.1.4',
+    sopInstanceUid: '1.2.3.4',
+    transferSyntaxUid: '1.2.840.10008.1.2.1',
+    callingAeTitle: 'TEST',
+  };
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'lumbar-if-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function stream(chunks: Buffer[]) {
+    const f = new InstanceFile(dir, command);
+    for (const c of chunks) f.write(c);
+    f.end();
+    await f.persist();
+    return f;
+  }
+
+  it('streams header and data to its file; bytes() gives the same bytes from memory', async () => {
+    const data = [Buffer.alloc(1000, 1), Buffer.alloc(333, 2)];
+    const f = await stream(data);
+    const expected = Buffer.concat([part10Header({ ...command, sourceAeTitle: 'TEST' }), ...data]);
+    expect(f.failure).toBeNull();
+    expect(f.size).toBe(1333);
+    expect(readFileSync(f.path).equals(expected)).toBe(true);
+    expect((await f.bytes()).equals(expected)).toBe(true);
+    await f.discard();
+  });
+
+  it('reads a large instance back from its file instead of holding it in memory', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    const n = Math.ceil(KEEP_IN_MEMORY_BYTES / chunk.length) + 1;
+    const f = await stream(Array.from({ length: n }, () => chunk));
+    const bytes = await f.bytes();
+    expect(bytes.length).toBe(readFileSync(f.path).length);
+    expect(bytes.equals(readFileSync(f.path))).toBe(true);
+    await f.discard();
+  });
+});
