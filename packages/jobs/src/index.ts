@@ -2,6 +2,8 @@ import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 
 export { UnrecoverableError, Worker, Queue, type Job } from 'bullmq';
+// Metrics the receiver, worker and exporter record in Redis for the API's /metrics (see metrics.ts).
+export * from './metrics';
 
 /** Queue names. Payloads hold database ids only: no patient data ever goes to Redis. */
 export const QUEUES = { studies: 'lumbar-studies', exports: 'lumbar-exports' } as const;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import { exportTlsOptions, formatPeer, parsePeer } from '@lumbar/core';
 import { audit, loadExport, markExportAttempt, markExportResult } from '@lumbar/db';
-import { QUEUES, UnrecoverableError, Worker, type Job } from '@lumbar/jobs';
+import { QUEUES, UnrecoverableError, Worker, metricsRecorder, type Job } from '@lumbar/jobs';
 import type { WorkerDeps } from '@lumbar/worker';
 import { classifySend } from './classify';
 import { cStore } from './scu';
@@ -28,6 +28,7 @@ export async function handleExportSend(deps: WorkerDeps, job: Job<{ exportId: nu
   if (!peer) throw new UnrecoverableError(`destination "${e.destination}" is not AE@host:port`);
   await markExportAttempt(db, e.id);
   const files = e.analysis.outputs.map((o) => join(e.analysis.outputDir!, o.file));
+  const sendStarted = performance.now(); // metrics hook (issue 18)
   const r = await cStore(
     files,
     peer,
@@ -40,6 +41,16 @@ export async function handleExportSend(deps: WorkerDeps, job: Job<{ exportId: nu
     e.analysis.outputs.map((o) => o.file),
     { made: job.attemptsMade, allowed: job.opts.attempts ?? 1 },
   );
+  // metrics hook (issue 18): attempts, failed attempts and each attempt's time, by destination
+  const metrics = metricsRecorder(deps.queues);
+  const destination = e.destination;
+  metrics.inc('exportAttempts', { destination });
+  metrics.observe(
+    'exportDuration',
+    { destination, outcome: verdict.ok ? 'succeeded' : 'failed' },
+    (performance.now() - sendStarted) / 1000,
+  );
+  if (!verdict.ok) metrics.inc('exportFailures', { destination, final: String(verdict.final) });
   if (verdict.ok) {
     await markExportResult(db, e.id, { ok: true, final: true, status: 0 });
     await audit(db, { actor: 'exporter', action: 'export.sent', subjectType: 'export', subjectId: e.id });

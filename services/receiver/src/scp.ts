@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import dimse from 'dcmjs-dimse';
 import { callerAllowed, type Config } from '@lumbar/core';
+import { dimseStatusLabel, metricsRecorder } from '@lumbar/jobs'; // metrics hook (issue 18)
 import { InstanceFile } from './instance-file';
 import { STATUS, storeInstance, type StoreContext, type StoreResult } from './store';
 
@@ -45,6 +46,7 @@ export function scpClass(ctx: ScpContext): typeof Scp {
       this.callingAeTitle = calling;
       const reject = (result: number, source: number, reason: number, why: string) => {
         ctx.log.warn({ calling, called, host, why }, 'association rejected');
+        metricsRecorder(ctx.queues).inc('associations', { calling_ae: calling, result: 'rejected' }); // metrics hook
         this.sendAssociationReject(result, source, reason);
       };
       if (called !== ctx.dicom.aeTitle) {
@@ -75,6 +77,7 @@ export function scpClass(ctx: ScpContext): typeof Scp {
       this.sock.once('close', () => ctx.active.delete(this));
       for (const { context } of association.getPresentationContexts()) this.negotiate(context);
       ctx.log.info({ calling, host }, 'association accepted');
+      metricsRecorder(ctx.queues).inc('associations', { calling_ae: calling, result: 'accepted' }); // metrics hook
       this.sendAssociationAccept();
     }
 
@@ -134,6 +137,11 @@ export function scpClass(ctx: ScpContext): typeof Scp {
         this.answeredAt = performance.now();
         const response = CStoreResponse.fromRequest(request);
         response.setStatus(r.status);
+        // metrics hook: fire-and-forget, never delays the response
+        metricsRecorder(ctx.queues).inc('instances', {
+          calling_ae: this.callingAeTitle,
+          status: dimseStatusLabel(r.status),
+        });
         if (r.comment && r.status !== STATUS.success) response.setErrorComment(r.comment);
         callback(response);
       };

@@ -12,7 +12,7 @@ import {
   type Logger,
 } from '@lumbar/core';
 import { applyMigrations, ensureDatabase, openDb, waitForPostgres } from '@lumbar/db';
-import { openQueues, redisConnection, waitForRedis } from '@lumbar/jobs';
+import { openQueues, redisConnection, startProcessGauges, waitForRedis } from '@lumbar/jobs';
 import { startApi } from '@lumbar/api';
 import { startExporter } from '@lumbar/exporter';
 import { startReceiver } from '@lumbar/receiver';
@@ -176,8 +176,10 @@ export async function serve(
       ports.dicom = rx.port;
       serviceStops.push({ name: 'receiver', stop: async () => void (await rx.close()) });
     }
+    let analysisProcesses: (() => { peakRssMb: number }[]) | undefined;
     if (services.includes('worker')) {
       const w = await startStudyWorker({ ...deps, log: log.child({ service: 'worker' }) }, blocking);
+      analysisProcesses = () => w.pool.stats().processes;
       serviceStops.push({ name: 'worker', stop: () => w.close() });
       const stopReconciler = startReconciler({ ...deps, log: log.child({ service: 'reconciler' }) });
       serviceStops.push({ name: 'reconciler', stop: stopReconciler });
@@ -186,6 +188,8 @@ export async function serve(
       const x = startExporter({ ...deps, log: log.child({ service: 'exporter' }) }, blocking);
       serviceStops.push({ name: 'exporter', stop: () => x.close() });
     }
+    // metrics hook (issue 18): this process's memory (and its analysis processes') for the API's /metrics
+    serviceStops.push({ name: 'metrics', stop: startProcessGauges(queues, services, analysisProcesses) });
   } catch (err) {
     await closeAll();
     if (err instanceof LumbarError) throw err;

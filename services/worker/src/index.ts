@@ -1,7 +1,13 @@
 import { AnalysisPool, analysisSettings } from '@lumbar/analysis';
-import { Worker, QUEUES, type Job, type JobName } from '@lumbar/jobs';
+import { Worker, QUEUES, metricsRecorder, type Job, type JobName, type MetricsRecorder } from '@lumbar/jobs';
 import type { ConnectionOptions } from 'bullmq';
-import { bullQueueExport, handleStudy, type StudyHandlerDeps, type StudyJob } from './study-handler';
+import {
+  bullQueueExport,
+  handleStudy,
+  type Analyzer,
+  type StudyHandlerDeps,
+  type StudyJob,
+} from './study-handler';
 import { prismaStudyStore } from './store';
 import type { WorkerDeps } from './deps';
 
@@ -24,6 +30,45 @@ export const STUDY_HANDLERS: Partial<Record<JobName, Handler>> = {
   'study.stable': handleStudy,
   'study.reanalyze': handleStudy,
 };
+
+/**
+ * Metrics hook (issue 18): the pool, timed. Every study it analyses goes into lumbar_analysis_duration_seconds
+ * (a node stopping is not a failure: not recorded), and each stage of a successful analysis, as the engine
+ * measured it (findings.timingsMs, less its totals), into lumbar_inference_duration_seconds.
+ */
+function timedAnalyzer(pool: AnalysisPool, metrics: MetricsRecorder): Analyzer {
+  return {
+    async analyze(request) {
+      const t0 = performance.now();
+      try {
+        const outcome = await pool.analyze(request);
+        metrics.observe('analysis', { outcome: 'succeeded' }, (performance.now() - t0) / 1000);
+        for (const [stage, ms] of Object.entries(outcome.findings.timingsMs ?? {}))
+          if (stage !== 'total' && stage !== 'wall') metrics.observe('inference', { stage }, ms / 1000);
+        return outcome;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SHUTDOWN')
+          metrics.observe('analysis', { outcome: 'failed' }, (performance.now() - t0) / 1000);
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * Metrics hook (issue 18): lumbar_study_receive_to_stable_seconds, from the study's last instance to now, for the
+ * first attempt of a study.stable job of a study still receiving (not a retry, nor a study already analysed).
+ * Not awaited: a metric never holds a study up.
+ */
+function observeReceiveToStable(deps: WorkerDeps, metrics: MetricsRecorder, studyId: number): void {
+  deps.db.study
+    .findUnique({ where: { id: studyId }, select: { status: true, lastReceivedAt: true } })
+    .then((s) => {
+      if (s?.status === 'receiving')
+        metrics.observe('receiveToStable', {}, (Date.now() - s.lastReceivedAt.getTime()) / 1000);
+    })
+    .catch(() => undefined);
+}
 
 /** The analysis worker of a node: a BullMQ consumer and the pool of analysis processes it feeds. */
 export interface StudyWorker {
@@ -59,11 +104,12 @@ export async function startStudyWorker(
     gpuDevices: w.gpuDevices,
     log: deps.log,
   });
+  const metrics = metricsRecorder(deps.queues);
   const handlerDeps: StudyHandlerDeps = {
     config: deps.config,
     log: deps.log,
     store: prismaStudyStore(deps.db),
-    analyzer: pool,
+    analyzer: timedAnalyzer(pool, metrics),
     queueExport: bullQueueExport(deps),
   };
   const worker = new Worker(
@@ -71,6 +117,8 @@ export async function startStudyWorker(
     async (job: Job) => {
       const handler = STUDY_HANDLERS[job.name as JobName];
       if (!handler) throw new Error(`no handler for job ${job.name}`);
+      if (job.name === 'study.stable' && job.attemptsMade === 0)
+        observeReceiveToStable(deps, metrics, (job.data as { studyId: number }).studyId);
       return handler(handlerDeps, job as Job<{ studyId: number }>);
     },
     {
