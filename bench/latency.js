@@ -3,7 +3,8 @@
 // (Orthanc), with the quiet period (LUMBAR_STABLE_SECONDS) taken out; plus the worker's own overhead per study
 // beyond the analysis. Studies are sent one at a time with storescu; each is waited for before the next.
 // Needs Postgres and Redis on loopback (a database lumbar_bench_latency is created and dropped), Orthanc and
-// dcmtk. Usage: node bench/latency.js [STUDIES=20] [SEED=bench-latency]
+// dcmtk. One more study is sent first to warm the node and not counted.
+// Usage: node bench/latency.js [STUDIES=20] [SEED=bench-latency]
 const { execFileSync, spawn } = require('node:child_process');
 const { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
 const net = require('node:net');
@@ -63,7 +64,7 @@ const dropDb = () =>
       '--out',
       path.join(work, 'in'),
       '--studies',
-      String(n),
+      String(n + 1),
       '--seed',
       seed,
       '--quiet',
@@ -122,17 +123,27 @@ const dropDb = () =>
     );
     db = openDb(dbUrl);
     const latencies = [];
+    let lastStudyId = null;
     for (const [i, dir] of studies.entries()) {
       execFileSync(
         'storescu',
         ['-aet', 'BENCH', '-aec', 'LUMBAR', '+sd', '+r', '+sp', '*.dcm', '127.0.0.1', String(ourDicom), dir],
         { stdio: 'ignore' },
       );
+      // the study just sent is the newest one (each is waited for before the next; ids may skip numbers)
+      const study = await until(
+        'the study recorded',
+        () => db.study.findFirst({ orderBy: { id: 'desc' }, skip: 0 }),
+        30_000,
+      );
+      if (i > 0 && study.id === lastStudyId)
+        throw new Error(`study ${i + 1} was not recorded as a new study`);
+      lastStudyId = study.id;
       const exp = await until(
         `study ${i + 1} exported`,
         async () => {
           const e = await db.export.findFirst({
-            where: { status: 'succeeded', analysis: { study: { id: i + 1 } } },
+            where: { status: 'succeeded', analysis: { studyId: study.id } },
             include: { analysis: { include: { study: true } } },
           });
           return e ?? undefined;
@@ -140,6 +151,11 @@ const dropDb = () =>
         120_000,
       );
       const ms = exp.sentAt.getTime() - exp.analysis.study.lastReceivedAt.getTime() - STABLE_SECONDS * 1000;
+      // the first study warms the node (the database client's first queries); it is not counted
+      if (i === 0) {
+        console.log(`warm-up study: ${ms} ms (not counted)`);
+        continue;
+      }
       latencies.push(ms);
       console.log(
         `study ${i + 1}/${studies.length}: ${ms} ms from the last instance to SEG and SR in Orthanc (quiet period excluded)`,
@@ -152,8 +168,11 @@ const dropDb = () =>
         return [];
       }
     });
-    const analysed = records.filter((r) => r.msg === 'study analysed');
-    const overhead = analysed.map((r) => r.handlerMs - r.analysisMs);
+    // the first study was the warm-up
+    const analysed = records.filter((r) => r.msg === 'study analysed').slice(1);
+    const r1 = (x) => Math.round(x * 10) / 10;
+    const overhead = analysed.map((r) => r1(r.handlerMs - r.analysisMs));
+    const median = (key) => r1(q(analysed.map(key), 0.5));
     const seg = await fetch(`http://127.0.0.1:${oHttp}/tools/find`, {
       method: 'POST',
       body: JSON.stringify({ Level: 'Series', Query: { Modality: 'SEG' } }),
@@ -167,11 +186,14 @@ const dropDb = () =>
       cores: os.cpus().length,
       latencyMs: { p50: q(latencies, 0.5), p95: q(latencies, 0.95), max: Math.max(...latencies) },
       workerOverheadMs: { p50: q(overhead, 0.5), p95: q(overhead, 0.95), max: Math.max(...overhead) },
-      analysisMs: {
-        p50: q(
-          analysed.map((r) => r.analysisMs),
-          0.5,
-        ),
+      analysisMsP50: median((r) => r.analysisMs),
+      // the worker's own steps (medians, ms): before the analysis, moving the outputs, storing, queueing
+      stepsMsP50: {
+        before: median((r) => r.steps.beforeMs),
+        move: median((r) => r.steps.moveMs),
+        save: median((r) => r.steps.saveMs),
+        queue: median((r) => r.steps.queueMs),
+        poolRoundTrip: median((r) => r.poolMs - r.analysisMs),
       },
       inOrthanc: { segSeries: seg.length, srSeries: sr.length },
     };

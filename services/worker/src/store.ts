@@ -23,13 +23,13 @@ export interface StudyStore {
   markAnalysisFailed(analysisId: number, studyId: number, why: string): Promise<void>;
   /** Back to queued (the node stopped while it ran): neither failed nor lost; the reconciler queues it again. */
   releaseAnalysis(analysisId: number, studyId: number, why: string): Promise<void>;
-  /** Findings, outputs and one pending export per destination, in one transaction. */
+  /** Findings, outputs and one pending export per destination, in one transaction; returns those exports. */
   saveAnalysisResult(
     a: { analysisId: number; studyId: number; summary: string; document: unknown; outputDir: string },
     findings: FindingInput[],
     outputs: OutputInput[],
     destinations: string[],
-  ): Promise<void>;
+  ): Promise<Array<{ id: number; updatedAt: Date }>>;
   pendingExports(analysisId: number): Promise<Array<{ id: number; updatedAt: Date }>>;
 }
 
@@ -56,9 +56,8 @@ export function prismaStudyStore(db: PrismaClient): StudyStore {
         db.study.update({ where: { id: studyId }, data: { status: 'queued' } }),
       ]);
     },
-    saveAnalysisResult: async (a, findings, outputs, destinations) => {
-      await saveAnalysisResult(db, a, findings, outputs, destinations);
-    },
+    saveAnalysisResult: (a, findings, outputs, destinations) =>
+      saveAnalysisResult(db, a, findings, outputs, destinations),
     pendingExports: (analysisId) =>
       db.export.findMany({
         where: { analysisId, status: 'pending' },

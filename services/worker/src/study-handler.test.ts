@@ -27,6 +27,7 @@ class MemoryStore implements StudyStore {
     return this.studies.get(id) ?? null;
   }
   async ensureAnalysis(studyId: number) {
+    if (!this.studies.has(studyId)) throw new Error('foreign key: no such study');
     for (const a of this.analyses.values()) if (a.studyId === studyId) return a;
     const a = { id: this.nextId++, studyId, status: 'queued', startedAt: null, lastError: null, attempts: 0 };
     this.analyses.set(a.id, a);
@@ -66,14 +67,14 @@ class MemoryStore implements StudyStore {
     });
     this.analyses.get(a.analysisId)!.status = 'succeeded';
     this.studies.get(a.studyId)!.status = 'analyzed';
-    for (const _ of destinations) {
-      this.exports.push({
-        id: this.exports.length + 1,
-        analysisId: a.analysisId,
-        status: 'pending',
-        updatedAt: new Date(),
-      });
-    }
+    const made = destinations.map((_, i) => ({
+      id: this.exports.length + 1 + i,
+      analysisId: a.analysisId,
+      status: 'pending',
+      updatedAt: new Date(),
+    }));
+    this.exports.push(...made);
+    return made.map(({ id, updatedAt }) => ({ id, updatedAt }));
   }
   async pendingExports(analysisId: number) {
     return this.exports.filter((e) => e.analysisId === analysisId && e.status === 'pending');

@@ -65,7 +65,8 @@ export interface OutputInput {
 
 /**
  * Stores a finished analysis in one transaction: findings and outputs replace those of an earlier run,
- * and one export per destination is (re)set to pending. Returns the export ids to queue after commit.
+ * and one export per destination is (re)set to pending. Returns those exports (id, updatedAt) to queue after
+ * commit.
  */
 export async function saveAnalysisResult(
   db: PrismaClient,
@@ -73,7 +74,7 @@ export async function saveAnalysisResult(
   findings: FindingInput[],
   outputs: OutputInput[],
   destinations: string[],
-): Promise<number[]> {
+): Promise<Array<{ id: number; updatedAt: Date }>> {
   return db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(${FEED_LOCK})`;
     await tx.finding.deleteMany({ where: { analysisId: a.analysisId } });
@@ -102,14 +103,15 @@ export async function saveAnalysisResult(
       },
     });
     await tx.study.update({ where: { id: a.studyId }, data: { status: 'analyzed' } });
-    const ids: number[] = [];
+    const ids: Array<{ id: number; updatedAt: Date }> = [];
     for (const destination of destinations) {
       const e = await tx.export.upsert({
         where: { analysisId_destination: { analysisId: a.analysisId, destination } },
         create: { analysisId: a.analysisId, destination },
         update: { status: 'pending', attempts: 0, lastError: null, lastStatus: null, sentAt: null },
+        select: { id: true, updatedAt: true },
       });
-      ids.push(e.id);
+      ids.push(e);
     }
     return ids;
   });
