@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiDeps } from './deps';
 import { installAuth } from './plugins/auth';
+import { registerBullBoard } from './plugins/bull-board';
 import { frameworkErrors, installErrorHandler } from './plugins/errors';
 import { installInputChecks } from './plugins/inputs';
 import { registerExternal } from './plugins/external';
@@ -43,6 +44,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(fhirRoutes, opts);
   await app.register(dashboardRoutes, opts);
   await app.register(auditRoutes, opts);
+  await registerBullBoard(app, deps);
 
   await app.ready();
   return app;

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ALGORITHM } from '@lumbar/core';
 import { Type } from 'typebox';
@@ -7,6 +10,8 @@ import { AUTH_ERRORS, DateTime, errors, EXPORT_STATUSES, Nullable, STUDY_STATUSE
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 const FAILURES = 20;
+const LATEST = 10;
+const HOURS = 24;
 
 const Counts = <T extends readonly string[]>(keys: T) =>
   Type.Object(
@@ -24,6 +29,56 @@ const Failure = Type.Object({
   destination: Nullable(Type.String({ description: 'exports: AE@host:port' })),
   at: DateTime,
   error: Nullable(Type.String()),
+});
+
+const HourBucket = Type.Object({
+  hour: DateTime,
+  received: Type.Integer(),
+  analysed: Type.Integer(),
+  exported: Type.Integer(),
+});
+
+const Latency = Type.Object(
+  {
+    samples: Type.Integer(),
+    p50Seconds: Nullable(Type.Number()),
+    p95Seconds: Nullable(Type.Number()),
+  },
+  {
+    description:
+      'last instance received -> export sent to the PACS (studies.last_received_at to exports.sent_at), ' +
+      'exports sent in the last 24 hours',
+  },
+);
+
+const StageTiming = Type.Object({
+  stage: Type.String(),
+  samples: Type.Integer(),
+  p50Ms: Type.Number(),
+  p95Ms: Type.Number(),
+});
+
+const LatestStudy = Type.Object({
+  id: Type.Integer(),
+  studyInstanceUid: Type.String(),
+  status: Type.Enum(STUDY_STATUSES),
+  instanceCount: Type.Integer(),
+  lastReceivedAt: DateTime,
+  summary: Nullable(Type.String()),
+  findings: Type.Array(
+    Type.Object({ level: Type.String(), diagnosis: Type.String(), reason: Nullable(Type.String()) }),
+  ),
+  keyImages: Type.Array(Type.Object({ n: Type.Integer(), title: Type.String() })),
+  exports: Type.Array(
+    Type.Object({
+      id: Type.Integer(),
+      destination: Type.String(),
+      status: Type.Enum(EXPORT_STATUSES),
+      attempts: Type.Integer(),
+      sentAt: Nullable(DateTime),
+      lastError: Nullable(Type.String()),
+    }),
+  ),
 });
 
 const Summary = Type.Object({
@@ -45,23 +100,188 @@ const Summary = Type.Object({
   failures: Type.Array(Failure, {
     description: `the ${FAILURES} latest failed analyses and exports, newest first`,
   }),
+  viewer: Type.Object({ scopes: Type.Array(Type.String(), { description: 'the scopes of the key asking' }) }),
+  timeline: Type.Array(HourBucket, {
+    description: `the last ${HOURS} hours, oldest first: studies first received, analyses succeeded, exports sent`,
+  }),
+  latency: Latency,
+  inference: Type.Array(StageTiming, {
+    description: 'analysis time per stage (findings document timingsMs) over the last 24 hours',
+  }),
+  latest: Type.Array(LatestStudy, { description: `the ${LATEST} latest studies, newest first` }),
 });
 
-/** GET /dashboard (an HTML page, no data in it) and GET /dashboard/summary (what it shows, read scope). */
+type Db = RouteOptions['deps']['db'];
+
+/** Hourly counts of the last HOURS hours (oldest first, every hour present, empty ones as 0). */
+async function timeline(db: Db, now: Date) {
+  const since = new Date(Math.floor(now.getTime() / 3600_000) * 3600_000 - (HOURS - 1) * 3600_000);
+  type Row = { hour: Date; n: bigint };
+  const [received, analysed, exported] = await Promise.all([
+    db.$queryRaw<Row[]>`SELECT date_trunc('hour', first_received_at) AS hour, count(*) AS n FROM studies
+      WHERE first_received_at >= ${since} GROUP BY 1`,
+    db.$queryRaw<Row[]>`SELECT date_trunc('hour', finished_at) AS hour, count(*) AS n FROM analyses
+      WHERE status = 'succeeded' AND finished_at >= ${since} GROUP BY 1`,
+    db.$queryRaw<Row[]>`SELECT date_trunc('hour', sent_at) AS hour, count(*) AS n FROM exports
+      WHERE status = 'succeeded' AND sent_at >= ${since} GROUP BY 1`,
+  ]);
+  const at = (rows: Row[], t: number) => Number(rows.find((r) => r.hour.getTime() === t)?.n ?? 0);
+  return Array.from({ length: HOURS }, (_, i) => {
+    const t = since.getTime() + i * 3600_000;
+    return {
+      hour: new Date(t).toISOString(),
+      received: at(received, t),
+      analysed: at(analysed, t),
+      exported: at(exported, t),
+    };
+  });
+}
+
+/** p50 and p95 of last instance -> export sent, over the exports sent since `since`. */
+async function latency(db: Db, since: Date) {
+  const [row] = await db.$queryRaw<{ n: bigint; p50: number | null; p95: number | null }[]>`
+    SELECT count(*) AS n,
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.sent_at - s.last_received_at)) AS p50,
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM e.sent_at - s.last_received_at)) AS p95
+    FROM exports e JOIN analyses a ON a.id = e.analysis_id JOIN studies s ON s.id = a.study_id
+    WHERE e.status = 'succeeded' AND e.sent_at >= ${since}`;
+  const round = (v: number | null) => (v === null ? null : Math.round(Number(v) * 1000) / 1000);
+  return {
+    samples: Number(row?.n ?? 0),
+    p50Seconds: round(row?.p50 ?? null),
+    p95Seconds: round(row?.p95 ?? null),
+  };
+}
+
+/** p50 and p95 of each stage of the findings documents' timingsMs, analyses succeeded since `since`. */
+async function inference(db: Db, since: Date) {
+  const rows = await db.$queryRaw<{ stage: string; n: bigint; p50: number; p95: number }[]>`
+    SELECT t.key AS stage, count(*) AS n,
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY (t.value #>> '{}')::float8) AS p50,
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY (t.value #>> '{}')::float8) AS p95
+    FROM analyses a, jsonb_each(CASE WHEN jsonb_typeof(a.document -> 'timingsMs') = 'object'
+      THEN a.document -> 'timingsMs' ELSE '{}'::jsonb END) AS t
+    WHERE a.status = 'succeeded' AND a.finished_at >= ${since} AND jsonb_typeof(t.value) = 'number'
+    GROUP BY t.key ORDER BY t.key`;
+  return rows.map((r) => ({
+    stage: r.stage,
+    samples: Number(r.n),
+    p50Ms: Math.round(Number(r.p50)),
+    p95Ms: Math.round(Number(r.p95)),
+  }));
+}
+
+/** Key images of a findings document: their number n (key-images/n.png, as /studies/:id/key-images/:n.png). */
+function keyImagesOf(doc: unknown): { n: number; title: string }[] {
+  const list = (doc as { keyImages?: unknown } | null)?.keyImages;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((k: { file?: unknown; title?: unknown }) => {
+    const m = typeof k?.file === 'string' ? /^key-images\/(\d{1,4})\.png$/.exec(k.file) : null;
+    return m ? [{ n: Number(m[1]), title: typeof k.title === 'string' ? k.title : `key image ${m[1]}` }] : [];
+  });
+}
+
+/** The latest studies with the findings of their newest analysis that has results, and its exports. */
+async function latestStudies(db: Db) {
+  const studies = await db.study.findMany({
+    orderBy: { id: 'desc' },
+    take: LATEST,
+    select: {
+      id: true,
+      studyInstanceUid: true,
+      status: true,
+      instanceCount: true,
+      lastReceivedAt: true,
+      analyses: {
+        where: { outputDir: { not: null } },
+        orderBy: { id: 'desc' },
+        take: 1,
+        select: {
+          summary: true,
+          document: true,
+          findings: { orderBy: { level: 'asc' }, select: { level: true, diagnosis: true, reason: true } },
+          exports: {
+            orderBy: { id: 'asc' },
+            select: {
+              id: true,
+              destination: true,
+              status: true,
+              attempts: true,
+              sentAt: true,
+              lastError: true,
+            },
+          },
+        },
+      },
+    },
+  });
+  return studies.map((s) => {
+    const a = s.analyses[0];
+    return {
+      id: s.id,
+      studyInstanceUid: s.studyInstanceUid,
+      status: s.status,
+      instanceCount: s.instanceCount,
+      lastReceivedAt: s.lastReceivedAt.toISOString(),
+      summary: a?.summary ?? null,
+      findings: a?.findings ?? [],
+      keyImages: a ? keyImagesOf(a.document) : [],
+      exports: (a?.exports ?? []).map((e) => ({ ...e, sentAt: e.sentAt ? e.sentAt.toISOString() : null })),
+    };
+  });
+}
+
+/**
+ * The page's files, read once from the package's `public/` folder (next to `src/` and `dist/`, so the same
+ * path serves from the sources under jest and from the build). The page's one inline script (the key and the
+ * fetch helper) is allowed by its hash in the Content-Security-Policy; nothing else inline runs.
+ */
+const PUBLIC_DIR = path.join(__dirname, '..', '..', 'public');
+function loadPage() {
+  const html = readFileSync(path.join(PUBLIC_DIR, 'dashboard.html'), 'utf8');
+  const inline = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
+  const hash = createHash('sha256').update(inline).digest('base64');
+  const csp = [
+    "default-src 'none'",
+    `script-src 'self' 'sha256-${hash}'`,
+    "style-src 'self'",
+    "img-src 'self' blob:",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+  return {
+    html,
+    csp,
+    js: readFileSync(path.join(PUBLIC_DIR, 'dashboard.js'), 'utf8'),
+    css: readFileSync(path.join(PUBLIC_DIR, 'dashboard.css'), 'utf8'),
+  };
+}
+
+/**
+ * GET /dashboard (an HTML page, no data in it), its script and style sheet, and GET /dashboard/summary (what
+ * it shows, read scope).
+ */
 export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { deps }) => {
+  const page = loadPage();
+
   app.get(
     '/dashboard/summary',
     {
       schema: {
         tags: ['operations'],
         summary:
-          'What flows and what fails: studies and exports by status, queues, last 24 hours, latest failures',
+          'What flows and what fails: studies and exports by status, queues, last 24 hours, latency, ' +
+          'analysis time per stage, the latest studies and failures',
         response: { 200: Summary, ...errors(...AUTH_ERRORS) },
       },
     },
     async (request) => {
       const db = deps.db;
-      const since = new Date(Date.now() - 24 * 3600 * 1000);
+      const now = new Date();
+      const since = new Date(now.getTime() - 24 * 3600 * 1000);
+      const prefix = request.actor.replace(/^api-key:/, '');
       const [studies, exports, last, received, analyses, sent, failedAnalyses, failedExports] =
         await Promise.all([
           studyCounts(db),
@@ -100,6 +320,13 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
             },
           }),
         ]);
+      const [hours, lat, stages, latest, key] = await Promise.all([
+        timeline(db, now),
+        latency(db, since),
+        inference(db, since),
+        latestStudies(db),
+        db.apiKey.findUnique({ where: { prefix }, select: { scopes: true } }),
+      ]);
       let queues: Record<string, Record<(typeof QUEUE_STATES)[number], number>> | null;
       try {
         queues = await queueCounts(deps.queues, QUEUE_STATES);
@@ -132,7 +359,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
       const done = countByStatus(['succeeded', 'failed'] as const, analyses);
       const sentOrNot = countByStatus(['succeeded', 'failed'] as const, sent);
       return {
-        generatedAt: new Date().toISOString(),
+        generatedAt: now.toISOString(),
         algorithm: { name: ALGORITHM.name, version: ALGORITHM.version },
         studies,
         exports,
@@ -146,6 +373,11 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
           exportsFailed: sentOrNot.failed,
         },
         failures,
+        viewer: { scopes: key?.scopes ?? [] },
+        timeline: hours,
+        latency: lat,
+        inference: stages,
+        latest,
       };
     },
   );
@@ -162,68 +394,28 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
       },
     },
     async (_request, reply) =>
-      reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_PAGE),
+      reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .header('content-security-policy', page.csp)
+        .header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'no-referrer')
+        .send(page.html),
   );
-};
 
-/**
- * The page holds no data: its script asks for an API key (kept in this browser tab's sessionStorage only),
- * then fetches /dashboard/summary every 10 s with it. Text goes in with textContent, never as HTML.
- */
-const DASHBOARD_PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>lumbar-ai: operations</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:14px system-ui,sans-serif;margin:1.5rem;color:#222}h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.5rem}
-table{border-collapse:collapse;margin:.3rem 0}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left}
-.bad{color:#b00020;font-weight:600}.muted{color:#777}#err{color:#b00020}
-</style></head><body>
-<h1>lumbar-ai operations <span id="alg" class="muted"></span></h1>
-<p class="muted">Not for primary diagnosis: research use only until clinically validated.</p>
-<form id="login" hidden><label>API key (scope read) <input id="key" type="password" size="40" autocomplete="off"></label> <button>Show</button></form>
-<p id="err"></p><div id="out" hidden>
-<p>Updated <span id="at"></span>; last instance received <span id="last"></span></p>
-<h2>Studies</h2><table id="studies"></table>
-<h2>Exports to the PACS</h2><table id="exports"></table>
-<h2>Queues</h2><table id="queues"></table>
-<h2>Last 24 hours</h2><table id="day"></table>
-<h2>Latest failures</h2><table id="failures"></table></div>
-<script>
-const $ = (id) => document.getElementById(id);
-function row(table, cells, head) {
-  const tr = table.insertRow();
-  for (const c of cells) { const td = document.createElement(head ? 'th' : 'td'); td.textContent = c === null ? '' : String(c); tr.appendChild(td); }
-  return tr;
-}
-function counts(table, obj, badKeys) {
-  table.replaceChildren(); row(table, Object.keys(obj), true);
-  const tr = row(table, Object.values(obj));
-  Object.keys(obj).forEach((k, i) => { if (badKeys.includes(k) && obj[k] > 0) tr.cells[i].className = 'bad'; });
-}
-async function refresh() {
-  const key = sessionStorage.getItem('lumbarKey');
-  if (!key) { $('login').hidden = false; return; }
-  try {
-    const base = location.pathname.endsWith('/') ? location.pathname.slice(0, -1) : location.pathname;
-    const r = await fetch(base + '/summary', { headers: { authorization: 'Bearer ' + key } });
-    if (r.status === 401 || r.status === 403) { sessionStorage.removeItem('lumbarKey'); $('err').textContent = (await r.json()).message; $('login').hidden = false; $('out').hidden = true; return; }
-    if (!r.ok) throw new Error('HTTP ' + r.status);
-    const s = await r.json();
-    $('err').textContent = ''; $('login').hidden = true; $('out').hidden = false;
-    $('alg').textContent = s.algorithm.name + ' ' + s.algorithm.version;
-    $('at').textContent = s.generatedAt; $('last').textContent = s.lastInstanceAt || 'never';
-    counts($('studies'), s.studies, ['failed']);
-    counts($('exports'), s.exports, ['failed']);
-    const q = $('queues'); q.replaceChildren();
-    if (s.queues === null) row(q, ['Redis does not answer']).className = 'bad';
-    else { row(q, ['queue', 'waiting', 'active', 'delayed', 'failed'], true); for (const [n, c] of Object.entries(s.queues)) row(q, [n, c.waiting, c.active, c.delayed, c.failed]); }
-    counts($('day'), s.last24h, ['analysesFailed', 'exportsFailed']);
-    const f = $('failures'); f.replaceChildren(); row(f, ['when', 'what', 'study', 'destination', 'error'], true);
-    for (const x of s.failures) row(f, [x.at, x.kind + ' ' + x.id, x.studyInstanceUid, x.destination, x.error]);
-    if (s.failures.length === 0) row(f, ['none']);
-  } catch (e) { $('err').textContent = 'Cannot reach the API: ' + e.message; }
-}
-$('login').addEventListener('submit', (e) => { e.preventDefault(); sessionStorage.setItem('lumbarKey', $('key').value.trim()); $('key').value = ''; refresh(); });
-refresh(); setInterval(refresh, 10000);
-</script></body></html>
-`;
+  for (const [file, type, body] of [
+    ['dashboard.js', 'text/javascript; charset=utf-8', page.js],
+    ['dashboard.css', 'text/css; charset=utf-8', page.css],
+  ] as const) {
+    app.get(
+      `/dashboard/${file}`,
+      { config: { public: true }, schema: { hide: true } },
+      async (_request, reply) =>
+        reply
+          .type(type)
+          .header('cache-control', 'no-cache')
+          .header('x-content-type-options', 'nosniff')
+          .send(body),
+    );
+  }
+};
