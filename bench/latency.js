@@ -7,7 +7,6 @@
 // Usage: node bench/latency.js [STUDIES=20] [SEED=bench-latency]
 const { execFileSync, spawn } = require('node:child_process');
 const { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -21,36 +20,8 @@ const STABLE_SECONDS = 1;
 const dbName = 'lumbar_bench_latency';
 const dbUrl = `postgresql://postgres@127.0.0.1:5432/${dbName}`;
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const q = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
-};
-async function until(what, probe, timeoutMs) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const dropDb = () =>
-  execFileSync(
-    'psql',
-    ['-q', '-h', '127.0.0.1', '-U', 'postgres', '-c', `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`],
-    {
-      stdio: 'ignore',
-    },
-  );
+const { freePort, q, until, dropDatabase } = require('./lib');
+const dropDb = () => dropDatabase(dbName);
 
 (async () => {
   dropDb();
