@@ -2,41 +2,21 @@
 // The analysis pool on phantom studies: throughput with 1 and 2 processes, the pool's own overhead per study
 // and peak RSS per process. Usage: node bench/analysis-pool.js [STUDIES=12] [SEED=bench-pool]
 // Prints one line per configuration and a JSON summary. Figures go to docs/BENCHMARKS.md with this command.
-const { execFileSync } = require('node:child_process');
-const { mkdtempSync, readdirSync, rmSync } = require('node:fs');
+const { mkdtempSync, rmSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { root, q, phantomStudies } = require('./lib');
 
-const root = path.join(__dirname, '..');
 const { AnalysisPool, DEFAULT_MODELS_DIR } = require(path.join(root, 'packages/analysis/dist'));
-const cli = path.join(root, 'packages/cli/dist/main.js');
 
 const n = Number(process.argv[2] ?? 12);
 const seed = process.argv[3] ?? 'bench-pool';
-const q = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
-};
 const r1 = (x) => Math.round(x * 10) / 10;
 
 (async () => {
   const work = mkdtempSync(path.join(os.tmpdir(), 'lumbar-bench-pool-'));
   try {
-    execFileSync(process.execPath, [
-      cli,
-      'phantom',
-      '--out',
-      path.join(work, 'in'),
-      '--studies',
-      String(n + 1),
-      '--seed',
-      seed,
-      '--quiet',
-    ]);
-    const studies = readdirSync(path.join(work, 'in'), { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => path.join(work, 'in', e.name))
-      .sort();
+    const studies = phantomStudies(work, n + 1, seed);
     const [warm, ...rest] = studies;
     const cores = os.cpus().length;
     const summary = { studies: rest.length, cores, runs: [] };

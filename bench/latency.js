@@ -5,93 +5,41 @@
 // Needs Postgres and Redis on loopback (a database lumbar_bench_latency is created and dropped), Orthanc and
 // dcmtk. One more study is sent first to warm the node and not counted.
 // Usage: node bench/latency.js [STUDIES=20] [SEED=bench-latency]
-const { execFileSync, spawn } = require('node:child_process');
-const { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
+const { execFileSync } = require('node:child_process');
+const { mkdtempSync, rmSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const lib = require('./lib');
 
-const root = path.join(__dirname, '..');
-const cli = path.join(root, 'packages/cli/dist/main.js');
-const { openDb } = require(path.join(root, 'packages/db/dist'));
+const { openDb } = require(path.join(lib.root, 'packages/db/dist'));
+const { q, until } = lib;
 
 const n = Number(process.argv[2] ?? 20);
 const seed = process.argv[3] ?? 'bench-latency';
 const STABLE_SECONDS = 1;
-const dbName = 'lumbar_bench_latency';
-const dbUrl = `postgresql://postgres@127.0.0.1:5432/${dbName}`;
-
-const { freePort, q, until, dropDatabase } = require('./lib');
-const dropDb = () => dropDatabase(dbName);
+const DB_NAME = 'lumbar_bench_latency';
 
 (async () => {
-  dropDb();
+  const dbUrl = lib.dropDatabase(DB_NAME);
   const work = mkdtempSync(path.join(os.tmpdir(), 'lumbar-bench-latency-'));
   const children = [];
   let db;
   try {
-    execFileSync(process.execPath, [
-      cli,
-      'phantom',
-      '--out',
-      path.join(work, 'in'),
-      '--studies',
-      String(n + 1),
-      '--seed',
-      seed,
-      '--quiet',
-    ]);
-    const studies = readdirSync(path.join(work, 'in'), { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => path.join(work, 'in', e.name))
-      .sort();
-    const [oDicom, oHttp, ourDicom, ourApi] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
-    mkdirSync(path.join(work, 'orthanc'));
-    writeFileSync(
-      path.join(work, 'orthanc.json'),
-      JSON.stringify({
-        Name: 'bench',
-        StorageDirectory: path.join(work, 'orthanc'),
-        IndexDirectory: path.join(work, 'orthanc'),
-        DicomAet: 'ORTHANC',
-        DicomPort: oDicom,
-        HttpPort: oHttp,
-        RemoteAccessAllowed: false,
-        Plugins: [],
-        SaveJobs: false,
-        DicomCheckCalledAet: false,
-        UnknownSopClassAccepted: true,
-      }),
-    );
-    children.push(spawn('/usr/sbin/Orthanc', [path.join(work, 'orthanc.json')], { stdio: 'ignore' }));
-    let log = '';
-    const node = spawn(process.execPath, [cli, 'serve'], {
-      env: {
-        ...process.env,
-        LUMBAR_DATABASE_URL: dbUrl,
-        LUMBAR_DATA_DIR: path.join(work, 'var'),
-        LUMBAR_QUEUE_PREFIX: `bench-${process.pid}`,
-        LUMBAR_DICOM_PORT: String(ourDicom),
-        LUMBAR_API_PORT: String(ourApi),
-        LUMBAR_STABLE_SECONDS: String(STABLE_SECONDS),
-        LUMBAR_ALLOWED_CALLERS: 'BENCH@127.0.0.1',
-        LUMBAR_DESTINATIONS: `ORTHANC@127.0.0.1:${oDicom}`,
-        LUMBAR_LOG_LEVEL: 'info',
-      },
+    const studies = lib.phantomStudies(work, n + 1, seed);
+    const orthanc = await lib.startOrthanc(work);
+    children.push(orthanc.child);
+    const [ourDicom, ourApi] = [await lib.freePort(), await lib.freePort()];
+    const node = await lib.serve([], {
+      LUMBAR_DATABASE_URL: dbUrl,
+      LUMBAR_DATA_DIR: path.join(work, 'var'),
+      LUMBAR_QUEUE_PREFIX: `bench-${process.pid}`,
+      LUMBAR_DICOM_PORT: String(ourDicom),
+      LUMBAR_API_PORT: String(ourApi),
+      LUMBAR_STABLE_SECONDS: String(STABLE_SECONDS),
+      LUMBAR_ALLOWED_CALLERS: 'BENCH@127.0.0.1',
+      LUMBAR_DESTINATIONS: `ORTHANC@127.0.0.1:${orthanc.dicomPort}`,
     });
-    children.push(node);
-    node.stdout.on('data', (d) => (log += d));
-    node.stderr.on('data', (d) => (log += d));
-    await until('the node to start', async () => log.includes('"lumbar-ai started"'), 120_000);
-    await until(
-      'Orthanc to start',
-      async () => (await fetch(`http://127.0.0.1:${oHttp}/system`).catch(() => null))?.ok,
-      60_000,
-    );
+    children.push(node.child);
     db = openDb(dbUrl);
     const latencies = [];
     let lastStudyId = null;
@@ -132,26 +80,16 @@ const dropDb = () => dropDatabase(dbName);
         `study ${i + 1}/${studies.length}: ${ms} ms from the last instance to SEG and SR in Orthanc (quiet period excluded)`,
       );
     }
-    const records = log.split('\n').flatMap((l) => {
-      try {
-        return [JSON.parse(l)];
-      } catch {
-        return [];
-      }
-    });
     // the first study was the warm-up
-    const analysed = records.filter((r) => r.msg === 'study analysed').slice(1);
+    const analysed = node
+      .records()
+      .filter((r) => r.msg === 'study analysed')
+      .slice(1);
     const r1 = (x) => Math.round(x * 10) / 10;
     const overhead = analysed.map((r) => r1(r.handlerMs - r.analysisMs));
     const median = (key) => r1(q(analysed.map(key), 0.5));
-    const seg = await fetch(`http://127.0.0.1:${oHttp}/tools/find`, {
-      method: 'POST',
-      body: JSON.stringify({ Level: 'Series', Query: { Modality: 'SEG' } }),
-    }).then((r) => r.json());
-    const sr = await fetch(`http://127.0.0.1:${oHttp}/tools/find`, {
-      method: 'POST',
-      body: JSON.stringify({ Level: 'Series', Query: { Modality: 'SR' } }),
-    }).then((r) => r.json());
+    const seg = await orthanc.find({ Modality: 'SEG' });
+    const sr = await orthanc.find({ Modality: 'SR' });
     const summary = {
       studies: latencies.length,
       cores: os.cpus().length,
@@ -176,11 +114,8 @@ const dropDb = () => dropDatabase(dbName);
     console.log(JSON.stringify(summary));
   } finally {
     await db?.$disconnect();
-    for (const c of children.reverse()) {
-      c.kill('SIGTERM');
-      await new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r)));
-    }
-    dropDb();
+    await lib.stopAll(children);
+    lib.dropDatabase(DB_NAME);
     rmSync(work, { recursive: true, force: true });
   }
 })().catch((err) => {

@@ -17,6 +17,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { rng } = require('./seeded-rng');
 const crypto = require('node:crypto');
 const { fork } = require('node:child_process');
 
@@ -94,24 +95,6 @@ function parseArgs(argv) {
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
-}
-
-function rng(seed) {
-  let h = 1779033703 ^ seed.length;
-  for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 3432918353);
-  let a = (h << 13) | (h >>> 19);
-  const next = () => {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo, hi) => lo + Math.floor(next() * (hi - lo)),
-    pick: (xs) => xs[Math.floor(next() * xs.length)],
-  };
 }
 
 function listSamples(dir) {

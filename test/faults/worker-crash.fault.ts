@@ -14,6 +14,7 @@ import {
   type Pacs,
   type RedisServer,
 } from './lib';
+import { isAlive } from '../helpers/run';
 
 // Case 2, worker crash. `lumbar serve receiver exporter` runs throughout; the analysis runs in a separate
 // `lumbar serve worker`. (a) The analysis process is SIGKILLed mid-analysis: the pool replaces it and tries the
@@ -66,15 +67,6 @@ afterAll(async () => {
   if (phantom) removeDir(phantom);
   if (dataDir) removeDir(dataDir);
 });
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Sends one study; returns its Study Instance UID and database id once the analysis runs. */
 async function sendAndWaitRunning(dir: string) {
@@ -161,7 +153,7 @@ describe('worker crash mid-analysis', () => {
     // no orphan: an analysis process whose worker died exits (it holds ~0.6 GB)
     await waitFor(
       'the orphaned analysis processes to exit',
-      async () => pids.every((p) => !alive(p)),
+      async () => pids.every((p) => !isAlive(p)),
       10_000,
     );
 

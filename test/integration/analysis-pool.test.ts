@@ -10,9 +10,10 @@ import {
   type PoolOptions,
 } from '@lumbar/analysis';
 import { Value } from 'typebox/value';
-import { makeTmpDir } from '../helpers/files';
+import { findFiles, makeTmpDir } from '../helpers/files';
 import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { waitFor } from '../helpers/wait';
+import { isAlive } from '../helpers/run';
 
 // The analysis pool with real processes, real models and ONNX Runtime: what the worker relies on when a
 // process hangs, dies or grows, and when the node stops.
@@ -33,14 +34,6 @@ const start = async (over: Partial<PoolOptions> = {}) => {
   const p = await AnalysisPool.start(options(over));
   pools.push(p);
   return p;
-};
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 };
 const out = () => makeTmpDir('pool-out');
 
@@ -65,6 +58,13 @@ describe('the analysis pool (long-lived processes, real models)', () => {
     expect(JSON.parse(readFileSync(path.join(dir, 'findings.json'), 'utf8'))).toEqual(o.findings);
     expect(o.files).toEqual(expect.arrayContaining(['findings.json', 'sr.dcm', 'seg-sagittal.dcm']));
     for (const f of o.files) expect(existsSync(path.join(dir, f))).toBe(true);
+  });
+
+  it('takes a study as a list of files as well as a folder, with the same findings', async () => {
+    const fromFolder = await pool.analyze({ study, outDir: out() });
+    const fromFiles = await pool.analyze({ study: { files: findFiles(study, '.dcm') }, outDir: out() });
+    expect(fromFiles.findings.levels).toEqual(fromFolder.findings.levels);
+    expect(fromFiles.findings.summary).toBe(fromFolder.findings.summary);
   });
 
   it('keeps its event loop free while a study is analysed (the worker renews its queue locks)', async () => {
@@ -98,7 +98,7 @@ describe('the analysis pool (long-lived processes, real models)', () => {
     const after = pool.stats();
     expect(after.replacements).toBe(before.replacements + 1);
     expect(after.processes[0].pid).not.toBe(pid);
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
   });
 
   it('a study past the timeout is stopped, tried once more, then a TIMEOUT error; the pool goes on', async () => {
@@ -109,7 +109,7 @@ describe('the analysis pool (long-lived processes, real models)', () => {
     expect((err as AnalysisError).message).toBe(
       'the analysis took longer than 50 ms and was stopped (2 attempts)',
     );
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     const o = await pool.analyze({ study, outDir: out() });
     expect(o.findings.summary.length).toBeGreaterThan(0);
   });
@@ -122,7 +122,7 @@ describe('the analysis pool (long-lived processes, real models)', () => {
     expect((err as AnalysisError).message).toMatch(
       /^the analysis process grew to \d+ MB, past the limit of 150 MB$/,
     );
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     await waitFor(
       'a new process',
       async () => (small.stats().processes[0].pid ?? pid) !== pid || undefined,
@@ -140,7 +140,7 @@ describe('the analysis pool (long-lived processes, real models)', () => {
     await p.close({ graceMs: 0 });
     expect(((await waiting) as AnalysisError).code).toBe('SHUTDOWN');
     expect(((await running) as AnalysisError).code).toBe('SHUTDOWN');
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     await expect(p.analyze({ study, outDir: out() })).rejects.toMatchObject({ code: 'SHUTDOWN' });
     expect(readdirSync(dir).includes('findings.json')).toBe(false);
   });
@@ -152,7 +152,7 @@ describe('the analysis pool (long-lived processes, real models)', () => {
     await waitFor('the study to reach the process', async () => p.stats().busy === 1 || undefined, 5000);
     await p.close({ graceMs: 60_000 });
     await expect(running).resolves.toMatchObject({ attempts: 1 });
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
   });
 
   it('a models folder that cannot be loaded stops the start with a MODELS error naming it', async () => {

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { verifyApiKey } from '@lumbar/db';
 import { readTag, storescu } from '../helpers/dcmtk';
 import { findFiles, makeTmpDir } from '../helpers/files';
 import { cliMain, generatePhantom, studyDirs } from '../helpers/phantom';
 import { runTool } from '../helpers/run';
 import { databaseUrl, dropDatabase, useTestDatabase } from '../helpers/db';
-import { testConfig } from '../helpers/services';
+import { spawnServe, testConfig } from '../helpers/services';
 import { waitFor } from '../helpers/wait';
 
 const t = useTestDatabase();
@@ -59,40 +58,21 @@ describe('lumbar db / apikey / serve', () => {
 
   it('serve starts the receiver and API and stops gracefully on SIGTERM', async () => {
     const config = testConfig(t.url);
-    const child = spawn(process.execPath, [cliMain, 'serve', 'receiver', 'api'], {
-      env: {
-        ...process.env,
-        LUMBAR_DATABASE_URL: t.url,
-        LUMBAR_DATA_DIR: config.dataDir,
-        LUMBAR_QUEUE_PREFIX: config.queuePrefix,
-        LUMBAR_DICOM_PORT: '0',
-        LUMBAR_API_PORT: '0',
-        LUMBAR_API_HOST: '127.0.0.1',
-        LUMBAR_LOG_LEVEL: 'info',
-      },
+    const node = spawnServe(['receiver', 'api'], {
+      LUMBAR_DATABASE_URL: t.url,
+      LUMBAR_DATA_DIR: config.dataDir,
+      LUMBAR_QUEUE_PREFIX: config.queuePrefix,
+      LUMBAR_DICOM_PORT: '0',
+      LUMBAR_API_PORT: '0',
+      LUMBAR_API_HOST: '127.0.0.1',
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const started = await waitFor('the start line', async () =>
-      out
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l) as { msg: string; ports?: { api: number; dicom: number } }];
-          } catch {
-            return []; // a line that is not a log record (a warning of a library)
-          }
-        })
-        .find((l) => l.msg === 'lumbar-ai started'),
-    );
+    const started = await node.started();
     const health = await fetch(`http://127.0.0.1:${started.ports!.api}/healthz`);
     expect(health.status).toBe(200);
-    child.kill('SIGTERM');
-    const code = await exited;
-    expect({ code, out: code === 0 ? '' : out }).toEqual({ code: 0, out: '' });
-    expect(out).toMatch(/"msg":"stopped"/);
+    node.child.kill('SIGTERM');
+    const code = await node.exited;
+    expect({ code, out: code === 0 ? '' : node.output() }).toEqual({ code: 0, out: '' });
+    expect(node.output()).toMatch(/"msg":"stopped"/);
   });
   it('serve logs a received and analysed study at info level without its patient name, ID or birth date', async () => {
     const config = testConfig(t.url);
@@ -107,38 +87,18 @@ describe('lumbar db / apikey / serve', () => {
       studyUid: await readTag(files[0], '0020,000d'),
     };
     for (const v of Object.values(identity)) expect((v ?? '').length).toBeGreaterThan(3);
-    const child = spawn(process.execPath, [cliMain, 'serve'], {
-      env: {
-        ...process.env,
-        LUMBAR_DATABASE_URL: t.url,
-        LUMBAR_DATA_DIR: config.dataDir,
-        LUMBAR_QUEUE_PREFIX: config.queuePrefix,
-        LUMBAR_DICOM_PORT: '0',
-        LUMBAR_API_PORT: '0',
-        LUMBAR_STABLE_SECONDS: '1',
-        LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
-        LUMBAR_LOG_LEVEL: 'info',
-      },
+    const node = spawnServe([], {
+      LUMBAR_DATABASE_URL: t.url,
+      LUMBAR_DATA_DIR: config.dataDir,
+      LUMBAR_QUEUE_PREFIX: config.queuePrefix,
+      LUMBAR_DICOM_PORT: '0',
+      LUMBAR_API_PORT: '0',
+      LUMBAR_STABLE_SECONDS: '1',
+      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const records = () =>
-      out
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l) as { msg: string; ports?: { dicom: number } }];
-          } catch {
-            return [];
-          }
-        });
+    const { records } = node;
     try {
-      const started = await waitFor('the start line', async () =>
-        records().find((l) => l.msg === 'lumbar-ai started'),
-      );
+      const started = await node.started();
       const sent = await storescu({
         port: started.ports!.dicom,
         aec: 'LUMBAR',
@@ -152,9 +112,10 @@ describe('lumbar db / apikey / serve', () => {
         180_000,
       );
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      node.child.kill('SIGTERM');
+      await node.exited;
     }
+    const out = node.output();
     // the logs speak of the study (associations, the analysis) ...
     expect(records().filter((l) => l.msg === 'association accepted').length).toBeGreaterThan(0);
     // ... and never name its patient

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { storescu } from '../helpers/dcmtk';
 import { findFiles, makeTmpDir } from '../helpers/files';
-import { cliMain, generatePhantom, studyDirs } from '../helpers/phantom';
+import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { useTestDatabase } from '../helpers/db';
-import { testConfig } from '../helpers/services';
+import { spawnServe, testConfig } from '../helpers/services';
 import { waitFor } from '../helpers/wait';
+import { isAlive } from '../helpers/run';
 
 // SIGTERM while a study is being analysed: the analysis finishes within the grace period, or its process is
 // stopped and the study released (queued again, not failed); the pool's processes exit with the node; a
@@ -19,47 +19,13 @@ beforeAll(async () => {
   studies = studyDirs(phantom).map((d) => findFiles(d, '.dcm'));
 });
 
-interface Record_ {
-  msg: string;
-  pid?: number;
-  ports?: { dicom: number };
-}
-
+/** `lumbar serve` (every service) and the pids of the analysis processes it started. */
 function serve(env: Record<string, string>) {
-  const child = spawn(process.execPath, [cliMain, 'serve'], {
-    env: { ...process.env, LUMBAR_LOG_LEVEL: 'info', ...env },
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const records = () =>
-    out
-      .split('\n')
-      .filter(Boolean)
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as Record_];
-        } catch {
-          return [];
-        }
-      });
-  const started = () =>
-    waitFor('the start line', async () => records().find((l) => l.msg === 'lumbar-ai started'), 60_000);
-  /** The pids of the analysis processes the node started. */
+  const node = spawnServe([], env);
   const poolPids = () =>
-    records().flatMap((l) => (l.msg === 'analysis process ready' && l.pid ? [l.pid] : []));
-  return { child, exited, records, started, poolPids, output: () => out };
+    node.records().flatMap((l) => (l.msg === 'analysis process ready' && l.pid ? [l.pid] : []));
+  return { ...node, poolPids };
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function sendAndWaitRunning(port: number, files: string[]) {
   const sent = await storescu({ port, aec: 'LUMBAR', aet: 'STORESCU', paths: files });
@@ -95,7 +61,7 @@ describe('lumbar serve stops cleanly while a study is analysed', () => {
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(/"msg":"analysis released: the node is stopping"/);
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
     const released = await t.db.analysis.findUniqueOrThrow({ where: { id: running.id } });
     expect(released).toMatchObject({ status: 'queued', startedAt: null });
     expect(released.lastError).toMatch(/^SHUTDOWN: /);
@@ -141,7 +107,7 @@ describe('lumbar serve stops cleanly while a study is analysed', () => {
     expect(node.records().some((l) => l.msg === 'stopped')).toBe(false);
     process.kill(pids[0], 'SIGCONT');
     expect(await node.exited).toBe(0);
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
     const finished = await t.db.analysis.findUniqueOrThrow({ where: { id: running.id } });
     expect(finished.status).toBe('succeeded');
     expect(node.records().some((l) => l.msg === 'study analysed')).toBe(true);

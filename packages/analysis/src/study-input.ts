@@ -1,14 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { InputError } from '@lumbar/core';
 import {
-  groupInstances,
+  indexFiles,
   loadStudy,
-  readInstanceHeader,
   readPart10,
   readSeriesFrames,
   selectSeries,
   sourceImageOf,
-  type InstanceHeader,
   type SourceImage,
   type LoadWarning,
   type SeriesGroup,
@@ -49,20 +47,7 @@ export type StudySource = string | { files: readonly string[] };
 
 /** The one study among the given files; files that cannot be read are skipped with a warning, as in a folder. */
 async function loadStudyFiles(files: readonly string[]) {
-  const headers: InstanceHeader[] = [];
-  const warnings: LoadWarning[] = [];
-  for (const file of [...files].sort()) {
-    try {
-      headers.push(await readInstanceHeader(file));
-    } catch (err) {
-      if (!(err instanceof InputError) && (err as NodeJS.ErrnoException).code === undefined) throw err;
-      warnings.push({
-        file,
-        reason: err instanceof Error ? err.message.replace(`${file}: `, '') : String(err),
-      });
-    }
-  }
-  const studies = groupInstances(headers);
+  const { studies, warnings } = await indexFiles([...files].sort());
   if (studies.length !== 1) {
     throw new InputError(`${studies.length} studies found among ${files.length} files, expected one`);
   }

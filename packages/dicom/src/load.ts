@@ -46,7 +46,14 @@ export async function readInstanceHeader(file: string): Promise<InstanceHeader> 
  * phantom's mask PNGs, a README) or cannot be parsed are skipped with a warning naming them.
  */
 export async function loadStudies(dir: string, concurrency = 8): Promise<LoadedStudies> {
-  const files = await listFiles(dir);
+  return indexFiles(await listFiles(dir), concurrency);
+}
+
+/**
+ * Reads the headers of the given files and indexes them by study and series, as loadStudies does for a folder:
+ * files that are not DICOM or cannot be parsed are skipped with a warning naming them.
+ */
+export async function indexFiles(files: readonly string[], concurrency = 8): Promise<LoadedStudies> {
   const headers: InstanceHeader[] = [];
   const warnings: LoadWarning[] = [];
   let next = 0;
