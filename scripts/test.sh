@@ -20,6 +20,9 @@ step build npx tsc -b
 step typecheck npx tsc -p tsconfig.test.json
 step lint npx eslint .
 step format npx prettier --check .
+# Python (ruff.toml at the root): lint, then formatting (`training/.venv/bin/ruff format .` fixes the second).
+step ruff training/.venv/bin/ruff check .
+step ruff-format training/.venv/bin/ruff format --check .
 # --forceExit: dcmjs-dimse keeps its PDU timers (60 s) alive after sockets close; nothing else is left open.
 step jest npx jest --ci --forceExit --json --outputFile="$results/jest.json"
 # The fault suite (docs/RELIABILITY.md): real processes killed and restarted, one file at a time (~5 min).

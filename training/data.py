@@ -17,7 +17,14 @@ def seg_classes(levels: bool) -> list[str]:
     return ["disc", *LEVELS] if levels else ["disc"]
 
 
-def seg_arrays(records: list[Record], size: int = P.SEG_SIZE, levels: bool = False, progress: bool = True, desc: str = "load", smooth: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def seg_arrays(
+    records: list[Record],
+    size: int = P.SEG_SIZE,
+    levels: bool = False,
+    progress: bool = True,
+    desc: str = "load",
+    smooth: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, S, S) and uint8 targets (N, C, S, S): channel 0 = disc, channels 1..6 = the
     disc levels LEVELS[0..5] when ``levels``. ``smooth``: masks letterboxed with
     :func:`preprocess.letterbox_mask_smooth` instead of nearest resizing."""
@@ -38,7 +45,13 @@ def seg_arrays(records: list[Record], size: int = P.SEG_SIZE, levels: bool = Fal
     return images, targets
 
 
-def build_crops(records: list[Record], view: str, predictor: Callable[[np.ndarray], np.ndarray] | None = None, progress: bool = True, desc: str = "crops") -> dict:
+def build_crops(
+    records: list[Record],
+    view: str,
+    predictor: Callable[[np.ndarray], np.ndarray] | None = None,
+    progress: bool = True,
+    desc: str = "crops",
+) -> dict:
     """Classifier crops (N, 64, 64) uint8 after CLAHE, with labels and patients. A record without
     a mask is segmented by ``predictor`` (image -> binary disc mask of the same size); records
     where no disc is found are skipped and listed."""
@@ -75,7 +88,14 @@ class SegDataset(Dataset):
     """Letterboxed images and targets; ``crop``: a random ``crop`` x ``crop`` window of each (augmented) image
     (training on crops of a larger letterbox, ``--crop-size``)."""
 
-    def __init__(self, images: np.ndarray, targets: np.ndarray, augment: P.Augment | None = None, seed: int = 0, crop: int | None = None):
+    def __init__(
+        self,
+        images: np.ndarray,
+        targets: np.ndarray,
+        augment: P.Augment | None = None,
+        seed: int = 0,
+        crop: int | None = None,
+    ):
         self.images, self.targets, self.augment = images, targets, augment
         self.rng = np.random.default_rng(seed)
         self.crop = crop if crop and images.ndim == 3 and crop < images.shape[-1] else None
@@ -97,7 +117,16 @@ class SegDataset(Dataset):
 
 
 class CropDataset(Dataset):
-    def __init__(self, crops: np.ndarray, labels: np.ndarray, classes, view: str, augment: P.Augment | None = None, seed: int = 0, channels: int = 3):
+    def __init__(
+        self,
+        crops: np.ndarray,
+        labels: np.ndarray,
+        classes,
+        view: str,
+        augment: P.Augment | None = None,
+        seed: int = 0,
+        channels: int = 3,
+    ):
         self.crops, self.labels, self.classes, self.view = crops, labels, list(classes), view
         self.augment, self.channels = augment, channels
         self.rng = np.random.default_rng(seed)

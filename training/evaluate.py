@@ -26,7 +26,18 @@ from training.datasets import credits_for, detect_layout, load_records
 from training.inference import Runner
 
 
-def evaluate(model: str, data: str, seg_model: str | None = None, split: str | None = None, part: str = "test", out: str | None = None, both: str = "drop", device: str = "auto", progress: bool = True, predicted_masks: bool = False) -> dict:
+def evaluate(
+    model: str,
+    data: str,
+    seg_model: str | None = None,
+    split: str | None = None,
+    part: str = "test",
+    out: str | None = None,
+    both: str = "drop",
+    device: str = "auto",
+    progress: bool = True,
+    predicted_masks: bool = False,
+) -> dict:
     runner = Runner(model, device)
     task, view, classes = runner.task, runner.view, list(runner.classes)
     drop_bulge = view == "axial" and "bulge" not in classes
@@ -61,9 +72,15 @@ def evaluate(model: str, data: str, seg_model: str | None = None, split: str | N
     else:
         predictor = Runner(seg_model, device).segment if seg_model else None
         crops = build_crops(records, view, predictor, progress)
-        x = np.stack([P.crop_to_input(c) for c in crops["crops"]]) if len(crops["crops"]) else np.zeros((0, 3, 64, 64), np.float32)
+        x = (
+            np.stack([P.crop_to_input(c) for c in crops["crops"]])
+            if len(crops["crops"])
+            else np.zeros((0, 3, 64, 64), np.float32)
+        )
         prob = runner(x) if len(x) else np.zeros((0, len(classes)), np.float32)
-        m = M.classification_metrics(crops["labels"], prob.argmax(1) if len(prob) else [], classes, prob if len(prob) else None)
+        m = M.classification_metrics(
+            crops["labels"], prob.argmax(1) if len(prob) else [], classes, prob if len(prob) else None
+        )
         result.update(
             {
                 "n": m["n"],
@@ -73,7 +90,10 @@ def evaluate(model: str, data: str, seg_model: str | None = None, split: str | N
                 "macro_f1": m["macro"]["f1"],
                 "weighted_f1": m["weighted"]["f1"],
                 "macro_roc_auc": m["macro"].get("roc_auc"),
-                "per_class": {c: {k: v[k] for k in ("sensitivity", "specificity", "precision", "f1", "roc_auc", "support")} for c, v in m["per_class"].items()},
+                "per_class": {
+                    c: {k: v[k] for k in ("sensitivity", "specificity", "precision", "f1", "roc_auc", "support")}
+                    for c, v in m["per_class"].items()
+                },
                 "confusion_matrix": m["confusion_matrix"],
                 "classes": classes,
             }
@@ -86,7 +106,13 @@ def evaluate(model: str, data: str, seg_model: str | None = None, split: str | N
     if out:
         os.makedirs(out, exist_ok=True)
         R.write_json({"summary": result, "metrics": full}, os.path.join(out, "metrics.json"))
-        R.write_summary(out, f"Evaluation of {os.path.basename(os.path.normpath(model))}", task, {k: result[k] for k in ("model", "data", "layout", "data_kind", "split", "runtime")}, {"evaluation": full})
+        R.write_summary(
+            out,
+            f"Evaluation of {os.path.basename(os.path.normpath(model))}",
+            task,
+            {k: result[k] for k in ("model", "data", "layout", "data_kind", "split", "runtime")},
+            {"evaluation": full},
+        )
     return result
 
 

@@ -34,7 +34,9 @@ class WithActivation(nn.Module):
         return torch.sigmoid(y) if self.task == "segmentation" else torch.softmax(y, dim=1)
 
 
-def export_onnx(model: nn.Module, task: str, input_shape: tuple[int, ...], path: str, dynamic_batch: bool = True) -> str:
+def export_onnx(
+    model: nn.Module, task: str, input_shape: tuple[int, ...], path: str, dynamic_batch: bool = True
+) -> str:
     wrapped = WithActivation(model, task).eval()
     x = torch.zeros(*input_shape)
     kwargs = {}
@@ -42,8 +44,15 @@ def export_onnx(model: nn.Module, task: str, input_shape: tuple[int, ...], path:
         kwargs["dynamic_axes"] = {"input": {0: "batch"}, "output": {0: "batch"}}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.onnx.export(
-        wrapped, (x,), path, opset_version=OPSET, input_names=["input"], output_names=["output"],
-        dynamo=False, do_constant_folding=True, **kwargs,
+        wrapped,
+        (x,),
+        path,
+        opset_version=OPSET,
+        input_names=["input"],
+        output_names=["output"],
+        dynamo=False,
+        do_constant_folding=True,
+        **kwargs,
     )
     return path
 
@@ -56,7 +65,9 @@ def sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def model_card(ckpt: dict, name: str, version: str, onnx_path: str, dynamic_batch: bool, metrics_source: str | None = None) -> dict:
+def model_card(
+    ckpt: dict, name: str, version: str, onnx_path: str, dynamic_batch: bool, metrics_source: str | None = None
+) -> dict:
     task, view = ckpt["task"], ckpt["view"]
     kw = ckpt["arch_kwargs"]
     size = int(kw["input_size"])
@@ -79,7 +90,11 @@ def model_card(ckpt: dict, name: str, version: str, onnx_path: str, dynamic_batc
         "sha256": sha256(onnx_path),
         "opset": OPSET,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "training_code": {"package": "training", "version": ckpt.get("training_version", __version__), "torch": ckpt.get("torch_version")},
+        "training_code": {
+            "package": "training",
+            "version": ckpt.get("training_version", __version__),
+            "torch": ckpt.get("torch_version"),
+        },
         "input": {
             "name": "input",
             "shape": [None if dynamic_batch else 1, channels, size, size],
@@ -90,7 +105,9 @@ def model_card(ckpt: dict, name: str, version: str, onnx_path: str, dynamic_batc
         },
         "output": {
             "name": "output",
-            "shape": [None if dynamic_batch else 1, len(ckpt["classes"]), size, size] if task == "segmentation" else [None if dynamic_batch else 1, len(ckpt["classes"])],
+            "shape": [None if dynamic_batch else 1, len(ckpt["classes"]), size, size]
+            if task == "segmentation"
+            else [None if dynamic_batch else 1, len(ckpt["classes"])],
             "activation": "sigmoid" if task == "segmentation" else "softmax",
             "classes": ckpt["classes"],
             "threshold": 0.5 if task == "segmentation" else None,
@@ -101,9 +118,39 @@ def model_card(ckpt: dict, name: str, version: str, onnx_path: str, dynamic_batc
         "images": ckpt.get("images"),
         "parameters": ckpt.get("params"),
         "hyperparameters": {
-            **{k: ckpt["config"].get(k) for k in ("optimizer", "lr", "beta1", "beta2", "eps", "momentum", "batch_size", "epochs", "max_steps", "patience", "seed", "filters", "dropout", "augment", "augment_extra", "class_weights", "both", "drop_bulge")},
-            **{k: ckpt["config"][k] for k in ("lr_schedule", "monitor", "init", "time_limit") if ckpt["config"].get(k) not in (None, "constant", "loss")},
-            **({"epochs_run": ckpt["history_tail"]["epoch"], "steps_run": ckpt["history_tail"]["steps"]} if ckpt.get("history_tail") else {}),
+            **{
+                k: ckpt["config"].get(k)
+                for k in (
+                    "optimizer",
+                    "lr",
+                    "beta1",
+                    "beta2",
+                    "eps",
+                    "momentum",
+                    "batch_size",
+                    "epochs",
+                    "max_steps",
+                    "patience",
+                    "seed",
+                    "filters",
+                    "dropout",
+                    "augment",
+                    "augment_extra",
+                    "class_weights",
+                    "both",
+                    "drop_bulge",
+                )
+            },
+            **{
+                k: ckpt["config"][k]
+                for k in ("lr_schedule", "monitor", "init", "time_limit")
+                if ckpt["config"].get(k) not in (None, "constant", "loss")
+            },
+            **(
+                {"epochs_run": ckpt["history_tail"]["epoch"], "steps_run": ckpt["history_tail"]["steps"]}
+                if ckpt.get("history_tail")
+                else {}
+            ),
             **({"stopped": ckpt["history_tail"]["stopped"]} if (ckpt.get("history_tail") or {}).get("stopped") else {}),
             **({"trained_on": ckpt["device"]} if ckpt.get("device") else {}),
             **({"training_seconds": ckpt["seconds"]} if ckpt.get("seconds") else {}),
@@ -114,7 +161,15 @@ def model_card(ckpt: dict, name: str, version: str, onnx_path: str, dynamic_batc
     }
 
 
-def export(run_or_ckpt: str, out_dir: str, name: str | None = None, version: str = "0.1.0", dynamic_batch: bool = True, check: bool = True, limitations: str | None = None) -> dict:
+def export(
+    run_or_ckpt: str,
+    out_dir: str,
+    name: str | None = None,
+    version: str = "0.1.0",
+    dynamic_batch: bool = True,
+    check: bool = True,
+    limitations: str | None = None,
+) -> dict:
     ckpt = load_checkpoint(run_or_ckpt)
     model = model_from_checkpoint(ckpt)
     name = name or os.path.basename(os.path.normpath(out_dir))

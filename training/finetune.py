@@ -1,4 +1,5 @@
-"""``python -m training finetune``: fine-tune the axial classifier and the sagittal grader on a site's studies (issue 15).
+"""``python -m training finetune``: fine-tune the axial classifier and the sagittal grader on a site's studies
+(issue 15).
 
 ``lumbar finetune`` (packages/cli/src/commands/finetune.ts) runs the node on every labelled study with the models it
 starts from and keeps the exact tensors its classifiers were fed (``analyzeStudy`` with ``captureInputs``), so the
@@ -129,16 +130,22 @@ def patient_strata(studies: list[dict]) -> dict[str, str]:
     return out
 
 
-def make_splits(patients: list[str], strata: dict[str, str], seed: int, split: tuple[int, int, int] | None, folds: int | None) -> tuple[list[dict], dict]:
+def make_splits(
+    patients: list[str], strata: dict[str, str], seed: int, split: tuple[int, int, int] | None, folds: int | None
+) -> tuple[list[dict], dict]:
     """The (train, val, test) splits to run (one, or one per fold) and the split to report."""
     n = len(patients)
     if folds:
         if n < folds:
-            raise FinetuneError(f"{folds}-fold cross-validation needs at least {folds} patients; the labelled studies have {n}")
+            raise FinetuneError(
+                f"{folds}-fold cross-validation needs at least {folds} patients; the labelled studies have {n}"
+            )
         cv = S.kfold_patients(patients, folds, seed, strata)
         return [S.fold_split(cv, k) for k in range(folds)], cv
     if n < 3:
-        raise FinetuneError(f"a train / validation / test split needs at least 3 patients; the labelled studies have {n}")
+        raise FinetuneError(
+            f"a train / validation / test split needs at least 3 patients; the labelled studies have {n}"
+        )
     _, val, test = split or (80, 10, 10)
     sp = S.split_patients(patients, seed, strata, val / 100, test / 100)
     sp["method"] = f"holdout-{':'.join(str(v) for v in (split or (80, 10, 10)))}-by-patient"
@@ -167,7 +174,8 @@ def level_groups(rows: list[dict], keep: np.ndarray | None = None) -> dict[tuple
 def level_probabilities(prob: np.ndarray, rows: list[dict], idx: list[int]) -> np.ndarray:
     """packages/pipeline/src/axial.ts axialLevelEvidence 'max-herniation' over the slices ``idx`` of one level
     (already filtered by area): the slice with the highest P(central + left + right) gives the herniation and its
-    split; the rest is split between healthy and bulge as their area-weighted means are. Classes in AXIAL_CLASSES order."""
+    split; the rest is split between healthy and bulge as their area-weighted means are. Classes in AXIAL_CLASSES
+    order."""
     area = np.array([rows[i]["area"] for i in idx], dtype=np.float64)
     p = prob[idx].astype(np.float64)
     total = area.sum()
@@ -195,7 +203,9 @@ def level_figures(truth: list[str], found: list[str]) -> dict:
         "balanced_accuracy": float(np.mean(recalls)) if recalls else None,
         "herniation_sensitivity": float(hf[ht].mean()) if ht.any() else None,
         "herniation_specificity": float((~hf[~ht]).mean()) if (~ht).any() else None,
-        "confusion": {c: {d: int(((t == c) & (f == d)).sum()) for d in AXIAL_CLASSES} for c in AXIAL_CLASSES if (t == c).any()},
+        "confusion": {
+            c: {d: int(((t == c) & (f == d)).sum()) for d in AXIAL_CLASSES} for c in AXIAL_CLASSES if (t == c).any()
+        },
     }
 
 
@@ -235,7 +245,9 @@ def predict_axial(model: nn.Module, x: np.ndarray, batch: int = 64) -> np.ndarra
     return np.concatenate(out) if out else np.zeros((0, len(AXIAL_CLASSES)), np.float32)
 
 
-def axial_training_set(model: nn.Module, x: np.ndarray, rows: list[dict], train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def axial_training_set(
+    model: nn.Module, x: np.ndarray, rows: list[dict], train: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(crop indices, labels) of one epoch: every counted slice of a healthy or bulging level; of a herniated level,
     the slice the model now finds most herniated (multiple-instance learning under the max-herniation rule)."""
     groups = level_groups(rows, train)
@@ -291,8 +303,8 @@ class Recipe:
 
 
 def finetune_axial(base_dir: str, data: SiteData, part: dict, r: Recipe, log=None) -> tuple[nn.Module, dict]:
-    """Fine-tunes from ``base_dir`` on the train patients; keeps the epoch (0 = the start) with the best validation level
-    balanced accuracy (ties: the higher mean log-probability of the true class)."""
+    """Fine-tunes from ``base_dir`` on the train patients; keeps the epoch (0 = the start) with the best validation
+    level balanced accuracy (ties: the higher mean log-probability of the true class)."""
     torch.manual_seed(r.seed)
     rng = np.random.default_rng(r.seed)
     model = axial_model(base_dir)
@@ -316,7 +328,9 @@ def finetune_axial(base_dir: str, data: SiteData, part: dict, r: Recipe, log=Non
         if len(idx) == 0:
             break
         counts = np.bincount(y, minlength=len(AXIAL_CLASSES)).astype(float)
-        w = torch.tensor(np.where(counts > 0, len(y) / (len(AXIAL_CLASSES) * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
+        w = torch.tensor(
+            np.where(counts > 0, len(y) / (len(AXIAL_CLASSES) * np.maximum(counts, 1)), 0.0), dtype=torch.float32
+        )
         order = rng.permutation(len(idx))
         model.train()
         freeze_batchnorm(model)
@@ -332,7 +346,10 @@ def finetune_axial(base_dir: str, data: SiteData, part: dict, r: Recipe, log=Non
         fig, score = val_score()
         history.append({"epoch": epoch, "train_loss": total / len(idx), "train_crops": int(len(idx)), "val": fig})
         if log:
-            log(f"  ax-cls-discnet epoch {epoch}: loss {total / len(idx):.4f}, validation level balanced accuracy {_f(fig and fig['balanced_accuracy'])}")
+            log(
+                f"  ax-cls-discnet epoch {epoch}: loss {total / len(idx):.4f}, validation level balanced accuracy "
+                f"{_f(fig and fig['balanced_accuracy'])}"
+            )
         if score > best:
             best, best_state, best_epoch = score, copy.deepcopy(model.state_dict()), epoch
     model.load_state_dict(best_state)
@@ -360,15 +377,17 @@ def grading_targets(rows: list[dict]) -> np.ndarray:
 
 
 def masked_grading_loss(logits: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor | None = None) -> torch.Tensor:
-    """``grading.loss_fn`` over the labelled entries only: binary cross-entropy of each labelled binary output (mean over
-    labelled entries) plus the ordinal loss of the labelled Pfirrmann grades (mean over labelled discs); an output
+    """``grading.loss_fn`` over the labelled entries only: binary cross-entropy of each labelled binary output (mean
+    over labelled entries) plus the ordinal loss of the labelled Pfirrmann grades (mean over labelled discs); an output
     no row labels gets no gradient. With every entry labelled it equals ``grading.loss_fn``."""
     from training.grading import BINARY
 
     nb = len(BINARY)
     yb = y[:, :nb]
     mb = ~torch.isnan(yb)
-    lb = F.binary_cross_entropy_with_logits(logits[:, :nb], torch.nan_to_num(yb), pos_weight=pos_weight, reduction="none")
+    lb = F.binary_cross_entropy_with_logits(
+        logits[:, :nb], torch.nan_to_num(yb), pos_weight=pos_weight, reduction="none"
+    )
     lb = (lb * mb).sum() / mb.sum().clamp_min(1)
     grade = y[:, nb]
     mg = ~torch.isnan(grade)
@@ -390,7 +409,11 @@ def grading_net_from_onnx(model_dir: str):
     card = read_card(model_dir)
     m = onnx.load(os.path.join(model_dir, card["file"]))
     inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    convs = [(inits[n.input[1]], inits[n.input[2]] if len(n.input) > 2 else None) for n in m.graph.node if n.op_type == "Conv"]
+    convs = [
+        (inits[n.input[1]], inits[n.input[2]] if len(n.input) > 2 else None)
+        for n in m.graph.node
+        if n.op_type == "Conv"
+    ]
     width = int(inits["net.binary.weight"].shape[1]) // 8
     net = GradingNet(int(card["input"]["shape"][1]), width, 0.3)
     pairs = []
@@ -403,7 +426,9 @@ def grading_net_from_onnx(model_dir: str):
     with torch.no_grad():
         for (conv, bn), (w, b) in zip(pairs, convs):
             if tuple(conv.weight.shape) != w.shape:
-                raise FinetuneError(f"{model_dir}: a convolution of shape {w.shape}, expected {tuple(conv.weight.shape)}")
+                raise FinetuneError(
+                    f"{model_dir}: a convolution of shape {w.shape}, expected {tuple(conv.weight.shape)}"
+                )
             conv.weight.copy_(torch.from_numpy(w.copy()))
             bn.weight.fill_(1.0)
             bn.bias.copy_(torch.from_numpy(b.copy()) if b is not None else torch.zeros_like(bn.bias))
@@ -435,7 +460,11 @@ def grading_scores(prob: np.ndarray, y: np.ndarray) -> dict:
     if m.any():
         grade = y[m, nb].astype(int)
         pred = prob[m, nb:].argmax(1) + 1
-        out["pfirrmann"] = {"n": int(m.sum()), "exact": float((pred == grade).mean()), "within_one": float((np.abs(pred - grade) <= 1).mean())}
+        out["pfirrmann"] = {
+            "n": int(m.sum()),
+            "exact": float((pred == grade).mean()),
+            "within_one": float((np.abs(pred - grade) <= 1).mean()),
+        }
     return out
 
 
@@ -545,26 +574,34 @@ def site_card(base: dict, version: str, site: dict, figures: dict, hyper: dict, 
     card["metrics"] = {**figures, "base_model_metrics": base.get("metrics")}
     card["export_check"] = check
     card["limitations"] = (
-        f"Fine-tuned at a site on {site['studies']} studies of {site['patients']} patients (site data, no identifiers kept) "
-        f"from {base['name']} {base['version']}; the held-out figures come from {figures.get('held_out', {}).get('patients', '?')} "
+        f"Fine-tuned at a site on {site['studies']} studies of {site['patients']} patients (site data, no identifiers "
+        "kept) "
+        f"from {base['name']} {base['version']}; the held-out figures come from "
+        f"{figures.get('held_out', {}).get('patients', '?')} "
         "patients of that site and say nothing about other sites. " + str(base.get("limitations", ""))
     ).strip()
     return card
 
 
-def export_axial(model: nn.Module, base_dir: str, out_dir: str, version: str, site: dict, figures: dict, hyper: dict) -> dict:
+def export_axial(
+    model: nn.Module, base_dir: str, out_dir: str, version: str, site: dict, figures: dict, hyper: dict
+) -> dict:
     from training import report as R
     from training.export import compare_onnx, export_onnx
 
     base = read_card(base_dir)
     shape = (1, *[int(v) for v in base["input"]["shape"][1:]])
-    path = export_onnx(model.eval(), "classification", shape, os.path.join(out_dir, "model.onnx"), base["input"]["shape"][0] is None)
+    path = export_onnx(
+        model.eval(), "classification", shape, os.path.join(out_dir, "model.onnx"), base["input"]["shape"][0] is None
+    )
     card = site_card(base, version, site, figures, hyper, path, compare_onnx(model, "classification", path, shape))
     R.write_json(card, os.path.join(out_dir, "model.json"))
     return card
 
 
-def export_grading(net: nn.Module, base_dir: str, out_dir: str, version: str, site: dict, figures: dict, hyper: dict, thresholds: dict) -> dict:
+def export_grading(
+    net: nn.Module, base_dir: str, out_dir: str, version: str, site: dict, figures: dict, hyper: dict, thresholds: dict
+) -> dict:
     import onnxruntime as ort
 
     from training import report as R
@@ -576,8 +613,17 @@ def export_grading(net: nn.Module, base_dir: str, out_dir: str, version: str, si
     path = os.path.join(out_dir, "model.onnx")
     shape = (1, *[int(v) for v in base["input"]["shape"][1:]])
     wrapped = WithProbabilities(net).eval()
-    torch.onnx.export(wrapped, (torch.zeros(*shape),), path, opset_version=OPSET, input_names=["input"], output_names=["output"],
-                      dynamo=False, do_constant_folding=True, dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    torch.onnx.export(
+        wrapped,
+        (torch.zeros(*shape),),
+        path,
+        opset_version=OPSET,
+        input_names=["input"],
+        output_names=["output"],
+        dynamo=False,
+        do_constant_folding=True,
+        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+    )
     probe = np.random.default_rng(0).random((4, *shape[1:]), dtype=np.float32)
     with torch.no_grad():
         ref = wrapped(torch.from_numpy(probe)).numpy()
@@ -622,7 +668,15 @@ def _mask(rows: list[dict], patients) -> np.ndarray:
     return np.isin(np.array([r["patient"] for r in rows], dtype=object), list(patients)) if rows else np.zeros(0, bool)
 
 
-def run(work: str, base: str, out: str, split: tuple[int, int, int] | None = None, folds: int | None = None, r: Recipe | None = None, log=print) -> dict:
+def run(
+    work: str,
+    base: str,
+    out: str,
+    split: tuple[int, int, int] | None = None,
+    folds: int | None = None,
+    r: Recipe | None = None,
+    log=print,
+) -> dict:
     """The whole fine-tuning (module docstring); returns the report written to ``out``/finetune-report.json."""
     from training import report as R
     from training.inference import Runner
@@ -641,10 +695,12 @@ def run(work: str, base: str, out: str, split: tuple[int, int, int] | None = Non
     y_g = grading_targets(data.g_rows) if has_g else None
     n_levels = len(level_groups(data.ax_rows)) if has_ax else 0
     log(
-        f"site data: {len(data.studies)} studies of {len(patients)} patients; {len(data.ax_rows)} axial crops of {n_levels} "
+        f"site data: {len(data.studies)} studies of {len(patients)} patients; {len(data.ax_rows)} axial crops of "
+        f"{n_levels} "
         f"labelled levels; {len(data.g_rows)} graded discs; split {split_report['method']} (seed {r.seed})"
     )
-    # before: the base models as the node runs them (ONNX Runtime); after: each part's fine-tuned model on its test patients
+    # before: the base models as the node runs them (ONNX Runtime); after: each part's fine-tuned model on its test
+    # patients
     prob_before = Runner(os.path.join(base, AX_FOLDER))(to_float(data.ax_x)) if has_ax else None
     g_before = Runner(os.path.join(base, GRADING_FOLDER))(to_float(data.g_x)) if has_g else None
     prob_after = np.full_like(prob_before, np.nan) if has_ax else None
@@ -653,7 +709,10 @@ def run(work: str, base: str, out: str, split: tuple[int, int, int] | None = Non
     runs = []
     final: dict = {}  # model folder -> (the fine-tuned model, its run's info) of the part whose model is exported
     for k, part in enumerate(parts):
-        log(f"{'fold ' + str(k) + ': ' if folds else ''}{len(part['train'])} training, {len(part['val'])} validation, {len(part['test'])} test patients")
+        log(
+            f"{'fold ' + str(k) + ': ' if folds else ''}{len(part['train'])} training, {len(part['val'])} validation, "
+            f"{len(part['test'])} test patients"
+        )
         entry: dict = {"part": part.get("method")}
         if has_ax:
             m, info = finetune_axial(os.path.join(base, AX_FOLDER), data, part, r, log)
@@ -667,16 +726,31 @@ def run(work: str, base: str, out: str, split: tuple[int, int, int] | None = Non
             final[GRADING_FOLDER], entry["grading"] = (n, info), {"best_epoch": info["best_epoch"]}
         tested += part["test"]
         runs.append(entry)
-    held = {"patients": len(tested), "studies": sum(1 for s in data.studies if s["patient"] in set(tested)), "method": split_report["method"]}
+    held = {
+        "patients": len(tested),
+        "studies": sum(1 for s in data.studies if s["patient"] in set(tested)),
+        "method": split_report["method"],
+    }
     figures: dict = {"held_out": held}
     if has_ax:
         keep = _mask(data.ax_rows, tested)
-        figures["axial_levels"] = {"before": score_levels(prob_before, data.ax_rows, keep)[0], "after": score_levels(prob_after, data.ax_rows, keep)[0]}
+        figures["axial_levels"] = {
+            "before": score_levels(prob_before, data.ax_rows, keep)[0],
+            "after": score_levels(prob_after, data.ax_rows, keep)[0],
+        }
     if has_g:
         keep = _mask(data.g_rows, tested)
-        figures["grading"] = {"before": grading_scores(g_before[keep], y_g[keep]), "after": grading_scores(g_after[keep], y_g[keep])}
+        figures["grading"] = {
+            "before": grading_scores(g_before[keep], y_g[keep]),
+            "after": grading_scores(g_after[keep], y_g[keep]),
+        }
     if folds:  # the exported models: every patient but fold 0 (validation)
-        part = {"method": f"{split_report['method']}/final", "train": sorted(p for f in split_report["folds"][1:] for p in f), "val": split_report["folds"][0], "test": []}
+        part = {
+            "method": f"{split_report['method']}/final",
+            "train": sorted(p for f in split_report["folds"][1:] for p in f),
+            "val": split_report["folds"][0],
+            "test": [],
+        }
         log(f"final models: {len(part['train'])} training, {len(part['val'])} validation patients")
         entry = {"part": part["method"]}
         if has_ax:
@@ -690,10 +764,12 @@ def run(work: str, base: str, out: str, split: tuple[int, int, int] | None = Non
     site = {
         "name": "site data",
         "kind": "site",
-        "licence": "the site's own studies, used at the site; no identifiers kept (studies and patients are pseudonymous)",
+        "licence": "the site's own studies, used at the site; no identifiers kept (studies and patients are "
+        "pseudonymous)",
         "studies": len(data.studies),
         "patients": len(patients),
-        "what": f"fine-tuned at a site on {len(data.studies)} studies / {len(patients)} patients (site data, no identifiers)",
+        "what": f"fine-tuned at a site on {len(data.studies)} studies / {len(patients)} patients (site data, no "
+        "identifiers)",
         "date": date,
     }
     hyper = {**r.to_dict(), "split": split_report["method"], "runs": runs, "command": "lumbar finetune"}
@@ -705,7 +781,11 @@ def run(work: str, base: str, out: str, split: tuple[int, int, int] | None = Non
         if info["best_epoch"] == 0:
             # no epoch beat the weights it started from on the validation patients: the model stays as it was
             shutil.copytree(src, dst)
-            versions[folder] = {"base": base_card["version"], "new": base_card["version"], "kept": "fine-tuning did not improve the validation patients' figure"}
+            versions[folder] = {
+                "base": base_card["version"],
+                "new": base_card["version"],
+                "kept": "fine-tuning did not improve the validation patients' figure",
+            }
             log(f"{folder}: no epoch did better than {base_card['version']} on the validation patients; kept unchanged")
             continue
         version = site_version(base_card["version"], date)
@@ -715,14 +795,17 @@ def run(work: str, base: str, out: str, split: tuple[int, int, int] | None = Non
             export_axial(model, src, dst, version, {**site, "crops": len(data.ax_rows)}, fig, hyper)
         else:
             fig["grading"] = figures["grading"]
-            export_grading(model, src, dst, version, {**site, "discs": len(data.g_rows)}, fig, hyper, info["thresholds"])
+            export_grading(
+                model, src, dst, version, {**site, "discs": len(data.g_rows)}, fig, hyper, info["thresholds"]
+            )
         versions[folder] = {"base": base_card["version"], "new": version}
         log(f"{folder}: {base_card['version']} -> {version}")
     copied = copy_other_models(base, out, set(versions) | {"work", REPORT_FILE})
     report = {
         "format": "lumbar-finetune-report/1",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "site": {k: v for k, v in site.items() if k in ("studies", "patients", "what")} | {"axial_crops": len(data.ax_rows), "graded_discs": len(data.g_rows), "axial_levels": n_levels},
+        "site": {k: v for k, v in site.items() if k in ("studies", "patients", "what")}
+        | {"axial_crops": len(data.ax_rows), "graded_discs": len(data.g_rows), "axial_levels": n_levels},
         "split": split_report,
         "recipe": r.to_dict(),
         "models": versions,
@@ -737,10 +820,15 @@ def run(work: str, base: str, out: str, split: tuple[int, int, int] | None = Non
 
 def print_figures(figures: dict, log=print) -> None:
     held = figures["held_out"]
-    log(f"held-out figures ({held['patients']} patients, {held['studies']} studies; before = the models it started from, after = fine-tuned):")
+    log(
+        f"held-out figures ({held['patients']} patients, {held['studies']} studies; before = the models it started "
+        "from, after = fine-tuned):"
+    )
     if "axial_levels" in figures:
         b, a = figures["axial_levels"]["before"], figures["axial_levels"]["after"]
-        log(f"  axial, per level ({b['n_levels']} levels, the pipeline's max-herniation rule over each level's slices):")
+        log(
+            f"  axial, per level ({b['n_levels']} levels, the pipeline's max-herniation rule over each level's slices):"
+        )
         for k in ("accuracy", "balanced_accuracy", "herniation_sensitivity", "herniation_specificity"):
             log(f"    {k.replace('_', ' ')}: before {_f(b[k])}, after {_f(a[k])}")
     if "grading" in figures:
@@ -751,7 +839,10 @@ def print_figures(figures: dict, log=print) -> None:
                 log(f"    Pfirrmann exact ({b[k]['n']} discs): before {_f(b[k]['exact'])}, after {_f(a[k]['exact'])}")
             else:
                 why = "" if b[k]["roc_auc"] is not None else " (one class only: no AUC)"
-                log(f"    {k} ROC AUC ({b[k]['n']} discs, {b[k]['positives']} positive){why}: before {_f(b[k]['roc_auc'])}, after {_f(a[k]['roc_auc'])}")
+                log(
+                    f"    {k} ROC AUC ({b[k]['n']} discs, {b[k]['positives']} positive){why}: before "
+                    f"{_f(b[k]['roc_auc'])}, after {_f(a[k]['roc_auc'])}"
+                )
 
 
 def parse_split(s: str) -> tuple[int, int, int]:
@@ -767,7 +858,12 @@ def parse_split(s: str) -> tuple[int, int, int]:
 
 def main(args) -> int:
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
-    r = Recipe(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, **({"axial_lr": args.lr, "grading_lr": args.lr} if args.lr else {}))
+    r = Recipe(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        **({"axial_lr": args.lr, "grading_lr": args.lr} if args.lr else {}),
+    )
     try:
         split = None if args.folds else parse_split(args.split)
         run(args.work, args.base, args.out, split, args.folds, r, log=lambda m: print(m, flush=True))

@@ -101,7 +101,8 @@ def head_up(image: np.ndarray, seg, p_upside_down: float | None):
 
 
 def read_gradings(root: str) -> dict[str, dict[int, dict]]:
-    """patient -> IVD label -> {herniation, bulging, narrowing, modic, endplate, spondylolisthesis (0/1), pfirrmann (1-5)}."""
+    """patient -> IVD label -> {herniation, bulging, narrowing, modic, endplate, spondylolisthesis (0/1),
+    pfirrmann (1-5)}."""
     out: dict[str, dict[int, dict]] = {}
     path = os.path.join(root, "radiological_gradings.csv")
     with open(path, newline="") as f:
@@ -159,7 +160,9 @@ def sagittal_images(root: str) -> list[str]:
     return sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".png"))
 
 
-def spider_samples(root: str, seg, patients: set[str] | None = None, orientation=None) -> tuple[list[Sample], list[ImageDiscs]]:
+def spider_samples(
+    root: str, seg, patients: set[str] | None = None, orientation=None
+) -> tuple[list[Sample], list[ImageDiscs]]:
     """Every graded disc found on every mid-sagittal slice of ``root`` (levels 1..MAX_LEVEL, by place from the
     bottom). ``orientation``: stem -> P(upside down) (a dict, or a callable on the image), or None for no check."""
     from training.datasets.common import read_grey
@@ -176,7 +179,16 @@ def spider_samples(root: str, seg, patients: set[str] | None = None, orientation
         image = read_grey(path)
         prob = orientation.get(stem) if isinstance(orientation, dict) else (orientation(image) if orientation else None)
         image, (labels, discs, rejected, places), mirrored = head_up(image, seg, prob)
-        images.append(ImageDiscs(stem, p, places[-1] if places else 0, expected.get(stem), [r for _, r in rejected if r != "small"], mirrored))
+        images.append(
+            ImageDiscs(
+                stem,
+                p,
+                places[-1] if places else 0,
+                expected.get(stem),
+                [r for _, r in rejected if r != "small"],
+                mirrored,
+            )
+        )
         for level, d in zip(places, discs):
             if level > MAX_LEVEL:
                 break
@@ -195,8 +207,12 @@ def spider_samples(root: str, seg, patients: set[str] | None = None, orientation
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -209,8 +225,15 @@ class GradingNet(nn.Module):
         super().__init__()
         w = width
         self.features = nn.Sequential(
-            _block(in_channels, w), nn.MaxPool2d(2), _block(w, 2 * w), nn.MaxPool2d(2),
-            _block(2 * w, 4 * w), nn.MaxPool2d(2), _block(4 * w, 8 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            _block(in_channels, w),
+            nn.MaxPool2d(2),
+            _block(w, 2 * w),
+            nn.MaxPool2d(2),
+            _block(2 * w, 4 * w),
+            nn.MaxPool2d(2),
+            _block(4 * w, 8 * w),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.drop = nn.Dropout(dropout)
         self.binary = nn.Linear(8 * w, len(BINARY))
@@ -349,7 +372,14 @@ def train_model(xtr, ytr, xva, yva, r: Recipe, log=None) -> tuple[GradingNet, di
             sched.step()
             total += float(loss.detach()) * len(b)
         score = selection_score(predict(net, xva), yva) if len(xva) else 0.0
-        history.append({"epoch": epoch + 1, "train_loss": total / len(xtr), "val_score": score, "seconds": round(time.time() - t0, 1)})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": total / len(xtr),
+                "val_score": score,
+                "seconds": round(time.time() - t0, 1),
+            }
+        )
         if log:
             log(f"epoch {epoch + 1}: loss {total / len(xtr):.4f} val {score:.4f}")
         if score > best:
@@ -357,7 +387,11 @@ def train_model(xtr, ytr, xva, yva, r: Recipe, log=None) -> tuple[GradingNet, di
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
-    return net, {"history": history, "best_val_score": best, "best_epoch": int(np.argmax([h["val_score"] for h in history]) + 1)}
+    return net, {
+        "history": history,
+        "best_val_score": best,
+        "best_epoch": int(np.argmax([h["val_score"] for h in history]) + 1),
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -377,7 +411,9 @@ def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float(min(1.0, max(0.0, thr[k])))
 
 
-def bootstrap_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float | None, float | None, float | None]:
+def bootstrap_auc(
+    y: np.ndarray, p: np.ndarray, groups: np.ndarray, n: int = 1000, seed: int = 0
+) -> tuple[float | None, float | None, float | None]:
     """ROC AUC with a 95 % CI from resampling patients (cluster bootstrap)."""
     from training.metrics import roc_auc
 
@@ -397,7 +433,9 @@ def bootstrap_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray, n: int = 100
     return float(auc), lo, hi
 
 
-def task_metrics(y: np.ndarray, prob: np.ndarray, groups: np.ndarray, thresholds: dict[str, float] | None = None, n_boot: int = 1000) -> dict:
+def task_metrics(
+    y: np.ndarray, prob: np.ndarray, groups: np.ndarray, thresholds: dict[str, float] | None = None, n_boot: int = 1000
+) -> dict:
     """Per binary task: n, positives, ROC AUC [95 % CI], balanced accuracy at the threshold; Pfirrmann: exact,
     within one, ROC AUC of >= 4."""
     out: dict = {}
@@ -405,13 +443,20 @@ def task_metrics(y: np.ndarray, prob: np.ndarray, groups: np.ndarray, thresholds
     for i, name in enumerate(BINARY):
         yt, pt = y[:, i].astype(int), prob[:, i]
         auc, lo, hi = bootstrap_auc(yt, pt, groups, n_boot)
-        t = (thresholds or {}).get(name, 0.5)  # one cut, or one per disc (each fold's own, chosen on its validation part)
+        t = (thresholds or {}).get(
+            name, 0.5
+        )  # one cut, or one per disc (each fold's own, chosen on its validation part)
         pred = (pt >= t).astype(int)
         sens = float((pred[yt == 1] == 1).mean()) if (yt == 1).any() else None
         spec = float((pred[yt == 0] == 0).mean()) if (yt == 0).any() else None
         out[name] = {
-            "n": int(len(yt)), "positives": int(yt.sum()), "roc_auc": auc, "roc_auc_ci95": [lo, hi], "threshold": round(float(t), 4) if np.ndim(t) == 0 else "per fold (validation)",
-            "sensitivity": sens, "specificity": spec,
+            "n": int(len(yt)),
+            "positives": int(yt.sum()),
+            "roc_auc": auc,
+            "roc_auc_ci95": [lo, hi],
+            "threshold": round(float(t), 4) if np.ndim(t) == 0 else "per fold (validation)",
+            "sensitivity": sens,
+            "specificity": spec,
             "balanced_accuracy": None if sens is None or spec is None else (sens + spec) / 2,
         }
     grade = y[:, nb].astype(int)
@@ -422,13 +467,16 @@ def task_metrics(y: np.ndarray, prob: np.ndarray, groups: np.ndarray, thresholds
         "n": int(len(grade)),
         "exact": float((pred_grade == grade).mean()) if len(grade) else None,
         "within_one": float((np.abs(pred_grade - grade) <= 1).mean()) if len(grade) else None,
-        "ge4_roc_auc": auc, "ge4_roc_auc_ci95": [lo, hi],
+        "ge4_roc_auc": auc,
+        "ge4_roc_auc_ci95": [lo, hi],
         "confusion": [[int(((grade == a) & (pred_grade == b)).sum()) for b in range(1, 6)] for a in range(1, 6)],
     }
     return out
 
 
-def headline(levels: np.ndarray, y: np.ndarray, prob: np.ndarray, groups: np.ndarray, thresholds=None, n_boot: int = 1000) -> dict:
+def headline(
+    levels: np.ndarray, y: np.ndarray, prob: np.ndarray, groups: np.ndarray, thresholds=None, n_boot: int = 1000
+) -> dict:
     """The keys ``evaluate`` prints (issue 13), over the discs given."""
     from training.metrics import roc_auc
 
@@ -486,7 +534,11 @@ def calibration_plot(y: np.ndarray, prob: np.ndarray, path: str, bins: int = 10)
 
 
 def arrays(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    x = np.stack([s.x for s in samples]).astype(np.float32) if samples else np.zeros((0, CHANNELS, CROP, CROP), np.float32)
+    x = (
+        np.stack([s.x for s in samples]).astype(np.float32)
+        if samples
+        else np.zeros((0, CHANNELS, CROP, CROP), np.float32)
+    )
     y = np.stack([s.y for s in samples]).astype(np.float32) if samples else np.zeros((0, len(BINARY) + 1), np.float32)
     groups = np.array([s.patient for s in samples])
     levels = np.array([s.level for s in samples])
@@ -506,7 +558,14 @@ def patient_strata(groups: np.ndarray, y: np.ndarray) -> dict[str, str]:
 
 def save_npz(path: str, samples: list[Sample]) -> None:
     x, y, groups, levels = arrays(samples)
-    np.savez_compressed(path, x=(x * 255).round().astype(np.uint8), y=y, groups=groups, levels=levels, images=np.array([s.image for s in samples]))
+    np.savez_compressed(
+        path,
+        x=(x * 255).round().astype(np.uint8),
+        y=y,
+        groups=groups,
+        levels=levels,
+        images=np.array([s.image for s in samples]),
+    )
 
 
 def load_npz(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -526,7 +585,9 @@ def write_json(obj, path: str) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def crossval(x, y, groups, levels, r: Recipe, folds: int = 10, seed: int = 0, only: list[int] | None = None, log=None) -> dict:
+def crossval(
+    x, y, groups, levels, r: Recipe, folds: int = 10, seed: int = 0, only: list[int] | None = None, log=None
+) -> dict:
     """k-fold by patient (fold i test, fold i+1 validation, the rest training; ``splits.kfold_patients``).
     Thresholds are chosen per fold on its validation part (Youden) and applied to its test part. Returns the
     pooled test predictions, per-fold validation scores and thresholds."""
@@ -548,7 +609,15 @@ def crossval(x, y, groups, levels, r: Recipe, folds: int = 10, seed: int = 0, on
         fold_of[part["test"]] = k
         for name in BINARY:
             thresholds_test[name][part["test"]] = thr[name]
-        per_fold.append({"fold": k, "val_score": info["best_val_score"], "best_epoch": info["best_epoch"], "thresholds": thr, "seconds": round(time.time() - t, 1)})
+        per_fold.append(
+            {
+                "fold": k,
+                "val_score": info["best_val_score"],
+                "best_epoch": info["best_epoch"],
+                "thresholds": thr,
+                "seconds": round(time.time() - t, 1),
+            }
+        )
         if log:
             log(f"fold {k}: val {info['best_val_score']:.4f} (epoch {info['best_epoch']}), {time.time() - t:.0f} s")
     return {"prob": prob, "fold": fold_of, "per_fold": per_fold, "thresholds": thresholds_test}
@@ -559,7 +628,11 @@ def crossval(x, y, groups, levels, r: Recipe, folds: int = 10, seed: int = 0, on
 # ----------------------------------------------------------------------------------------------
 
 DEFAULT_SEG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "sag-seg-unet")
-LEVEL_GROUPS = {"all levels": lambda lv: lv >= 1, "L4-L5 and L5-S1": lambda lv: lv <= 2, **{LEVEL_OF_IVD[k]: (lambda lv, k=k: lv == k) for k in range(1, MAX_LEVEL + 1)}}
+LEVEL_GROUPS = {
+    "all levels": lambda lv: lv >= 1,
+    "L4-L5 and L5-S1": lambda lv: lv <= 2,
+    **{LEVEL_OF_IVD[k]: (lambda lv, k=k: lv == k) for k in range(1, MAX_LEVEL + 1)},
+}
 
 
 def build_samples(data: str, seg_model: str | None, cache: str | None = None, log=None):
@@ -602,7 +675,8 @@ def orientation_inputs(data: str) -> tuple[list[str], np.ndarray]:
 
 
 def orientation_cross_fit(data: str, log=None) -> dict[str, float]:
-    """P(upside down) of every mid-sagittal slice of ``data`` from an orientation check trained on the other patients."""
+    """P(upside down) of every mid-sagittal slice of ``data`` from an orientation check trained on the other
+    patients."""
     from training import orientation as O
 
     stems, x = orientation_inputs(data)
@@ -618,7 +692,8 @@ def results_table(levels, y, prob, groups, thr, n_boot: int = 1000) -> tuple[dic
     """Per level group and task: the figures and a markdown table (``thr``: task -> each disc's threshold)."""
     out = {}
     lines = [
-        "| discs | n | herniation AUC [95% CI] (pos) | bal. acc | bulging AUC [CI] (pos) | bal. acc | narrowing AUC [CI] (pos) | bal. acc | Pfirrmann exact | within one | Pfirrmann >= 4 AUC [CI] |",
+        "| discs | n | herniation AUC [95% CI] (pos) | bal. acc | bulging AUC [CI] (pos) | bal. acc | narrowing AUC "
+        "[CI] (pos) | bal. acc | Pfirrmann exact | within one | Pfirrmann >= 4 AUC [CI] |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, sel_fn in LEVEL_GROUPS.items():
@@ -628,20 +703,34 @@ def results_table(levels, y, prob, groups, thr, n_boot: int = 1000) -> tuple[dic
         m = task_metrics(y[sel], prob[sel], groups[sel], {k: v[sel] for k, v in thr.items()}, n_boot)
         out[name] = m
 
-        def cell(t):
+        def cell(t, m=m):
             a = m[t]
-            return f"{_fmt(a['roc_auc'])} [{_fmt(a['roc_auc_ci95'][0], 2)}-{_fmt(a['roc_auc_ci95'][1], 2)}] ({a['positives']})", _fmt(a["balanced_accuracy"])
+            return (
+                f"{_fmt(a['roc_auc'])} [{_fmt(a['roc_auc_ci95'][0], 2)}-{_fmt(a['roc_auc_ci95'][1], 2)}] "
+                f"({a['positives']})",
+                _fmt(a["balanced_accuracy"]),
+            )
 
         h, b, n = cell("herniation"), cell("bulging"), cell("narrowing")
         pf = m["pfirrmann"]
         lines.append(
-            f"| {name} | {int(sel.sum())} | {h[0]} | {h[1]} | {b[0]} | {b[1]} | {n[0]} | {n[1]} | {_fmt(pf['exact'])} | {_fmt(pf['within_one'])} | "
+            f"| {name} | {int(sel.sum())} | {h[0]} | {h[1]} | {b[0]} | {b[1]} | {n[0]} | {n[1]} | {_fmt(pf['exact'])} "
+            f"| {_fmt(pf['within_one'])} | "
             f"{_fmt(pf['ge4_roc_auc'])} [{_fmt(pf['ge4_roc_auc_ci95'][0], 2)}-{_fmt(pf['ge4_roc_auc_ci95'][1], 2)}] |"
         )
     return out, "\n".join(lines)
 
 
-def run_crossval(data: str, out: str, r: Recipe, folds: int = 10, seg_model: str | None = None, cache: str | None = None, n_boot: int = 1000, log=print) -> dict:
+def run_crossval(
+    data: str,
+    out: str,
+    r: Recipe,
+    folds: int = 10,
+    seg_model: str | None = None,
+    cache: str | None = None,
+    n_boot: int = 1000,
+    log=print,
+) -> dict:
     x, y, groups, levels, images, _ = build_samples(data, seg_model, cache, log)
     res = crossval(x, y, groups, levels, r, folds, log=log)
     sel = res["fold"] >= 0
@@ -651,17 +740,32 @@ def run_crossval(data: str, out: str, r: Recipe, folds: int = 10, seg_model: str
     cal = calibration_plot(y[sel], res["prob"][sel], os.path.join(out, "calibration.png"))
     head = headline(levels[sel], y[sel], res["prob"][sel], groups[sel], n_boot=0)
     summary = {
-        "data": os.path.normpath(data), "folds": folds, "recipe": r.to_dict(), "n_discs": int(sel.sum()),
-        "n_patients": int(len(np.unique(groups[sel]))), "headline": head, "per_fold": res["per_fold"],
+        "data": os.path.normpath(data),
+        "folds": folds,
+        "recipe": r.to_dict(),
+        "n_discs": int(sel.sum()),
+        "n_patients": int(len(np.unique(groups[sel]))),
+        "headline": head,
+        "per_fold": res["per_fold"],
         "mean_validation_score": float(np.mean([f["val_score"] for f in res["per_fold"]])),
-        "pooled_test": figures, "calibration": cal,
+        "pooled_test": figures,
+        "calibration": cal,
     }
     write_json(summary, os.path.join(out, "crossval.json"))
-    np.savez_compressed(os.path.join(out, "predictions.npz"), prob=res["prob"], fold=res["fold"], y=y, groups=groups, levels=levels, images=images)
+    np.savez_compressed(
+        os.path.join(out, "predictions.npz"),
+        prob=res["prob"],
+        fold=res["fold"],
+        y=y,
+        groups=groups,
+        levels=levels,
+        images=images,
+    )
     md = (
         f"# sag-grading, {folds}-fold cross-validation by patient (real SPIDER mid-sagittal T2)\n\n"
         f"{summary['n_discs']} discs of {summary['n_patients']} patients; every fold's test predictions pooled. "
-        "Balanced accuracy at each fold's threshold chosen on its validation fold (Youden). 95 % CIs: patient bootstrap.\n\n"
+        "Balanced accuracy at each fold's threshold chosen on its validation fold (Youden). 95 % CIs: patient "
+        "bootstrap.\n\n"
         f"{table}\n"
     )
     with open(os.path.join(out, "crossval.md"), "w") as f:
@@ -669,7 +773,17 @@ def run_crossval(data: str, out: str, r: Recipe, folds: int = 10, seg_model: str
     return {**summary, "markdown": md}
 
 
-def ship(data: str, out_dir: str, r: Recipe, version: str, seg_model: str | None = None, cache: str | None = None, crossval_dir: str | None = None, val_fraction: float = 0.1, log=print) -> dict:
+def ship(
+    data: str,
+    out_dir: str,
+    r: Recipe,
+    version: str,
+    seg_model: str | None = None,
+    cache: str | None = None,
+    crossval_dir: str | None = None,
+    val_fraction: float = 0.1,
+    log=print,
+) -> dict:
     """Train on every patient but a validation tenth (which picks the epoch and the thresholds), export ONNX + card."""
     from training.datasets.spider import CITATION
     from training.export import OPSET, sha256
@@ -682,7 +796,7 @@ def ship(data: str, out_dir: str, r: Recipe, version: str, seg_model: str | None
     for p in pats:
         by.setdefault(strata[p], []).append(p)
     val = []
-    for s, ps in sorted(by.items()):
+    for _stratum, ps in sorted(by.items()):
         ps = list(ps)
         rng.shuffle(ps)
         val += ps[: max(1, round(len(ps) * val_fraction))]
@@ -695,8 +809,17 @@ def ship(data: str, out_dir: str, r: Recipe, version: str, seg_model: str | None
     os.makedirs(out_dir, exist_ok=True)
     onnx_path = os.path.join(out_dir, "model.onnx")
     wrapped = WithProbabilities(net).eval()
-    torch.onnx.export(wrapped, (torch.zeros(1, CHANNELS, CROP, CROP),), onnx_path, opset_version=OPSET, input_names=["input"], output_names=["output"],
-                      dynamo=False, do_constant_folding=True, dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    torch.onnx.export(
+        wrapped,
+        (torch.zeros(1, CHANNELS, CROP, CROP),),
+        onnx_path,
+        opset_version=OPSET,
+        input_names=["input"],
+        output_names=["output"],
+        dynamo=False,
+        do_constant_folding=True,
+        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+    )
     import onnxruntime as ort
 
     probe = np.random.default_rng(0).random((4, CHANNELS, CROP, CROP), dtype=np.float32)
@@ -719,33 +842,78 @@ def ship(data: str, out_dir: str, r: Recipe, version: str, seg_model: str | None
         "opset": OPSET,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "input": {
-            "name": "input", "shape": [None, CHANNELS, CROP, CROP], "layout": "NCHW", "dtype": "float32", "normalisation": "uint8 / 255 (range 0..1)",
-            "channels": "0: the disc crop resized to 64x64; 1: its CLAHE (2.0, 4x4); 2: the disc's own component (255 inside, 0 outside) cropped and resized the same way",
+            "name": "input",
+            "shape": [None, CHANNELS, CROP, CROP],
+            "layout": "NCHW",
+            "dtype": "float32",
+            "normalisation": "uint8 / 255 (range 0..1)",
+            "channels": "0: the disc crop resized to 64x64; 1: its CLAHE (2.0, 4x4); 2: the disc's own component (255 "
+            "inside, 0 outside) cropped and resized the same way",
         },
         "output": {
-            "name": "output", "shape": [None, len(OUTPUTS)], "activation": "sigmoid (first 6); ordinal distribution (last 5, sums to 1)",
-            "classes": list(OUTPUTS), "binary": list(BINARY), "pfirrmann": list(PFIRRMANN),
-            "thresholds": {k: round(v, 4) for k, v in thr.items()}, "threshold": None,
+            "name": "output",
+            "shape": [None, len(OUTPUTS)],
+            "activation": "sigmoid (first 6); ordinal distribution (last 5, sums to 1)",
+            "classes": list(OUTPUTS),
+            "binary": list(BINARY),
+            "pfirrmann": list(PFIRRMANN),
+            "thresholds": {k: round(v, 4) for k, v in thr.items()},
+            "threshold": None,
         },
         "preprocessing": {
-            "discs": "training/grading_discs.py spine_discs on the sagittal U-Net's mask (bilinear-probability > threshold): components with area * 10 >= largest, major axis >= 1.4 x minor and within 65 deg of horizontal, within 1.0 x the median major axis of the centroid line (refitted after each rejection), one per height; numbered from the bottom (1 = lowest = SPIDER IVD label 1)",
-            "box": "w = x1 - x0 + 1; half = (8w + 5) // 10; cx = floor(centroid x + 0.5) + (w + 5) // 10; cy = floor(centroid y + 0.5); inclusive [cx - half, cx + half] x [cy - half, cy + half], zero-padded outside the image",
+            "discs": "training/grading_discs.py spine_discs on the sagittal U-Net's mask (bilinear-probability > "
+            "threshold): components with area * 10 >= largest, major axis >= 1.4 x minor and within 65 deg of "
+            "horizontal, within 1.0 x the median major axis of the centroid line (refitted after each "
+            "rejection), one per height; numbered from the bottom (1 = lowest = SPIDER IVD label 1)",
+            "box": "w = x1 - x0 + 1; half = (8w + 5) // 10; cx = floor(centroid x + 0.5) + (w + 5) // 10; cy = "
+            "floor(centroid y + 0.5); inclusive [cx - half, cx + half] x [cy - half, cy + half], zero-padded "
+            "outside the image",
             "resize": "64x64, bilinear-half-pixel-integer (as the classifiers' resize)",
             "clahe": {"clip_limit": 2.0, "tile_grid": [4, 4], "channel": 1},
             "dicom_to_uint8": "percentile window 0.5-99.5 (as every model)",
         },
-        "training_data": [{"name": "SPIDER", "citation": CITATION, "licence": "CC BY 4.0", "what": "real sagittal T2 (mid-sagittal slice per series) with per-disc radiological grades", "patients": int(len(np.unique(groups))), "discs": int(len(y))}],
-        "hyperparameters": {**r.to_dict(), "epochs_run": len(info["history"]), "best_epoch": info["best_epoch"], "training_seconds": round(seconds), "trained_on": "cpu", "validation_patients": len(val)},
+        "training_data": [
+            {
+                "name": "SPIDER",
+                "citation": CITATION,
+                "licence": "CC BY 4.0",
+                "what": "real sagittal T2 (mid-sagittal slice per series) with per-disc radiological grades",
+                "patients": int(len(np.unique(groups))),
+                "discs": int(len(y)),
+            }
+        ],
+        "hyperparameters": {
+            **r.to_dict(),
+            "epochs_run": len(info["history"]),
+            "best_epoch": info["best_epoch"],
+            "training_seconds": round(seconds),
+            "trained_on": "cpu",
+            "validation_patients": len(val),
+        },
         "metrics": {
-            "data": "real SPIDER patients held out from training: 10-fold cross-validation by patient, every fold's test predictions pooled (crossval)",
-            **({"crossval": {"headline": cv["headline"], "pooled_test": cv["pooled_test"], "mean_validation_score": cv["mean_validation_score"]}} if cv else {}),
+            "data": "real SPIDER patients held out from training: 10-fold cross-validation by patient, every fold's "
+            "test predictions pooled (crossval)",
+            **(
+                {
+                    "crossval": {
+                        "headline": cv["headline"],
+                        "pooled_test": cv["pooled_test"],
+                        "mean_validation_score": cv["mean_validation_score"],
+                    }
+                }
+                if cv
+                else {}
+            ),
             "validation": headline(levels[vmask], y[vmask], pv, groups[vmask], n_boot=0),
         },
         "export_check": {"max_abs_diff": float(np.max(np.abs(ref - got))), "onnxruntime": ort.__version__},
         "limitations": (
-            "Learnt from one mid-sagittal slice per series of 170 SPIDER patients (Radboudumc, 1.5 T and 3 T), graded by SPIDER's radiologists; "
-            "herniation is rare (about 6 % of discs), so its figures have wide intervals. No parasagittal slices (SPIDER's copy here has them for 31 patients only), "
-            "so a far-lateral herniation can be missed. Levels are counted from the lowest disc found: transitional anatomy or a missed L5-S1 shifts them. "
+            "Learnt from one mid-sagittal slice per series of 170 SPIDER patients (Radboudumc, 1.5 T and 3 T), graded "
+            "by SPIDER's radiologists; "
+            "herniation is rare (about 6 % of discs), so its figures have wide intervals. No parasagittal slices "
+            "(SPIDER's copy here has them for 31 patients only), "
+            "so a far-lateral herniation can be missed. Levels are counted from the lowest disc found: transitional "
+            "anatomy or a missed L5-S1 shifts them. "
             "Not for primary diagnosis."
         ),
         "intended_use": "research and demonstration; not a medical device; not for primary diagnosis",
@@ -760,15 +928,28 @@ def ship(data: str, out_dir: str, r: Recipe, version: str, seg_model: str | None
             xo[i] = xo[i][:, ::-1]
     O.export(O.fit(xo, 30, r.seed), os.path.join(out_dir, O.FILE))
     card["orientation_check"] = {
-        "file": O.FILE, "what": "P(upside down) of a sagittal PNG slice without geometry (SPIDER-layout data only; DICOM series carry their orientation)",
-        "rule": "mirror top to bottom when P > 0.5 and training/grading_discs.py tilt_says_upside_down", "mirrored_in_training": sorted(flagged),
+        "file": O.FILE,
+        "what": "P(upside down) of a sagittal PNG slice without geometry (SPIDER-layout data only; DICOM series carry "
+        "their orientation)",
+        "rule": "mirror top to bottom when P > 0.5 and training/grading_discs.py tilt_says_upside_down",
+        "mirrored_in_training": sorted(flagged),
     }
     write_json(card, os.path.join(out_dir, "model.json"))
-    write_json({"history": info["history"], "validation_patients": sorted(val)}, os.path.join(out_dir, "report", "training.json"))
+    write_json(
+        {"history": info["history"], "validation_patients": sorted(val)},
+        os.path.join(out_dir, "report", "training.json"),
+    )
     return card
 
 
-def evaluate_grading(model: str, data: str, seg_model: str | None = None, split: str | None = None, part: str = "test", n_boot: int = 1000) -> dict:
+def evaluate_grading(
+    model: str,
+    data: str,
+    seg_model: str | None = None,
+    split: str | None = None,
+    part: str = "test",
+    n_boot: int = 1000,
+) -> dict:
     """Segment every mid-sagittal slice of ``data`` (SPIDER layout), grade each disc, score against the gradings."""
     from training import splits as S
     from training.inference import Runner
@@ -787,7 +968,13 @@ def evaluate_grading(model: str, data: str, seg_model: str | None = None, split:
     prob = runner(x, 64) if len(x) else np.zeros((0, len(OUTPUTS)), np.float32)
     thr = runner.card["output"].get("thresholds") or {}
     result = headline(levels, y, prob, groups, n_boot=0) if len(y) else {"n_patients": 0, "n_discs": 0}
-    result = {"model": os.path.normpath(model), "task": "grading", "view": "sagittal", "data": os.path.normpath(data), **result}
+    result = {
+        "model": os.path.normpath(model),
+        "task": "grading",
+        "view": "sagittal",
+        "data": os.path.normpath(data),
+        **result,
+    }
     if len(y):
         m = task_metrics(y, prob, groups, thr, n_boot)
         result["per_task"] = {k: {kk: vv for kk, vv in v.items() if kk != "confusion"} for k, v in m.items()}
@@ -796,7 +983,9 @@ def evaluate_grading(model: str, data: str, seg_model: str | None = None, split:
 
         for k in range(1, MAX_LEVEL + 1):
             sel = levels == k
-            result["per_level_herniation_auc"][LEVEL_OF_IVD[k]] = roc_auc(y[sel, 0].astype(int), prob[sel, 0]) if sel.any() else None
+            result["per_level_herniation_auc"][LEVEL_OF_IVD[k]] = (
+                roc_auc(y[sel, 0].astype(int), prob[sel, 0]) if sel.any() else None
+            )
     result["images"] = len(imgs)
     result["mirrored_upside_down"] = [i.stem for i in imgs if i.mirrored]
     result["disc_count_matches_overview"] = sum(1 for i in imgs if i.expected is not None and i.found == i.expected)

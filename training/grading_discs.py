@@ -120,7 +120,14 @@ def spine_discs(mask: np.ndarray) -> tuple[np.ndarray, list[Disc], list[tuple[Di
     kept.sort(key=lambda c: -c.cy)
     out: list[Disc] = []
     for c in kept:
-        clash = next((d for d in out if min(c.y1, d.y1) - max(c.y0, d.y0) + 1 > ROW_OVERLAP * min(c.y1 - c.y0 + 1, d.y1 - d.y0 + 1)), None)
+        clash = next(
+            (
+                d
+                for d in out
+                if min(c.y1, d.y1) - max(c.y0, d.y0) + 1 > ROW_OVERLAP * min(c.y1 - c.y0 + 1, d.y1 - d.y0 + 1)
+            ),
+            None,
+        )
         if clash is None:
             out.append(c)
         elif c.area > clash.area:

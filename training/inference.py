@@ -47,7 +47,11 @@ def state_dict_from_onnx(model_dir: str) -> dict:
 def init_state_dict(path: str, model: torch.nn.Module) -> dict:
     """Weights to start a run from: a run folder or checkpoint.pt, or a shipped model folder
     (``models/<name>``: model.onnx). Every parameter and buffer of ``model`` must be found, with its shape."""
-    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, CHECKPOINT_NAME)) and os.path.isfile(os.path.join(path, ONNX_NAME)):
+    if (
+        os.path.isdir(path)
+        and not os.path.isfile(os.path.join(path, CHECKPOINT_NAME))
+        and os.path.isfile(os.path.join(path, ONNX_NAME))
+    ):
         sd = state_dict_from_onnx(path)
     else:
         sd = load_checkpoint(path)["state_dict"]
@@ -59,7 +63,10 @@ def init_state_dict(path: str, model: torch.nn.Module) -> dict:
     wrong = [k for k in ref if k in sd and tuple(sd[k].shape) != tuple(ref[k].shape)]
     extra = [k for k in sd if k not in ref]
     if missing or wrong or extra:
-        raise ValueError(f"{path}: weights do not fit the model (missing {missing[:3]}, wrong shape {wrong[:3]}, unexpected {extra[:3]})")
+        raise ValueError(
+            f"{path}: weights do not fit the model (missing {missing[:3]}, wrong shape {wrong[:3]}, unexpected "
+            f"{extra[:3]})"
+        )
     return {k: sd[k].to(ref[k].dtype) for k in ref}
 
 
@@ -104,7 +111,9 @@ class Runner:
             self.task = ckpt["task"]
             self.view = ckpt["view"]
             self.classes = ckpt["classes"]
-            self.input_size = int(ckpt["arch_kwargs"].get("input_size", P.SEG_SIZE if self.task == "segmentation" else P.CROP_SIZE))
+            self.input_size = int(
+                ckpt["arch_kwargs"].get("input_size", P.SEG_SIZE if self.task == "segmentation" else P.CROP_SIZE)
+            )
 
     def __call__(self, x: np.ndarray, batch_size: int = 16) -> np.ndarray:
         outs = []

@@ -65,8 +65,10 @@ SIDE_IMAGE = {"left": "image right", "right": "image left", "central": "midline"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ANN_DIR = os.path.join(ROOT, "annotations", "mendeley-axial")
 IMG_DIR = os.path.join(ROOT, "..", "shared", "data", "mendeley-axial-unlabelled")
-CREDIT = ("Images: Sudirman et al., Lumbar Spine MRI Dataset, Mendeley Data, doi 10.17632/k57fr854j2.2, CC BY 4.0. "
-          "Masks: lumbar-ai project annotations (not a radiologist's). Semi-synthetic.")
+CREDIT = (
+    "Images: Sudirman et al., Lumbar Spine MRI Dataset, Mendeley Data, doi 10.17632/k57fr854j2.2, CC BY 4.0. "
+    "Masks: lumbar-ai project annotations (not a radiologist's). Semi-synthetic."
+)
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -106,8 +108,14 @@ def disc_geometry(mask: np.ndarray) -> dict:
     if v[1] < 0:
         v = -v
     pu, pv = (pts - c) @ u, (pts - c) @ v
-    return {"c": c, "u": u, "v": v, "half_width": (pu.max() - pu.min() + 1) / 2,
-            "half_thickness": (pv.max() - pv.min() + 1) / 2, "mid_s": (pu.max() + pu.min()) / 2}
+    return {
+        "c": c,
+        "u": u,
+        "v": v,
+        "half_width": (pu.max() - pu.min() + 1) / 2,
+        "half_thickness": (pv.max() - pv.min() + 1) / 2,
+        "mid_s": (pu.max() + pu.min()) / 2,
+    }
 
 
 def _margin_point(soft: np.ndarray, c: np.ndarray, d: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -120,8 +128,9 @@ def _margin_point(soft: np.ndarray, c: np.ndarray, d: np.ndarray, start: np.ndar
     vals = cv2.remap(soft, xs.astype(np.float32)[None], ys.astype(np.float32)[None], cv2.INTER_LINEAR)[0]
     inside = np.nonzero(vals >= 0.5)[0]
     if len(inside) == 0:
-        raise ValueError("could not find the posterior disc margin: the mask is not crossed by the line at the "
-                         "requested position")
+        raise ValueError(
+            "could not find the posterior disc margin: the mask is not crossed by the line at the requested position"
+        )
     i = inside[-1]
     if i + 1 < len(ts):
         f = (vals[i] - 0.5) / max(vals[i] - vals[i + 1], 1e-6)
@@ -141,8 +150,9 @@ def _check(image, disc_mask, kind, size_mm, pixel_mm, shape):
     image = np.asarray(image)
     mask = np.asarray(disc_mask)
     if image.ndim != 2 or mask.shape != image.shape:
-        raise ValueError(f"image and disc_mask must be 2-D arrays of the same shape, got {image.shape} and "
-                         f"{mask.shape}.")
+        raise ValueError(
+            f"image and disc_mask must be 2-D arrays of the same shape, got {image.shape} and {mask.shape}."
+        )
     if not np.any(mask):
         raise ValueError("the disc mask is empty: there is no disc to move.")
     if size_mm is not None and not (0.0 < float(size_mm) <= MAX_SIZE_MM):
@@ -152,9 +162,15 @@ def _check(image, disc_mask, kind, size_mm, pixel_mm, shape):
     return image, mask > 0
 
 
-def insert(image: np.ndarray, disc_mask: np.ndarray, kind: str, size_mm: float | None = None,
-           pixel_mm: float = 1.0, rng: np.random.Generator | None = None,
-           shape: str = "protrusion") -> tuple[np.ndarray, np.ndarray, dict]:
+def insert(
+    image: np.ndarray,
+    disc_mask: np.ndarray,
+    kind: str,
+    size_mm: float | None = None,
+    pixel_mm: float = 1.0,
+    rng: np.random.Generator | None = None,
+    shape: str = "protrusion",
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Insert a bulge or a focal protrusion/extrusion by moving the disc's own pixels outward across its posterior
     margin. Returns (new image, same dtype; new disc mask, uint8 0/1; info).
 
@@ -187,10 +203,16 @@ def insert(image: np.ndarray, disc_mask: np.ndarray, kind: str, size_mm: float |
     width_jitter = float(rng.uniform(0.85, 1.15)) if jitter else 1.0
 
     gy, gx = np.mgrid[0:h, 0:w].astype(np.float64)
-    info = {"kind": kind, "shape": shape if kind != "bulge" else "bulge", "size_mm": size_mm, "pixel_mm": pixel_mm,
-            "side": {"left": "left", "right": "right", "central": "central", "bulge": "diffuse"}[kind],
-            "image_side": SIDE_IMAGE[kind], "convention": "radiological: patient's left = image right, anterior up",
-            "centre_xy": (float(p0[0]), float(p0[1]))}
+    info = {
+        "kind": kind,
+        "shape": shape if kind != "bulge" else "bulge",
+        "size_mm": size_mm,
+        "pixel_mm": pixel_mm,
+        "side": {"left": "left", "right": "right", "central": "central", "bulge": "diffuse"}[kind],
+        "image_side": SIDE_IMAGE[kind],
+        "convention": "radiological: patient's left = image right, anterior up",
+        "centre_xy": (float(p0[0]), float(p0[1])),
+    }
     if kind == "bulge":
         sx, sy, wgt, n_at = _bulge_field(mask, gx, gy, c, u, v, hw, ht, a)
         info["direction"] = (float(n_at[0]), float(n_at[1]))
@@ -208,8 +230,10 @@ def insert(image: np.ndarray, disc_mask: np.ndarray, kind: str, size_mm: float |
         depth = 2 * ht  # the field must not reach the anterior margin
         r_in = min(3.0 * a, 0.8 * depth)
         if r_in < 1.6 * a:
-            raise ValueError(f"size {size_mm:g} mm is too large for this disc ({depth * pixel_mm:.0f} mm thick): "
-                             "the field would fold.")
+            raise ValueError(
+                f"size {size_mm:g} mm is too large for this disc ({depth * pixel_mm:.0f} mm thick): "
+                "the field would fold."
+            )
         sx, sy, wgt = _focal_field(gx, gy, p0, n0, a, r_in, hw, shape, width_jitter)
         info["direction"] = (float(n0[0]), float(n0[1]))
         info["tip_xy"] = (float(p0[0] + a * n0[0]), float(p0[1] + a * n0[1]))
@@ -226,13 +250,17 @@ def insert(image: np.ndarray, disc_mask: np.ndarray, kind: str, size_mm: float |
     jac = _jacobian(sx, sy)
     outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     added = (new_mask > 0) & ~mask
-    info.update({
-        "max_displacement_mm": float(outside[new_mask > 0].max() * pixel_mm) if added.any() else 0.0,
-        "field_max_mm": float(np.hypot(gx - sx, gy - sy).max() * pixel_mm),
-        "added_area_px": int(added.sum()), "removed_area_px": int((mask & (new_mask == 0)).sum()),
-        "changed_region_px": int(moved.sum()), "min_jacobian": float(jac[moved].min()) if moved.any() else 1.0,
-        "paracentral_fraction": frac if kind in ("left", "right") else 0.0,
-    })
+    info.update(
+        {
+            "max_displacement_mm": float(outside[new_mask > 0].max() * pixel_mm) if added.any() else 0.0,
+            "field_max_mm": float(np.hypot(gx - sx, gy - sy).max() * pixel_mm),
+            "added_area_px": int(added.sum()),
+            "removed_area_px": int((mask & (new_mask == 0)).sum()),
+            "changed_region_px": int(moved.sum()),
+            "min_jacobian": float(jac[moved].min()) if moved.any() else 1.0,
+            "paracentral_fraction": frac if kind in ("left", "right") else 0.0,
+        }
+    )
     return new_image, new_mask, info
 
 
@@ -299,12 +327,20 @@ def _jacobian(sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------------------- figure
 
-EXAMPLE_FILES = ("train__with_pain__spine_0001.png", "train__with_pain__spine_0004.png",
-                 "train__without_pain__spine_0005.png", "train__without_pain__spine_0013.png")
+EXAMPLE_FILES = (
+    "train__with_pain__spine_0001.png",
+    "train__with_pain__spine_0004.png",
+    "train__without_pain__spine_0005.png",
+    "train__without_pain__spine_0013.png",
+)
 # (column label, kind, size_mm, shape)
-EXAMPLE_COLUMNS = (("bulge", "bulge", 2.5, "protrusion"), ("central", "central", 5.0, "protrusion"),
-                   ("left", "left", 5.0, "protrusion"), ("right", "right", 5.0, "protrusion"),
-                   ("extrusion", "central", 7.0, "extrusion"))
+EXAMPLE_COLUMNS = (
+    ("bulge", "bulge", 2.5, "protrusion"),
+    ("central", "central", 5.0, "protrusion"),
+    ("left", "left", 5.0, "protrusion"),
+    ("right", "right", 5.0, "protrusion"),
+    ("extrusion", "central", 7.0, "extrusion"),
+)
 
 
 def load_slice(name: str, ann_dir: str = ANN_DIR, img_dir: str = IMG_DIR) -> tuple[np.ndarray, np.ndarray]:
@@ -323,12 +359,13 @@ def train_disc_files(ann_dir: str = ANN_DIR) -> list[str]:
 
 def _tile(img, old_mask, new_mask, label, crop, scale):
     x0, y0, cw, ch = crop
-    rgb = cv2.cvtColor(img[y0:y0 + ch, x0:x0 + cw], cv2.COLOR_GRAY2BGR)
+    rgb = cv2.cvtColor(img[y0 : y0 + ch, x0 : x0 + cw], cv2.COLOR_GRAY2BGR)
     rgb = cv2.resize(rgb, (cw * scale, ch * scale), interpolation=cv2.INTER_CUBIC)
 
     def outline(m, colour, thick):
-        m = cv2.resize(m[y0:y0 + ch, x0:x0 + cw].astype(np.uint8), (cw * scale, ch * scale),
-                       interpolation=cv2.INTER_NEAREST)
+        m = cv2.resize(
+            m[y0 : y0 + ch, x0 : x0 + cw].astype(np.uint8), (cw * scale, ch * scale), interpolation=cv2.INTER_NEAREST
+        )
         cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         cv2.drawContours(rgb, cs, -1, colour, thick, cv2.LINE_AA)
 
@@ -340,8 +377,9 @@ def _tile(img, old_mask, new_mask, label, crop, scale):
     cv2.rectangle(rgb, (0, 0), (rgb.shape[1], 18), (0, 0, 0), -1)
     cv2.putText(rgb, label, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
     cv2.putText(rgb, "R", (4, rgb.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1, cv2.LINE_AA)
-    cv2.putText(rgb, "L", (rgb.shape[1] - 14, rgb.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1,
-                cv2.LINE_AA)
+    cv2.putText(
+        rgb, "L", (rgb.shape[1] - 14, rgb.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1, cv2.LINE_AA
+    )
     return rgb
 
 
@@ -362,17 +400,36 @@ def make_examples(out_png: str, files: tuple[str, ...] = EXAMPLE_FILES, seed: in
             rng = np.random.default_rng(seed)
             new_img, new_mask, info = insert(img, mask, kind, size, 1.0, rng, shape=shape)
             desc = {"left": "left (img right)", "right": "right (img left)"}.get(kind, kind)
-            text = f"{desc} {info['max_displacement_mm']:.1f}mm" if label != "extrusion" else \
-                f"extrusion central {info['max_displacement_mm']:.1f}mm"
+            text = (
+                f"{desc} {info['max_displacement_mm']:.1f}mm"
+                if label != "extrusion"
+                else f"extrusion central {info['max_displacement_mm']:.1f}mm"
+            )
             tiles.append(_tile(new_img, mask, new_mask, text, (x0, y0, cw, ch), scale))
         rows.append(np.hstack([np.pad(t, ((2, 2), (2, 2), (0, 0))) for t in tiles]))
     body = np.vstack(rows)
     head = np.zeros((40, body.shape[1], 3), np.uint8)
-    cv2.putText(head, "Semi-synthetic: disc pixels moved by a smooth field. Anterior up; patient's left = image right "
-                "(L/R marks). Red: original disc outline, green: new. 1.0 mm/pixel assumed.", (6, 16),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-    cv2.putText(head, "Sizes: measured max displacement of the margin. Requested: bulge 2.5, central/left/right 5, "
-                "extrusion 7 mm.", (6, 34), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.putText(
+        head,
+        "Semi-synthetic: disc pixels moved by a smooth field. Anterior up; patient's left = image right "
+        "(L/R marks). Red: original disc outline, green: new. 1.0 mm/pixel assumed.",
+        (6, 16),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
+    cv2.putText(
+        head,
+        "Sizes: measured max displacement of the margin. Requested: bulge 2.5, central/left/right 5, extrusion 7 mm.",
+        (6, 34),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
     foot = np.zeros((22, body.shape[1], 3), np.uint8)
     cv2.putText(foot, CREDIT, (6, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (200, 200, 200), 1, cv2.LINE_AA)
     fig = np.vstack([head, body, foot])

@@ -164,7 +164,9 @@ def classification_metrics(y_true, y_pred, classes, y_prob=None) -> dict:
         "n": total,
         "classes": list(classes),
         "accuracy": _div(np.trace(cm), total),
-        "balanced_accuracy": float(np.mean([per[c]["recall"] for c, ok in zip(classes, present) if ok])) if present.any() else 0.0,
+        "balanced_accuracy": float(np.mean([per[c]["recall"] for c, ok in zip(classes, present) if ok]))
+        if present.any()
+        else 0.0,
         "macro": {k: avg(k, False) for k in ("precision", "recall", "f1", "specificity")},
         "weighted": {k: avg(k, True) for k in ("precision", "recall", "f1", "specificity")},
         "per_class": per,

@@ -195,7 +195,8 @@ def mendeley_rows(split: str | None = None, cut: str | None = None, contrast: st
     return [
         r
         for r in rows
-        if (split is None or r["split"] == split) and (cut is None or r["cut"] == cut)
+        if (split is None or r["split"] == split)
+        and (cut is None or r["cut"] == cut)
         and (contrast is None or r["contrast"] == contrast)
     ]
 

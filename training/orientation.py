@@ -108,8 +108,16 @@ def export(net: nn.Module, path: str) -> None:
         def forward(self, x):
             return torch.sigmoid(self.m(x))
 
-    torch.onnx.export(WithSigmoid(net).eval(), (torch.zeros(1, 1, SIZE, SIZE),), path, opset_version=17, input_names=["input"], output_names=["output"],
-                      dynamo=False, dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    torch.onnx.export(
+        WithSigmoid(net).eval(),
+        (torch.zeros(1, 1, SIZE, SIZE),),
+        path,
+        opset_version=17,
+        input_names=["input"],
+        output_names=["output"],
+        dynamo=False,
+        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+    )
 
 
 class Checker:

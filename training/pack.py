@@ -5,7 +5,7 @@
 uint8 images + targets for segmentation; 64x64 CLAHE crops + labels for classification, cropped with the
 ground-truth mask or ``--seg-model``) and writes them per part, so that ``train --data FILE.npz`` can train
 on a machine that has neither the data folders nor a DICOM reader (for example a GPU machine). Nothing in
-the preprocessing changes: the arrays are those ``engine.prepare`` would have built.
+the preprocessing changes: the arrays are those ``training.prepare.prepare`` would have built.
 
 ``--extra-train DIR`` adds every record of another data folder (say another phantom seed) to the
 **training** part only; its patient ids get ``@<tag>`` appended (tag = the phantom seed, else the folder
@@ -38,6 +38,10 @@ import cv2
 import numpy as np
 
 from training import splits as S
+from training.data import build_crops, seg_classes
+from training.datasets import classes_for, credits_for, detect_layout, load_records, phantom
+from training.inference import Runner
+from training.prepare import load_all, make_split, prepare
 
 PACK_FORMAT = "lumbar-ai-pack/1"
 PARTS = ("train", "val", "test")
@@ -69,8 +73,6 @@ def is_packed(path: str) -> bool:
 
 
 def _tag(root: str) -> str:
-    from training.datasets import detect_layout, phantom
-
     if detect_layout(root) == "phantom":
         seed = phantom.dataset_info(root).get("seed")
         if seed:
@@ -90,19 +92,19 @@ def _concat(a: dict, b: dict, seg: bool) -> dict:
 
 
 def _predicted_crops(cfg, records, predictor) -> dict:
-    from training.data import build_crops
-
     recs = [replace(r, mask_path=None, sample_id=f"{r.sample_id}#pred") for r in records]
     return build_crops(recs, cfg.view, predictor, cfg.progress, desc="predicted-mask crops")
 
 
-def pack(cfg, out: str, extra_train: list[str] | None = None, extra_max: int | None = None, command: str | None = None, add_predicted: list[str] | None = None) -> dict:
+def pack(
+    cfg,
+    out: str,
+    extra_train: list[str] | None = None,
+    extra_max: int | None = None,
+    command: str | None = None,
+    add_predicted: list[str] | None = None,
+) -> dict:
     """Prepare the parts of ``cfg`` (a TrainConfig) exactly as ``train`` would and write them to ``out``."""
-    from training.data import seg_classes
-    from training.inference import Runner
-    from training.datasets import classes_for, credits_for, load_records
-    from training.engine import load_all, make_split, prepare
-
     cfg = cfg.resolved()
     seg = cfg.task == "segmentation"
     records = load_all(cfg)
@@ -132,7 +134,9 @@ def pack(cfg, out: str, extra_train: list[str] | None = None, extra_max: int | N
         xparts = prepare(replace(cfg, split=None), recs, xsplit)
         parts["train"] = _concat(parts["train"], xparts["train"], seg)
         if "train" in add_predicted:
-            parts["train"] = _concat(parts["train"], _predicted_crops(cfg, [r for r in recs if r.mask_path is not None], predictor), seg)
+            parts["train"] = _concat(
+                parts["train"], _predicted_crops(cfg, [r for r in recs if r.mask_path is not None], predictor), seg
+            )
         split["train"] = sorted(set(split["train"]) | set(pats))
         credit = credits_for(root)
         credit["role"] = "extra training data (training part only)"
@@ -182,7 +186,7 @@ def pack(cfg, out: str, extra_train: list[str] | None = None, extra_max: int | N
 
 
 def load_packed(path: str) -> tuple[dict, dict, dict]:
-    """(meta, split, parts) of a packed file; parts as ``engine.prepare`` returns them."""
+    """(meta, split, parts) of a packed file; parts as ``training.prepare.prepare`` returns them."""
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(bytes(z["meta"]).decode())
         if meta.get("format") != PACK_FORMAT:

@@ -60,7 +60,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -181,7 +180,12 @@ def features(x: np.ndarray) -> np.ndarray:
     f += [float(lap.mean()), float(np.percentile(lap, 50)), float(np.percentile(lap, 90))]
     mu = cv2.blur(x, (3, 3))
     lsd = np.sqrt(np.maximum(cv2.blur(x * x, (3, 3)) - mu * mu, 0))
-    f += [float(lsd.mean()), float(np.percentile(lsd, 10)), float(np.percentile(lsd, 50)), float(np.percentile(lsd, 90))]
+    f += [
+        float(lsd.mean()),
+        float(np.percentile(lsd, 10)),
+        float(np.percentile(lsd, 50)),
+        float(np.percentile(lsd, 90)),
+    ]
     spec = np.abs(np.fft.fftshift(np.fft.fft2(x - m))) ** 2
     c = x.shape[0] // 2
     yy, xx = np.mgrid[: x.shape[0], : x.shape[1]]
@@ -323,8 +327,9 @@ def fold_mean_ci(y, s, groups, splits, seed: int, n: int | None = None) -> tuple
     return float(lo), float(hi)
 
 
-def cross_validate(x: np.ndarray, y: np.ndarray, groups: list[str], classifiers=("features", "cnn"),
-                   seed: int = 0, folds: int = FOLDS) -> dict:
+def cross_validate(
+    x: np.ndarray, y: np.ndarray, groups: list[str], classifiers=("features", "cnn"), seed: int = 0, folds: int = FOLDS
+) -> dict:
     """Pooled out-of-fold AUC (with a bootstrap CI) and per-fold AUCs of each classifier."""
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -364,8 +369,9 @@ def cross_validate(x: np.ndarray, y: np.ndarray, groups: list[str], classifiers=
     return out
 
 
-def measure(view: str, phantom: str | Path, contrast: str = "T2", classifiers=("features", "cnn"),
-            seed: int = 0) -> dict:
+def measure(
+    view: str, phantom: str | Path, contrast: str = "T2", classifiers=("features", "cnn"), seed: int = 0
+) -> dict:
     real = real_axial(contrast) if view == "axial" else real_sagittal()
     fake = phantom_slices(phantom, view)
     xr, yr, gr = load_set(real, 0)
@@ -500,11 +506,17 @@ def spider_vendor_contrasts() -> dict:
             out.setdefault(key, []).append(r)
     res = {}
     for key, rs in sorted(out.items()):
-        def pct(col):
+
+        def pct(col, rs=rs):
             v = [float(r[col]) for r in rs if r[col]]
             return [round(float(x)) for x in np.percentile(v, [5, 50, 95])] if v else None
 
-        res[key] = {"series": len(rs), "TE": pct("EchoTime"), "TR": pct("RepetitionTime"), "ETL": pct("EchoTrainLength")}
+        res[key] = {
+            "series": len(rs),
+            "TE": pct("EchoTime"),
+            "TR": pct("RepetitionTime"),
+            "ETL": pct("EchoTrainLength"),
+        }
     return res
 
 
@@ -512,10 +524,13 @@ def stats(phantom: str | None = None) -> dict:
     res: dict = {"spiderT2Space": spider_tissue_stats(), "mendeleyAxialT2": mendeley_axial_stats()}
     res["spiderVendors"] = spider_vendor_contrasts()
     sag = [read_grey(p) for p, _ in real_sagittal()]
-    res["spiderSagittal"] = {"apProfile": coil_profile(sag, 1),
-                             "noiseOverP99": round(float(np.median([noise_fraction(i) for i in sag])), 4)}
+    res["spiderSagittal"] = {
+        "apProfile": coil_profile(sag, 1),
+        "noiseOverP99": round(float(np.median([noise_fraction(i) for i in sag])), 4),
+    }
     res["mendeleyAxialT2"]["noiseOverP99"] = round(
-        float(np.median([noise_fraction(read_grey(p)) for p, _ in real_axial("T2")])), 4)
+        float(np.median([noise_fraction(read_grey(p)) for p, _ in real_axial("T2")])), 4
+    )
     if phantom:
         for view in ("axial", "sagittal"):
             ims = [read_grey(p) for p, _ in phantom_slices(phantom, view)]

@@ -6,12 +6,12 @@ import json
 import os
 
 import matplotlib
+import numpy as np
+
+from training import metrics as M
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from training import metrics as M  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402 -- pyplot must come after matplotlib.use("Agg") (no display here)
 
 
 def write_json(obj, path: str) -> str:
@@ -38,7 +38,11 @@ def plot_curves(history: list[dict], out_dir: str, task: str) -> list[str]:
     if not history:
         return files
     ep = [h["epoch"] for h in history]
-    for key, title in (("loss", "Loss"), ("dice" if task == "segmentation" else "accuracy", "Dice" if task == "segmentation" else "Accuracy"), ("iou", "IoU")):
+    for key, title in (
+        ("loss", "Loss"),
+        ("dice" if task == "segmentation" else "accuracy", "Dice" if task == "segmentation" else "Accuracy"),
+        ("iou", "IoU"),
+    ):
         if task != "segmentation" and key == "iou":
             continue
         tr = [h.get(f"train_{key}") for h in history]
@@ -124,23 +128,37 @@ def _f(v, nd: int = 3) -> str:
 def cls_table(m: dict) -> str:
     classes = m["classes"]
     lines = ["| | " + " | ".join(classes) + " |", "| --- |" + " --- |" * len(classes)]
-    for key, title in (("sensitivity", "sensitivity (recall)"), ("specificity", "specificity"), ("precision", "precision"), ("f1", "F1"), ("roc_auc", "ROC AUC"), ("support", "support")):
+    for key, title in (
+        ("sensitivity", "sensitivity (recall)"),
+        ("specificity", "specificity"),
+        ("precision", "precision"),
+        ("f1", "F1"),
+        ("roc_auc", "ROC AUC"),
+        ("support", "support"),
+    ):
         vals = [m["per_class"][c][key] for c in classes]
         lines.append(f"| {title} | " + " | ".join(str(v) if key == "support" else _f(v) for v in vals) + " |")
     lines.append("")
     lines.append(
         f"accuracy {_f(m['accuracy'])}, balanced accuracy {_f(m['balanced_accuracy'])}, "
-        f"macro F1 {_f(m['macro']['f1'])}, weighted F1 {_f(m['weighted']['f1'])}, macro ROC AUC {_f(m['macro'].get('roc_auc'))}, n = {m['n']}"
+        f"macro F1 {_f(m['macro']['f1'])}, weighted F1 {_f(m['weighted']['f1'])}, macro ROC AUC "
+        f"{_f(m['macro'].get('roc_auc'))}, n = {m['n']}"
     )
     return "\n".join(lines)
 
 
 def seg_table(parts: dict) -> str:
-    lines = ["| | accuracy | dice | IoU | precision | recall | mean dice (per image) | images |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| | accuracy | dice | IoU | precision | recall | mean dice (per image) | images |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for name, m in parts.items():
         if not m:
             continue
-        lines.append(f"| {name} | {_f(m['accuracy'])} | {_f(m['dice'])} | {_f(m['iou'])} | {_f(m['precision'])} | {_f(m['recall'])} | {_f(m['mean_dice'])} | {m['n_images']} |")
+        lines.append(
+            f"| {name} | {_f(m['accuracy'])} | {_f(m['dice'])} | {_f(m['iou'])} | {_f(m['precision'])} | "
+            f"{_f(m['recall'])} | {_f(m['mean_dice'])} | {m['n_images']} |"
+        )
     return "\n".join(lines)
 
 

@@ -162,7 +162,7 @@ if [ "$step" = seg-cv ]; then
   # 10-fold cross-validation by patient of the shipped sag-seg-unet recipe (letterbox 384, 256 crops, smooth masks,
   # --augment-extra) on the SPIDER patients (+ the 80 phantom slices in every training part): fold k is test, fold k+1
   # validation, the rest training (training/splits.py fold_split; 25/3/3 patients as the shipped split); the ten folds
-  # train at once on the GPU machine, then scripts/seg-cv-dice.py scores every patient with the fold that held it out
+  # train at once on the GPU machine, then training/experiments/seg_cv_dice.py scores every patient with the fold that held it out
   data=${2:?DATA folder from seg-data}
   runs=${3:?RUNS folder}
   py=${PY:-python3}
@@ -189,7 +189,7 @@ EOF
       --batch-size 8 --workers "${SEG_WORKERS:-1}" --crop-size 256 --augment-extra >"$runs/fold-$i.log" 2>&1 || echo "FAILED fold $i" >>"$runs/fold-$i.log") &
   done
   wait
-  $py scripts/seg-cv-dice.py "$runs" "$data/spider" | tee "$runs/cv-dice.jsonl"
+  $py -m training.experiments.seg_cv_dice "$runs" "$data/spider" | tee "$runs/cv-dice.jsonl"
   exit 0
 fi
 

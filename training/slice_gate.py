@@ -125,7 +125,9 @@ class Exported(nn.Module):
 class Sample:
     """One slice: its image, the boxes to crop around, and its two labels (not_disc, t2)."""
 
-    def __init__(self, key: str, image: np.ndarray, boxes: list, not_disc: int, t2: int, source: str, meta: dict | None = None):
+    def __init__(
+        self, key: str, image: np.ndarray, boxes: list, not_disc: int, t2: int, source: str, meta: dict | None = None
+    ):
         self.key, self.image, self.boxes, self.not_disc, self.t2, self.source = key, image, boxes, not_disc, t2, source
         self.meta = meta or {}
 
@@ -161,8 +163,15 @@ def real_samples(seg, root: str = ANNOTATIONS, split: str = "train") -> list[Sam
         if not boxes:
             continue
         out.append(
-            Sample(row["file"], image, boxes, 0 if disc else 1, 1 if row["contrast"] == "T2" else 0, "mendeley-axial",
-                   {"cut": row["cut"], "contrast": row["contrast"], "predicted_box": pred is not None})
+            Sample(
+                row["file"],
+                image,
+                boxes,
+                0 if disc else 1,
+                1 if row["contrast"] == "T2" else 0,
+                "mendeley-axial",
+                {"cut": row["cut"], "contrast": row["contrast"], "predicted_box": pred is not None},
+            )
         )
     return out
 
@@ -219,8 +228,16 @@ def exact_inputs(samples: list[Sample], contexts=CONTEXTS) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
-def train(samples: list[Sample], seed: int = 0, epochs: int = 60, real_repeat: int = 4, phantom_per_epoch: int = 48,
-          width: int = 16, lr: float = 2e-3, contexts=CONTEXTS) -> GateNet:
+def train(
+    samples: list[Sample],
+    seed: int = 0,
+    epochs: int = 60,
+    real_repeat: int = 4,
+    phantom_per_epoch: int = 48,
+    width: int = 16,
+    lr: float = 2e-3,
+    contexts=CONTEXTS,
+) -> GateNet:
     """AdamW, batch 16; each epoch sees every real sample ``real_repeat`` times (augmented) and
     ``phantom_per_epoch`` phantom samples; the not_disc loss is weighted by the real disc : non-disc ratio."""
     rng = np.random.default_rng(seed)
@@ -245,7 +262,9 @@ def train(samples: list[Sample], seed: int = 0, epochs: int = 60, real_repeat: i
             y_cut = torch.tensor([samples[i].not_disc for i in bi], dtype=torch.float32)
             y_t2 = torch.tensor([samples[i].t2 for i in bi], dtype=torch.float32)
             o = net(x)
-            loss = F.binary_cross_entropy_with_logits(o[:, 0], y_cut, pos_weight=pw) + F.binary_cross_entropy_with_logits(o[:, 1], y_t2)
+            loss = F.binary_cross_entropy_with_logits(
+                o[:, 0], y_cut, pos_weight=pw
+            ) + F.binary_cross_entropy_with_logits(o[:, 1], y_t2)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -294,12 +313,22 @@ def auc(y, p) -> float | None:
 # ----------------------------------------------------------------------------------------------
 
 
-def export(net: GateNet, out: str, version: str, thresholds: dict, metrics: dict, training_data: list, contexts=CONTEXTS) -> str:
+def export(
+    net: GateNet, out: str, version: str, thresholds: dict, metrics: dict, training_data: list, contexts=CONTEXTS
+) -> str:
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "model.onnx")
     x = torch.zeros(1, len(contexts), SIZE, SIZE)
-    torch.onnx.export(Exported(net).eval(), x, path, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "n"}, "output": {0: "n"}}, opset_version=17, dynamo=False)
+    torch.onnx.export(
+        Exported(net).eval(),
+        x,
+        path,
+        input_names=["input"],
+        output_names=["output"],
+        dynamic_axes={"input": {0: "n"}, "output": {0: "n"}},
+        opset_version=17,
+        dynamo=False,
+    )
     sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
     card = {
         "card_version": 1,
@@ -313,20 +342,32 @@ def export(net: GateNet, out: str, version: str, thresholds: dict, metrics: dict
         "opset": 17,
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "input": {
-            "name": "input", "shape": [None, len(contexts), SIZE, SIZE], "layout": "NCHW", "dtype": "float32",
+            "name": "input",
+            "shape": [None, len(contexts), SIZE, SIZE],
+            "layout": "NCHW",
+            "dtype": "float32",
             "normalisation": "uint8 / 255 (range 0..1)",
-            "channels": ", ".join(f"{i}: the square window of {c / 10:g} x the disc box's side" for i, c in enumerate(contexts)),
+            "channels": ", ".join(
+                f"{i}: the square window of {c / 10:g} x the disc box's side" for i, c in enumerate(contexts)
+            ),
         },
         "output": {
-            "name": "output", "shape": [None, len(OUTPUTS)], "activation": "sigmoid", "classes": list(OUTPUTS),
-            "thresholds": thresholds, "threshold": None,
-            "meaning": "not_disc >= its threshold: the slice cuts a vertebral body or an endplate (its disc is dropped); "
-                       "t2 < its threshold: not T2-weighted (its evidence is out of distribution)",
+            "name": "output",
+            "shape": [None, len(OUTPUTS)],
+            "activation": "sigmoid",
+            "classes": list(OUTPUTS),
+            "thresholds": thresholds,
+            "threshold": None,
+            "meaning": "not_disc >= its threshold: the slice cuts a vertebral body or an endplate (its disc is "
+            "dropped); "
+            "t2 < its threshold: not T2-weighted (its evidence is out of distribution)",
         },
         "preprocessing": {
-            "box": "the axial classifier's disc box (largest component of the U-Net mask, + 10 %: preprocess.disc_bbox / imaging discBbox)",
+            "box": "the axial classifier's disc box (largest component of the U-Net mask, + 10 %: "
+            "preprocess.disc_bbox / imaging discBbox)",
             "contexts_tenths": list(contexts),
-            "window": "square of half-side (c * max(w, h) + 10) // 20 around ((X0 + X1) // 2, (Y0 + Y1) // 2), zero-padded outside the image",
+            "window": "square of half-side (c * max(w, h) + 10) // 20 around ((X0 + X1) // 2, (Y0 + Y1) // 2), "
+            "zero-padded outside the image",
             "resize": f"{SIZE}x{SIZE}, bilinear-half-pixel-integer (as the classifiers' resize)",
             "intensity": "each channel windowed to its own 0.5-99.5 percentiles (to_uint8), / 255",
         },
@@ -334,8 +375,11 @@ def export(net: GateNet, out: str, version: str, thresholds: dict, metrics: dict
         "metrics": metrics,
         "limitations": (
             "Learnt from 46 real axial slices (34 through a disc, 12 through a vertebral body or an endplate; project "
-            "annotations, one non-clinical reader)" + (" and synthetic phantom slices" if any(d.get("synthetic") for d in training_data) else " only") + ". T1 vs T2 only: other contrasts (STIR, "
-            "gradient echo, contrast-enhanced T1) were never seen. Thresholds from out-of-fold predictions on 46 slices. "
+            "annotations, one non-clinical reader)"
+            + (" and synthetic phantom slices" if any(d.get("synthetic") for d in training_data) else " only")
+            + ". T1 vs T2 only: other contrasts (STIR, "
+            "gradient echo, contrast-enhanced T1) were never seen. Thresholds from out-of-fold predictions on 46 "
+            "slices. "
             "Not for primary diagnosis."
         ),
     }
@@ -365,8 +409,14 @@ def prob_rows(samples: list[Sample], probs: np.ndarray, thresholds: dict | None 
     with ``thresholds`` also the decisions (``dropped``, ``t1_flag``) on the unrounded probabilities."""
     rows = []
     for s, (pc, pt) in zip(samples, probs):
-        row = {"key": s.key, "source": s.source, "cut": s.meta.get("cut", "disc"), "contrast": s.meta.get("contrast", "T2"),
-               "p_not_disc": round(float(pc), 4), "p_t2": round(float(pt), 4)}
+        row = {
+            "key": s.key,
+            "source": s.source,
+            "cut": s.meta.get("cut", "disc"),
+            "contrast": s.meta.get("contrast", "T2"),
+            "p_not_disc": round(float(pc), 4),
+            "p_t2": round(float(pt), 4),
+        }
         if thresholds is not None:
             row.update(dropped=bool(pc >= thresholds["not_disc"]), t1_flag=bool(pt < thresholds["t2"]))
         rows.append(row)
@@ -385,18 +435,26 @@ def summarise(rows: list[dict]) -> dict:
         "non_disc_slices_dropped": rate(non, "dropped"),
         "t1_disc_flagged": rate([r for r in disc if r["contrast"] == "T1"], "t1_flag"),
         "t2_disc_flagged": rate([r for r in disc if r["contrast"] == "T2"], "t1_flag"),
-        "clean_t2_disc_kept_unflagged": {"n": sum(1 for r in disc if r["contrast"] == "T2"),
-                                         "k": sum(1 for r in disc if r["contrast"] == "T2" and not r["dropped"] and not r["t1_flag"])},
+        "clean_t2_disc_kept_unflagged": {
+            "n": sum(1 for r in disc if r["contrast"] == "T2"),
+            "k": sum(1 for r in disc if r["contrast"] == "T2" and not r["dropped"] and not r["t1_flag"]),
+        },
     }
 
 
 def oof_metrics(rows: list[dict], thresholds: dict, repeats: int) -> dict:
     y_cut = np.array([0 if r["cut"] == "disc" else 1 for r in rows])
     y_t2 = np.array([1 if r["contrast"] == "T2" else 0 for r in rows])
-    rows = [{**r, "dropped": r["p_not_disc"] >= thresholds["not_disc"], "t1_flag": r["p_t2"] < thresholds["t2"]} for r in rows]
+    rows = [
+        {**r, "dropped": r["p_not_disc"] >= thresholds["not_disc"], "t1_flag": r["p_t2"] < thresholds["t2"]}
+        for r in rows
+    ]
     return {
-        "slices": len(rows), "folds": 5, "repeats": repeats,
-        "not_disc_auc": auc(y_cut, [r["p_not_disc"] for r in rows]), "t2_auc": auc(y_t2, [r["p_t2"] for r in rows]),
+        "slices": len(rows),
+        "folds": 5,
+        "repeats": repeats,
+        "not_disc_auc": auc(y_cut, [r["p_not_disc"] for r in rows]),
+        "t2_auc": auc(y_t2, [r["p_t2"] for r in rows]),
         **summarise(rows),
     }
 
@@ -414,7 +472,10 @@ def rethreshold(model_dir: str, max_disc_loss: float) -> int:
         card = json.load(f)
     repeats = card.get("metrics", {}).get("out_of_fold_real_train", {}).get("repeats", 2)
     card["output"]["thresholds"] = th
-    card.setdefault("metrics", {})["out_of_fold_real_train"] = {**oof_metrics(rows, th, repeats), "max_disc_loss": max_disc_loss}
+    card.setdefault("metrics", {})["out_of_fold_real_train"] = {
+        **oof_metrics(rows, th, repeats),
+        "max_disc_loss": max_disc_loss,
+    }
     with open(card_path, "w") as f:
         json.dump(card, f, indent=2)
         f.write("\n")
@@ -437,8 +498,16 @@ def main(argv=None) -> int:
     f.add_argument("--contexts", default=",".join(str(c) for c in CONTEXTS))
     f.add_argument("--repeats", type=int, default=2)
     f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--max-disc-loss", type=float, default=0.03, help="the share of real disc slices the not_disc threshold may drop out of fold")
-    t = sub.add_parser("threshold", help="re-pick the not_disc threshold of a fitted gate from its out-of-fold.json (rewrites the card)")
+    f.add_argument(
+        "--max-disc-loss",
+        type=float,
+        default=0.03,
+        help="the share of real disc slices the not_disc threshold may drop out of fold",
+    )
+    t = sub.add_parser(
+        "threshold",
+        help="re-pick the not_disc threshold of a fitted gate from its out-of-fold.json (rewrites the card)",
+    )
     t.add_argument("--model", required=True)
     t.add_argument("--max-disc-loss", type=float, default=0.03)
     s = sub.add_parser("score", help="a shipped gate on the real test split (or train) and on phantom slices")
@@ -459,18 +528,42 @@ def main(argv=None) -> int:
         t0 = time.time()
         real = real_samples(seg, split="train")
         phantom = phantom_samples(a.phantom, a.phantom_limit, a.seed) if a.phantom else []
-        print(f"real train slices {len(real)} (non-disc {sum(s.not_disc for s in real)}, T2 {sum(s.t2 for s in real)}); phantom {len(phantom)}", flush=True)
+        print(
+            f"real train slices {len(real)} (non-disc {sum(s.not_disc for s in real)}, T2 {sum(s.t2 for s in real)}); "
+            f"phantom {len(phantom)}",
+            flush=True,
+        )
         oof = out_of_fold(real, phantom, repeats=a.repeats, epochs=a.epochs, contexts=contexts)
         y_cut = np.array([s.not_disc for s in real])
         thresholds = {"not_disc": pick_threshold(y_cut, oof[:, 0], a.max_disc_loss), "t2": 0.5}
         oof_rows = prob_rows(real, oof)
-        metrics = {"out_of_fold_real_train": {**oof_metrics(oof_rows, thresholds, a.repeats), "max_disc_loss": a.max_disc_loss}}
+        metrics = {
+            "out_of_fold_real_train": {**oof_metrics(oof_rows, thresholds, a.repeats), "max_disc_loss": a.max_disc_loss}
+        }
         print(json.dumps(metrics), flush=True)
         net = train(real + phantom, seed=a.seed, epochs=a.epochs, contexts=contexts)
         training_data = [
-            {"source": "mendeley-axial", "split": "train", "slices": len(real), "licence": "CC BY 4.0",
-             "citation": "S. Sudirman et al., Lumbar Spine MRI Dataset, Mendeley Data, doi 10.17632/k57fr854j2.2; cut and contrast labels and disc masks: lumbar-ai project annotations (one non-clinical reader), not a radiologist's"},
-        ] + ([{"source": "phantom", "synthetic": True, "slices": len(phantom), "folder": os.path.basename(os.path.normpath(a.phantom))}] if phantom else [])
+            {
+                "source": "mendeley-axial",
+                "split": "train",
+                "slices": len(real),
+                "licence": "CC BY 4.0",
+                "citation": "S. Sudirman et al., Lumbar Spine MRI Dataset, Mendeley Data, doi 10.17632/k57fr854j2.2; "
+                "cut and contrast labels and disc masks: lumbar-ai project annotations (one non-clinical "
+                "reader), not a radiologist's",
+            },
+        ] + (
+            [
+                {
+                    "source": "phantom",
+                    "synthetic": True,
+                    "slices": len(phantom),
+                    "folder": os.path.basename(os.path.normpath(a.phantom)),
+                }
+            ]
+            if phantom
+            else []
+        )
         export(net, a.out, a.version, thresholds, metrics, training_data, contexts)
         with open(os.path.join(a.out, "out-of-fold.json"), "w") as fh:
             json.dump({"thresholds": thresholds, "rows": oof_rows}, fh, indent=1)
@@ -483,7 +576,11 @@ def main(argv=None) -> int:
     out = {"model": f"{card['name']} {card['version']}", "part": a.part, **summarise(res["rows"])}
     if a.phantom:
         ph = score(a.model, phantom_samples(a.phantom), contexts)
-        out["phantom"] = {"slices": len(ph["rows"]), "dropped": sum(r["dropped"] for r in ph["rows"]), "t1_flag": sum(r["t1_flag"] for r in ph["rows"])}
+        out["phantom"] = {
+            "slices": len(ph["rows"]),
+            "dropped": sum(r["dropped"] for r in ph["rows"]),
+            "t1_flag": sum(r["t1_flag"] for r in ph["rows"]),
+        }
     print(json.dumps(out))
     if a.out:
         with open(a.out, "w") as fh:

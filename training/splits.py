@@ -85,7 +85,13 @@ def split_patients(
 def kfold_patients(patients: Iterable[str], k: int = 10, seed: int = 0, strata: dict[str, str] | None = None) -> dict:
     order = [p for g in _groups(patients, strata, seed) for p in g]
     folds = [sorted(order[i::k]) for i in range(k)]
-    return {"version": SPLIT_VERSION, "method": f"{k}-fold-by-patient", "seed": seed, "stratified": bool(strata), "folds": folds}
+    return {
+        "version": SPLIT_VERSION,
+        "method": f"{k}-fold-by-patient",
+        "seed": seed,
+        "stratified": bool(strata),
+        "folds": folds,
+    }
 
 
 def fold_split(cv: dict, fold: int) -> dict:

@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: `import training`
 
-from training import preprocess as P  # noqa: E402
-from training import slice_gate as G  # noqa: E402
+from training import preprocess as P  # noqa: E402 -- after the sys.path entry for the repository root
+from training import slice_gate as G  # noqa: E402 -- after the sys.path entry for the repository root
 
 
 def main() -> None:

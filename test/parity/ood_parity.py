@@ -4,7 +4,7 @@ Usage: training/.venv/bin/python test/parity/ood_parity.py DIR OOD_JSON
 
 Reads DIR/manifest.json ({"cases": [{"id", "rows", "cols"}]}) and, per case, DIR/in/<id>.image.bin and
 DIR/in/<id>.mask.bin (uint8, rows x cols, written by the TypeScript test); crops the axial disc before CLAHE
-(training/preprocess.py crop_disc use_clahe=False), takes training/ood.py's feature image (small) and score.
+(training/preprocess/ crop_disc use_clahe=False), takes training/ood.py's feature image (small) and score.
 Writes DIR/py/<id>.small.bin (uint8 size x size) and DIR/py/scores.json ({id: score}). Nothing else.
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: `import training`
 
-from training import ood as O  # noqa: E402
-from training import preprocess as P  # noqa: E402
+from training import ood as O  # noqa: E402 -- after the sys.path entry for the repository root
+from training import preprocess as P  # noqa: E402 -- after the sys.path entry for the repository root
 
 
 def main() -> None:

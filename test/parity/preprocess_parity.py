@@ -3,7 +3,7 @@
 Usage: training/.venv/bin/python test/parity/preprocess_parity.py DIR
 
 Reads DIR/manifest.json and the raw inputs it names (written by the TypeScript test), runs
-training/preprocess.py on them, and writes DIR/py/<case>.<stage>.bin (raw C-order bytes) and
+training/preprocess/ on them, and writes DIR/py/<case>.<stage>.bin (raw C-order bytes) and
 DIR/py/results.json (small values: windows, boxes, components, geometry). Nothing else.
 """
 
@@ -14,13 +14,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: `import training`
 
-import cv2  # noqa: E402
-
-from training import preprocess as P  # noqa: E402
+from training import preprocess as P  # noqa: E402 -- after the sys.path entry for the repository root
 
 DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "int16": np.int16, "float64": np.float64}
 
@@ -32,7 +31,10 @@ def load(root: Path, entry: dict) -> np.ndarray:
 
 def run_case(root: Path, out: Path, case: dict) -> dict:
     cid, kind = case["id"], case["kind"]
-    save = lambda stage, a: np.ascontiguousarray(a).tofile(out / f"{cid}.{stage}.bin")  # noqa: E731
+
+    def save(stage, a):
+        np.ascontiguousarray(a).tofile(out / f"{cid}.{stage}.bin")
+
     res: dict = {}
     if kind == "window":
         v = load(root, case["input"])
@@ -48,7 +50,9 @@ def run_case(root: Path, out: Path, case: dict) -> dict:
             if box is None:
                 continue
             x0, y0, x1, y1 = box
-            resized = P.resize_bilinear_u8(np.ascontiguousarray(img[y0 : y1 + 1, x0 : x1 + 1]), P.CROP_SIZE, P.CROP_SIZE)
+            resized = P.resize_bilinear_u8(
+                np.ascontiguousarray(img[y0 : y1 + 1, x0 : x1 + 1]), P.CROP_SIZE, P.CROP_SIZE
+            )
             save(f"{view}.resized", resized)
             save(f"{view}.clahe_cv2", P.clahe(resized))
             save(f"{view}.clahe_ref", P.clahe_reference(resized))

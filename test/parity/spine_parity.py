@@ -23,16 +23,25 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: `import training`
 
-from training import preprocess as P  # noqa: E402
-from training.grading import CHANNELS, CROP, crop_box, crop_padded, grading_input  # noqa: E402
-from training.grading_discs import spine_discs  # noqa: E402
-from training.inference import Runner  # noqa: E402
+from training import preprocess as P  # noqa: E402 -- after the sys.path entry for the repository root
+from training.grading import CHANNELS, CROP, crop_box, crop_padded, grading_input  # noqa: E402 -- after the sys.path entry for the repository root
+from training.grading_discs import spine_discs  # noqa: E402 -- after the sys.path entry for the repository root
+from training.inference import Runner  # noqa: E402 -- after the sys.path entry for the repository root
 
 
 def disc_dict(d) -> dict:
     return {
-        "label": d.label, "area": d.area, "x0": d.x0, "y0": d.y0, "x1": d.x1, "y1": d.y1,
-        "cx": d.cx, "cy": d.cy, "major": d.major, "minor": d.minor, "tilt": d.tilt,
+        "label": d.label,
+        "area": d.area,
+        "x0": d.x0,
+        "y0": d.y0,
+        "x1": d.x1,
+        "y1": d.y1,
+        "cx": d.cx,
+        "cy": d.cy,
+        "major": d.major,
+        "minor": d.minor,
+        "tilt": d.tilt,
     }
 
 

@@ -56,14 +56,20 @@ def credits_for(root: str) -> dict:
     if layout == "spider":
         return {"name": "SPIDER", "kind": "real", "licence": spider.LICENCE, "citation": spider.CITATION}
     if layout == "mendeley":
-        return {"name": "Mendeley Lumbar Spine MRI Dataset", "kind": "real", "licence": "CC BY 4.0", "citation": mendeley.CITATION}
+        return {
+            "name": "Mendeley Lumbar Spine MRI Dataset",
+            "kind": "real",
+            "licence": "CC BY 4.0",
+            "citation": mendeley.CITATION,
+        }
     if layout == "annotated":
         return {
             "name": "Mendeley Lumbar Spine MRI Dataset, axial slices with lumbar-ai project disc masks",
             "kind": "real",
             "licence": annotated.LICENCE,
             "citation": annotated.CITATION,
-            "annotations": "lumbar-ai project annotations (one non-clinical reader, semi-automatic tool), not a radiologist's",
+            "annotations": "lumbar-ai project annotations (one non-clinical reader, semi-automatic tool), not a "
+            "radiologist's",
             "split": "labels.csv: train slices for training and validation, test slices held out",
         }
     info = phantom.dataset_info(root)

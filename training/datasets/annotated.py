@@ -16,7 +16,7 @@ known). Slices without a disc (``cut`` endplate / body / none) are negatives: th
 The data set fixes its own split: ``labels.csv``'s ``test`` slices always go to the test part (never to
 training or validation), and the ``train`` slices go to training except :data:`VAL_SLICES` of them, a
 seeded choice stratified by disc / no disc and contrast, that form the validation part
-(:func:`assign_parts`; ``engine.make_split`` applies it and writes it into the run's ``split.json``).
+(:func:`assign_parts`; ``training.prepare.make_split`` applies it and writes it into the run's ``split.json``).
 
 Images: Sudirman et al., Lumbar Spine MRI Dataset, Mendeley Data, doi 10.17632/k57fr854j2.2, CC BY 4.0. The
 masks are lumbar-ai project annotations (one non-clinical reader), not a radiologist's.
@@ -37,7 +37,8 @@ SOURCE = "mendeley-axial"
 LICENCE = "CC BY 4.0"
 CITATION = (
     'Images: S. Sudirman et al., "Lumbar Spine MRI Dataset", Mendeley Data, V2, doi 10.17632/k57fr854j2.2, CC BY 4.0; '
-    "disc masks: lumbar-ai project annotations (annotations/mendeley-axial, one non-clinical reader, not a radiologist's), CC BY 4.0"
+    "disc masks: lumbar-ai project annotations (annotations/mendeley-axial, one non-clinical reader, not a "
+    "radiologist's), CC BY 4.0"
 )
 ENV_DIRS = ("LUMBAR_MENDELEY_AXIAL_DIR", "MENDELEY_AXIAL_DIR")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -99,7 +100,9 @@ def load(root: str, task: str, view: str = "axial") -> list[AnnotatedRecord]:
             raise ValueError(f"{root}/labels.csv: {name}: split {row['split']!r} is neither train nor test")
         image_path = os.path.join(images, name)
         if not os.path.isfile(image_path):
-            raise FileNotFoundError(f"{image_path} (annotated slice {name}; set LUMBAR_MENDELEY_AXIAL_DIR to the image folder)")
+            raise FileNotFoundError(
+                f"{image_path} (annotated slice {name}; set LUMBAR_MENDELEY_AXIAL_DIR to the image folder)"
+            )
         out.append(
             AnnotatedRecord(
                 sample_id=f"{SOURCE}:{stem}",
@@ -123,8 +126,8 @@ def load(root: str, task: str, view: str = "axial") -> list[AnnotatedRecord]:
 
 def assign_parts(records: list[Record], seed: int = 0, n_val: int = VAL_SLICES) -> dict[str, str]:
     """Patient id -> part for this data set's records: ``test`` slices -> 'test'; of the ``train`` slices,
-    ``n_val`` (at most a quarter of them) -> 'val' (seeded, apportioned over the strata disc / no disc x contrast by largest remainder),
-    the rest -> 'train'."""
+    ``n_val`` (at most a quarter of them) -> 'val' (seeded, apportioned over the strata disc / no disc x contrast by
+    largest remainder), the rest -> 'train'."""
     parts: dict[str, str] = {}
     strata: dict[tuple, list[str]] = {}
     for r in records:
@@ -151,4 +154,14 @@ def assign_parts(records: list[Record], seed: int = 0, n_val: int = VAL_SLICES) 
     return parts
 
 
-__all__ = ["AnnotatedRecord", "CITATION", "SOURCE", "VAL_SLICES", "assign_parts", "image_dir", "is_annotated", "load", "read_labels"]
+__all__ = [
+    "AnnotatedRecord",
+    "CITATION",
+    "SOURCE",
+    "VAL_SLICES",
+    "assign_parts",
+    "image_dir",
+    "is_annotated",
+    "load",
+    "read_labels",
+]

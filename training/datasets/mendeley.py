@@ -30,9 +30,7 @@ import numpy as np
 from training.datasets.common import Record
 
 SOURCE = "mendeley"
-CITATION = (
-    'S. Sudirman et al., "Lumbar Spine MRI Dataset", Mendeley Data, V2, doi 10.17632/k57fr854j2.2, CC BY 4.0'
-)
+CITATION = 'S. Sudirman et al., "Lumbar Spine MRI Dataset", Mendeley Data, V2, doi 10.17632/k57fr854j2.2, CC BY 4.0'
 DISC_LEVEL_VALUE = {3: 4, 4: 5, 5: 6}  # D3 -> L3-L4, D4 -> L4-L5, D5 -> L5-S1
 LABEL_RE = re.compile(r"^L\d+_(?P<patient>.+)_D(?P<disc>[345])\.png$", re.IGNORECASE)
 MASK_VALUES = {"disc": 50, "posterior_element": 100, "thecal_sac": 150, "aap": 200, "background": 250}

@@ -23,9 +23,7 @@ LICENCE = "CC BY 4.0"
 
 
 def is_spider(root: str) -> bool:
-    return any(
-        os.path.exists(os.path.join(root, p)) for p in ("t2_space", "sagittal_t2", "radiological_gradings.csv")
-    )
+    return any(os.path.exists(os.path.join(root, p)) for p in ("t2_space", "sagittal_t2", "radiological_gradings.csv"))
 
 
 def patient_of(filename: str) -> str:

@@ -21,16 +21,30 @@ CLASSIFIERS = ("discnet", "lenet", "alexnet", "vgg16", "nin", "googlenet", "dens
 TRANSFER = ("vgg16-tl", "vgg19-tl", "densenet121-tl")
 SEGMENTERS = ("unet",)
 DISPLAY = {
-    "discnet": "DiscNet", "lenet": "LeNet", "alexnet": "AlexNet", "vgg16": "VGG16", "nin": "NiN",
-    "googlenet": "GoogLeNet", "densenet121": "DenseNet121", "resnet50": "ResNet50", "unet": "U-Net",
-    "vgg16-tl": "VGG16 (transfer)", "vgg19-tl": "VGG19 (transfer)", "densenet121-tl": "DenseNet121 (transfer)",
+    "discnet": "DiscNet",
+    "lenet": "LeNet",
+    "alexnet": "AlexNet",
+    "vgg16": "VGG16",
+    "nin": "NiN",
+    "googlenet": "GoogLeNet",
+    "densenet121": "DenseNet121",
+    "resnet50": "ResNet50",
+    "unet": "U-Net",
+    "vgg16-tl": "VGG16 (transfer)",
+    "vgg19-tl": "VGG19 (transfer)",
+    "densenet121-tl": "DenseNet121 (transfer)",
     "vgg19": "VGG19",
 }
 
 
 def build_model(arch: str, num_classes: int = 3, in_channels: int = 3, input_size: int = 64, **kw) -> nn.Module:
     if arch == "unet":
-        return UNet(in_channels=in_channels, out_channels=num_classes, filters=tuple(kw.get("filters") or PAPER_FILTERS), dropout=kw.get("dropout", 0.1))
+        return UNet(
+            in_channels=in_channels,
+            out_channels=num_classes,
+            filters=tuple(kw.get("filters") or PAPER_FILTERS),
+            dropout=kw.get("dropout", 0.1),
+        )
     if arch == "discnet":
         extra = {k: kw[k] for k in ("dropout", "filters") if kw.get(k) is not None}
         if "filters" in extra:
@@ -38,7 +52,16 @@ def build_model(arch: str, num_classes: int = 3, in_channels: int = 3, input_siz
         return DiscNet(num_classes, in_channels, input_size, **extra)
     if arch in TRANSFER:
         return TransferNet(arch[:-3], num_classes, in_channels, input_size, weights=kw.get("weights"))
-    simple = {"lenet": LeNet, "alexnet": AlexNet, "nin": NiN, "googlenet": GoogLeNet, "densenet121": DenseNet121, "resnet50": ResNet50, "vgg16": vgg16, "vgg19": vgg19}
+    simple = {
+        "lenet": LeNet,
+        "alexnet": AlexNet,
+        "nin": NiN,
+        "googlenet": GoogLeNet,
+        "densenet121": DenseNet121,
+        "resnet50": ResNet50,
+        "vgg16": vgg16,
+        "vgg19": vgg19,
+    }
     if arch in simple:
         return simple[arch](num_classes=num_classes, in_channels=in_channels, input_size=input_size)
     raise ValueError(f"unknown architecture {arch!r}")
@@ -56,4 +79,14 @@ def count_params(model: nn.Module) -> dict:
     return {"total": trainable + frozen + stats, "trainable": trainable, "non_trainable": frozen + stats}
 
 
-__all__ = ["CLASSIFIERS", "TRANSFER", "SEGMENTERS", "DISPLAY", "build_model", "count_params", "DiscNet", "UNet", "TransferNet"]
+__all__ = [
+    "CLASSIFIERS",
+    "TRANSFER",
+    "SEGMENTERS",
+    "DISPLAY",
+    "build_model",
+    "count_params",
+    "DiscNet",
+    "UNet",
+    "TransferNet",
+]

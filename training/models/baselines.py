@@ -24,12 +24,21 @@ class LeNet(nn.Module):
     def __init__(self, num_classes: int = 3, in_channels: int = 3, input_size: int = 64):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, 6, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
         )
         n = _flat_size(self.features, in_channels, input_size)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(n, 120), nn.ReLU(inplace=True), nn.Linear(120, 84), nn.ReLU(inplace=True), nn.Linear(84, num_classes)
+            nn.Flatten(),
+            nn.Linear(n, 120),
+            nn.ReLU(inplace=True),
+            nn.Linear(120, 84),
+            nn.ReLU(inplace=True),
+            nn.Linear(84, num_classes),
         )
 
     def forward(self, x):
@@ -43,16 +52,30 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes: int = 3, in_channels: int = 3, input_size: int = 64):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 96, 11, stride=2, padding=5), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-            nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-            nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.Conv2d(in_channels, 96, 11, stride=2, padding=5),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(96, 256, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(256, 384, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 384, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
         )
         n = _flat_size(self.features, in_channels, input_size)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(0.5), nn.Linear(n, 4096), nn.ReLU(inplace=True),
-            nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, num_classes),
+            nn.Flatten(),
+            nn.Dropout(0.5),
+            nn.Linear(n, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, num_classes),
         )
 
     def forward(self, x):
@@ -61,9 +84,12 @@ class AlexNet(nn.Module):
 
 def _nin_block(cin: int, cout: int, k: int, s: int, p: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, k, s, p), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 1), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 1), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, k, s, p),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 1),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -74,12 +100,16 @@ class NiN(nn.Module):
     def __init__(self, num_classes: int = 3, in_channels: int = 3, input_size: int = 64):
         super().__init__()
         self.net = nn.Sequential(
-            _nin_block(in_channels, 96, 11, 2, 5), nn.MaxPool2d(3, 2),
-            _nin_block(96, 256, 5, 1, 2), nn.MaxPool2d(3, 2),
-            _nin_block(256, 384, 3, 1, 1), nn.MaxPool2d(3, 2),
+            _nin_block(in_channels, 96, 11, 2, 5),
+            nn.MaxPool2d(3, 2),
+            _nin_block(96, 256, 5, 1, 2),
+            nn.MaxPool2d(3, 2),
+            _nin_block(256, 384, 3, 1, 1),
+            nn.MaxPool2d(3, 2),
             nn.Dropout(0.5),
             _nin_block(384, num_classes, 3, 1, 1),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
 
     def forward(self, x):
@@ -91,8 +121,18 @@ class Inception(nn.Module):
         super().__init__()
         r = nn.ReLU(inplace=True)
         self.b1 = nn.Sequential(nn.Conv2d(cin, c1, 1), r)
-        self.b2 = nn.Sequential(nn.Conv2d(cin, c2[0], 1), nn.ReLU(inplace=True), nn.Conv2d(c2[0], c2[1], 3, padding=1), nn.ReLU(inplace=True))
-        self.b3 = nn.Sequential(nn.Conv2d(cin, c3[0], 1), nn.ReLU(inplace=True), nn.Conv2d(c3[0], c3[1], 5, padding=2), nn.ReLU(inplace=True))
+        self.b2 = nn.Sequential(
+            nn.Conv2d(cin, c2[0], 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c2[0], c2[1], 3, padding=1),
+            nn.ReLU(inplace=True),
+        )
+        self.b3 = nn.Sequential(
+            nn.Conv2d(cin, c3[0], 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c3[0], c3[1], 5, padding=2),
+            nn.ReLU(inplace=True),
+        )
         self.b4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(cin, c4, 1), nn.ReLU(inplace=True))
 
     def forward(self, x):
@@ -107,14 +147,29 @@ class GoogLeNet(nn.Module):
     def __init__(self, num_classes: int = 3, in_channels: int = 3, input_size: int = 64):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, 64, 7, 2, 3), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1),
-            nn.Conv2d(64, 64, 1), nn.ReLU(inplace=True), nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1),
-            Inception(192, 64, (96, 128), (16, 32), 32), Inception(256, 128, (128, 192), (32, 96), 64), nn.MaxPool2d(3, 2, 1),
-            Inception(480, 192, (96, 208), (16, 48), 64), Inception(512, 160, (112, 224), (24, 64), 64),
-            Inception(512, 128, (128, 256), (24, 64), 64), Inception(512, 112, (144, 288), (32, 64), 64),
-            Inception(528, 256, (160, 320), (32, 128), 128), nn.MaxPool2d(3, 2, 1),
-            Inception(832, 256, (160, 320), (32, 128), 128), Inception(832, 384, (192, 384), (48, 128), 128),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.4), nn.Linear(1024, num_classes),
+            nn.Conv2d(in_channels, 64, 7, 2, 3),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, 1),
+            nn.Conv2d(64, 64, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(64, 192, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, 1),
+            Inception(192, 64, (96, 128), (16, 32), 32),
+            Inception(256, 128, (128, 192), (32, 96), 64),
+            nn.MaxPool2d(3, 2, 1),
+            Inception(480, 192, (96, 208), (16, 48), 64),
+            Inception(512, 160, (112, 224), (24, 64), 64),
+            Inception(512, 128, (128, 256), (24, 64), 64),
+            Inception(512, 112, (144, 288), (32, 64), 64),
+            Inception(528, 256, (160, 320), (32, 128), 128),
+            nn.MaxPool2d(3, 2, 1),
+            Inception(832, 256, (160, 320), (32, 128), 128),
+            Inception(832, 384, (192, 384), (48, 128), 128),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(0.4),
+            nn.Linear(1024, num_classes),
         )
 
     def forward(self, x):

@@ -54,7 +54,16 @@ class _Transition(nn.Sequential):
 class DenseNet121(nn.Module):
     feature_channels = 1024
 
-    def __init__(self, num_classes: int = 3, in_channels: int = 3, input_size: int = 64, growth: int = 32, blocks=(6, 12, 24, 16), init_features: int = 64, bn_size: int = 4):
+    def __init__(
+        self,
+        num_classes: int = 3,
+        in_channels: int = 3,
+        input_size: int = 64,
+        growth: int = 32,
+        blocks=(6, 12, 24, 16),
+        init_features: int = 64,
+        bn_size: int = 4,
+    ):
         super().__init__()
         feats = OrderedDict(
             conv0=nn.Conv2d(in_channels, init_features, 7, 2, 3, bias=False),
@@ -83,7 +92,9 @@ class DenseNet121(nn.Module):
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$")
+_OLD_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
 
 
 def rename_old_keys(state: dict) -> dict:

@@ -35,7 +35,14 @@ def _glorot(module: nn.Module) -> None:
 
 
 class DiscNet(nn.Module):
-    def __init__(self, num_classes: int = 3, in_channels: int = 3, input_size: int = 64, dropout: float = 0.4, filters: tuple[int, int, int] = (16, 32, 64)):
+    def __init__(
+        self,
+        num_classes: int = 3,
+        in_channels: int = 3,
+        input_size: int = 64,
+        dropout: float = 0.4,
+        filters: tuple[int, int, int] = (16, 32, 64),
+    ):
         super().__init__()
         f1, f2, f3 = filters
         self.features = nn.Sequential(

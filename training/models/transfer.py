@@ -40,18 +40,29 @@ def load_imagenet_features(backbone: nn.Module, path: str) -> int:
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     state = rename_old_keys(state)
-    feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+    feats = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
     if not feats:
         raise ValueError(f"{path}: no 'features.*' tensors (expected a torchvision-style state_dict)")
     missing, unexpected = backbone.features.load_state_dict(feats, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:
-        raise ValueError(f"{path}: state_dict does not match the backbone (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise ValueError(
+            f"{path}: state_dict does not match the backbone (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     return len(feats)
 
 
 class TransferNet(nn.Module):
-    def __init__(self, backbone: str = "vgg16", num_classes: int = 3, in_channels: int = 3, input_size: int = 64, weights: str | None = None, hidden: int = 256, dropout: float = 0.5):
+    def __init__(
+        self,
+        backbone: str = "vgg16",
+        num_classes: int = 3,
+        in_channels: int = 3,
+        input_size: int = 64,
+        weights: str | None = None,
+        hidden: int = 256,
+        dropout: float = 0.5,
+    ):
         super().__init__()
         if in_channels != 3:
             raise ValueError("ImageNet backbones take 3 channels")
@@ -64,7 +75,9 @@ class TransferNet(nn.Module):
         channels = base.feature_channels
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-        self.head = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+        self.head = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, num_classes)
+        )
 
     def freeze_backbone(self, frozen: bool = True) -> None:
         for p in self.features.parameters():

@@ -34,7 +34,13 @@ def _block(cin: int, cout: int, dropout: float) -> nn.Sequential:
 
 
 class UNet(nn.Module):
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, filters: tuple[int, ...] = PAPER_FILTERS, dropout: float = 0.1):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        filters: tuple[int, ...] = PAPER_FILTERS,
+        dropout: float = 0.1,
+    ):
         super().__init__()
         filters = tuple(int(f) for f in filters)
         self.filters = filters

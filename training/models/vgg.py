@@ -32,8 +32,12 @@ class VGG(nn.Module):
         self.features = make_features(CFG[depth], in_channels)
         side = input_size // 32
         self.classifier = nn.Sequential(
-            nn.Linear(512 * side * side, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
-            nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
+            nn.Linear(512 * side * side, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
             nn.Linear(4096, num_classes),
         )
         for m in self.modules():

@@ -7,7 +7,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from training.tests import fakedata  # noqa: E402
+from training.tests import fakedata  # noqa: E402 -- after the sys.path entry for the repository root
 
 SPIDER_REAL = os.environ.get("SPIDER_DIR", os.path.join(ROOT, "..", "shared", "data", "spider"))
 

@@ -70,7 +70,22 @@ def make_phantom(root: str, n_patients: int = 10, per_view: int = 2, size: int =
             img, mask = sagittal_image(rng, size, size)
             cv2.imwrite(os.path.join(root, "images", name + ".png"), img)
             cv2.imwrite(os.path.join(root, "masks", name + ".png"), mask)
-            samples.append([name, pid, f"1.2.{p}", "sagittal", "T2", s, f"images/{name}.png", f"masks/{name}.png", size, size, 1.0, ""])
+            samples.append(
+                [
+                    name,
+                    pid,
+                    f"1.2.{p}",
+                    "sagittal",
+                    "T2",
+                    s,
+                    f"images/{name}.png",
+                    f"masks/{name}.png",
+                    size,
+                    size,
+                    1.0,
+                    "",
+                ]
+            )
             for v in np.unique(mask[mask > 0]):
                 labels.append([name, pid, "sagittal", levels[v - 1], int(v), level_cls[levels[v - 1]]])
         for s in range(per_view):
@@ -80,11 +95,28 @@ def make_phantom(root: str, n_patients: int = 10, per_view: int = 2, size: int =
             img, mask = axial_image(rng, cls, levels.index(level) + 1, size, size)
             cv2.imwrite(os.path.join(root, "images", name + ".png"), img)
             cv2.imwrite(os.path.join(root, "masks", name + ".png"), mask)
-            samples.append([name, pid, f"1.2.{p}", "axial", "T2ax", s, f"images/{name}.png", f"masks/{name}.png", size, size, 1.0, level])
+            samples.append(
+                [
+                    name,
+                    pid,
+                    f"1.2.{p}",
+                    "axial",
+                    "T2ax",
+                    s,
+                    f"images/{name}.png",
+                    f"masks/{name}.png",
+                    size,
+                    size,
+                    1.0,
+                    level,
+                ]
+            )
             labels.append([name, pid, "axial", level, levels.index(level) + 1, cls])
     with open(os.path.join(root, "samples.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow("sample,patient_id,study_uid,view,series,slice_index,image,mask,rows,cols,pixel_spacing_mm,level".split(","))
+        w.writerow(
+            "sample,patient_id,study_uid,view,series,slice_index,image,mask,rows,cols,pixel_spacing_mm,level".split(",")
+        )
         w.writerows(samples)
     with open(os.path.join(root, "labels.csv"), "w", newline="") as f:
         w = csv.writer(f)
@@ -123,7 +155,20 @@ def make_spider(root: str, n_patients: int = 8, slices: int = 2, seed: int = 1) 
             rows.append([p, ivd, 0, 0, 0, 0, hern, 0, 1, 3])
     with open(os.path.join(root, "radiological_gradings.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["Patient", "IVD label", "Modic", "UP endplate", "LOW endplate", "Spondylolisthesis", "Disc herniation", "Disc narrowing", "Disc bulging", "Pfirrman grade"])
+        w.writerow(
+            [
+                "Patient",
+                "IVD label",
+                "Modic",
+                "UP endplate",
+                "LOW endplate",
+                "Spondylolisthesis",
+                "Disc herniation",
+                "Disc narrowing",
+                "Disc bulging",
+                "Pfirrman grade",
+            ]
+        )
         w.writerows(rows)
     return root
 
@@ -164,9 +209,16 @@ def make_mendeley(root: str, patients=("0001", "0002"), size: int = 32, seed: in
             px = rng.integers(0, 4096, (size, size)).astype(np.uint16)
             px[size // 3 : 2 * size // 3, size // 4 : 3 * size // 4] = 3000 + 100 * k
             # written in reverse file order to check sorting by InstanceNumber
-            write_dicom(os.path.join(study, "T2_TSE_TRA_0004", f"{p}_T2_TSE_TRA_{5 - k:04d}.ima"), px, k + 1, "T2_TSE_TRA")
+            write_dicom(
+                os.path.join(study, "T2_TSE_TRA_0004", f"{p}_T2_TSE_TRA_{5 - k:04d}.ima"), px, k + 1, "T2_TSE_TRA"
+            )
         for k in range(3):
-            write_dicom(os.path.join(study, "T2_TSE_SAG_0003", f"{p}_T2_TSE_SAG_{k:04d}.ima"), rng.integers(0, 4096, (size, size)).astype(np.uint16), k + 1, "T2_TSE_SAG")
+            write_dicom(
+                os.path.join(study, "T2_TSE_SAG_0003", f"{p}_T2_TSE_SAG_{k:04d}.ima"),
+                rng.integers(0, 4096, (size, size)).astype(np.uint16),
+                k + 1,
+                "T2_TSE_SAG",
+            )
         for d in (3, 4, 5):
             lab = np.full((size, size), 250, np.uint8)
             lab[size // 3 : 2 * size // 3, size // 4 : 3 * size // 4] = 50

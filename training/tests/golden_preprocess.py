@@ -2,7 +2,7 @@
 
 ``python -m training.tests.golden_preprocess`` (re)writes ``golden/preprocess.json``; the test
 ``test_golden.py`` recomputes every case and requires equality, so the file always states what
-training/preprocess.py does. TypeScript (packages/imaging) can load the same file and compare.
+training/preprocess/ does. TypeScript (packages/imaging) can load the same file and compare.
 Arrays are stored row-major as flat lists with their [rows, cols].
 """
 
@@ -31,7 +31,14 @@ def _image(rng, rows, cols):
 
 def cases() -> dict:
     rng = np.random.default_rng(20240601)
-    out: dict = {"version": 1, "generator": "training/tests/golden_preprocess.py", "window": [], "crop": [], "letterbox": [], "resize": []}
+    out: dict = {
+        "version": 1,
+        "generator": "training/tests/golden_preprocess.py",
+        "window": [],
+        "crop": [],
+        "letterbox": [],
+        "resize": [],
+    }
     # 1. 16 -> 8 bits
     for rows, cols, hi in [(20, 20, 4096), (9, 7, 300)]:
         v = rng.integers(0, hi, (rows, cols))
@@ -42,7 +49,13 @@ def cases() -> dict:
     specs = [
         ("axial", 48, 56, [((28, 24), (14, 8))], [(3, 3, 2, 2)]),
         ("axial", 40, 44, [((6, 30), (10, 6)), ((30, 10), (6, 4))], []),
-        ("sagittal", 70, 50, [((25, 10), (9, 3)), ((25, 28), (10, 3)), ((24, 46), (11, 4)), ((22, 63), (12, 4))], [(45, 5, 1, 1)]),
+        (
+            "sagittal",
+            70,
+            50,
+            [((25, 10), (9, 3)), ((25, 28), (10, 3)), ((24, 46), (11, 4)), ((22, 63), (12, 4))],
+            [(45, 5, 1, 1)],
+        ),
     ]
     for view, rows, cols, ellipses, specks in specs:
         img = _image(rng, rows, cols)
@@ -66,7 +79,15 @@ def cases() -> dict:
     # 3. resize, up and down, odd sizes
     for (r, c), (R, C) in [((5, 7), (9, 4)), ((13, 3), (4, 11))]:
         img = rng.integers(0, 256, (r, c)).astype(np.uint8)
-        out["resize"].append({"input": _arr(img), "rows": R, "cols": C, "bilinear": _arr(P.resize_bilinear_u8(img, R, C)), "nearest": _arr(P.resize_nearest(img, R, C))})
+        out["resize"].append(
+            {
+                "input": _arr(img),
+                "rows": R,
+                "cols": C,
+                "bilinear": _arr(P.resize_bilinear_u8(img, R, C)),
+                "nearest": _arr(P.resize_nearest(img, R, C)),
+            }
+        )
     # 4. letterbox (U-Net input) and back
     for rows, cols, size in [(40, 25, 32), (21, 30, 16)]:
         img = _image(rng, rows, cols)

@@ -1,5 +1,5 @@
 """Project-annotated axial slices (annotations/mendeley-axial, issue 14): the loader and its fixed split, the MRI
-augmentation (--augment-mri), --oversample, and scripts/axial-seg-real.py on a tiny run."""
+augmentation (--augment-mri), --oversample, and training/experiments/axial_seg_real.py on a tiny run."""
 
 import csv
 import json
@@ -18,7 +18,6 @@ from training.engine import MRIAugment, TrainConfig, make_split, oversample_weig
 from training.tests.conftest import ROOT
 
 REAL_ANN = os.path.join(ROOT, "annotations", "mendeley-axial")
-SCRIPT = os.path.join(ROOT, "scripts", "axial-seg-real.py")
 # (name stem, cut, contrast, split): 9 train (6 disc), 4 test (3 disc)
 SLICES = [
     *[(f"train__a_{i:02d}", "disc", "T1" if i % 2 else "T2", "train") for i in range(6)],
@@ -73,7 +72,10 @@ def test_loader_records(ann_env, tmp_path):
     assert detect_layout(ann_env) == "annotated"
     recs = load_records(ann_env, "segmentation", "axial")
     assert len(recs) == len(SLICES)
-    assert load_records(ann_env, "classification", "axial") == [] and load_records(ann_env, "segmentation", "sagittal") == []
+    assert (
+        load_records(ann_env, "classification", "axial") == []
+        and load_records(ann_env, "segmentation", "sagittal") == []
+    )
     by = {r.sample_id: r for r in recs}
     disc = by["mendeley-axial:train__a_00"]
     assert disc.patient_id == disc.sample_id and disc.source == annotated.SOURCE
@@ -85,11 +87,15 @@ def test_loader_records(ann_env, tmp_path):
     neg = by["mendeley-axial:train__a_06"]
     assert neg.meta["disc"] is False and neg.disc_mask().sum() == 0  # negatives: all-zero masks
     c = credits_for(ann_env)
-    assert c["kind"] == "real" and "10.17632/k57fr854j2.2" in c["citation"] and "project annotations" in c["annotations"]
+    assert (
+        c["kind"] == "real" and "10.17632/k57fr854j2.2" in c["citation"] and "project annotations" in c["annotations"]
+    )
     # images: an images/ folder inside the annotations when no variable names one; a missing image is an error
     ann2, _ = make_annotated(str(tmp_path), images_inside=True)
     os.environ.pop("LUMBAR_MENDELEY_AXIAL_DIR")
-    assert annotated.image_dir(ann2) == os.path.join(ann2, "images") and len(load_records(ann2, "segmentation", "axial")) == len(SLICES)
+    assert annotated.image_dir(ann2) == os.path.join(ann2, "images") and len(
+        load_records(ann2, "segmentation", "axial")
+    ) == len(SLICES)
     os.environ["LUMBAR_MENDELEY_AXIAL_DIR"] = str(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="LUMBAR_MENDELEY_AXIAL_DIR"):
         load_records(ann2, "segmentation", "axial")
@@ -101,7 +107,7 @@ def test_fixed_split_keeps_test_slices_out(ann_env, phantom_dir):
     parts = annotated.assign_parts(recs, seed=0, n_val=2)
     assert {p for p, v in parts.items() if v == "test"} == test_ids
     assert sum(v == "val" for v in parts.values()) == 2 and annotated.assign_parts(recs, seed=0, n_val=2) == parts
-    # with phantom records beside them, through engine.make_split (what train and pack use)
+    # with phantom records beside them, through training.prepare.make_split (what train and pack use)
     both = recs + load_records(phantom_dir, "segmentation", "axial")
     split = make_split(TrainConfig(task="segmentation", view="axial", data=[]), both)
     S.check_disjoint(split)
@@ -111,7 +117,9 @@ def test_fixed_split_keeps_test_slices_out(ann_env, phantom_dir):
     assert any(p.startswith("phantom:") for p in split["train"]) and "fixed by the data set" in split["method"]
     # records without a fixed split are split exactly as before
     ph = load_records(phantom_dir, "segmentation", "axial")
-    assert make_split(TrainConfig(task="segmentation", view="axial", data=[]), ph) == S.split_patients([r.patient_id for r in ph], seed=0, strata={r.patient_id: r.source for r in ph})
+    assert make_split(TrainConfig(task="segmentation", view="axial", data=[]), ph) == S.split_patients(
+        [r.patient_id for r in ph], seed=0, strata={r.patient_id: r.source for r in ph}
+    )
 
 
 @pytest.mark.skipif(not os.path.isdir(annotated.image_dir(REAL_ANN)), reason="real Mendeley axial images not here")
@@ -143,7 +151,10 @@ def test_mri_augment():
         assert np.abs(out.astype(int) - img).mean() > 0.5
     x = only.intensity(np.full((32, 32), 255, np.uint8), np.random.default_rng(1))
     assert x.min() >= 0 and x.max() <= 255 and x.std() > 0  # the field is not flat
-    assert np.array_equal(MRIAugment(mri_p=0.0, flip_p=0.0, brightness=(1.0, 1.0)).segmentation(img, mask, np.random.default_rng(0))[0], img)
+    assert np.array_equal(
+        MRIAugment(mri_p=0.0, flip_p=0.0, brightness=(1.0, 1.0)).segmentation(img, mask, np.random.default_rng(0))[0],
+        img,
+    )
 
 
 def test_oversample_weights():
@@ -161,11 +172,50 @@ def test_train_evaluate_script(ann, phantom_dir, tmp_path):
     ann_dir, img_dir = ann
     env = dict(os.environ, PYTHONPATH=ROOT, LUMBAR_MENDELEY_AXIAL_DIR=img_dir)
     run = str(tmp_path / "run")
-    args = ["--task", "seg", "--view", "axial", "--data", ann_dir, "--data", phantom_dir, "--seg-size", "64", "--filters", "4-8", "--quiet", "--batch-size", "4", "--optimizer", "adam", "--lr", "1e-3"]
+    args = [
+        "--task",
+        "seg",
+        "--view",
+        "axial",
+        "--data",
+        ann_dir,
+        "--data",
+        phantom_dir,
+        "--seg-size",
+        "64",
+        "--filters",
+        "4-8",
+        "--quiet",
+        "--batch-size",
+        "4",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-3",
+    ]
     old = os.environ.get("LUMBAR_MENDELEY_AXIAL_DIR")
     os.environ["LUMBAR_MENDELEY_AXIAL_DIR"] = img_dir
     try:
-        assert main(["train", *args, "--out", run, "--epochs", "1", "--max-steps", "1", "--augment-extra", "--augment-mri", "--oversample", "mendeley-axial=0.5", "--no-eval-train"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    *args,
+                    "--out",
+                    run,
+                    "--epochs",
+                    "1",
+                    "--max-steps",
+                    "1",
+                    "--augment-extra",
+                    "--augment-mri",
+                    "--oversample",
+                    "mendeley-axial=0.5",
+                    "--no-eval-train",
+                ]
+            )
+            == 0
+        )
         packed = str(tmp_path / "p.npz")
         assert main(["pack", *args, "--out", packed]) == 0
     finally:
@@ -187,7 +237,24 @@ def test_train_evaluate_script(ann, phantom_dir, tmp_path):
     # the evaluation script: one JSON line with the figures, on the run's val part, the test part and a phantom
     keys = {"n", "n_disc", "n_no_disc", "dice", "mean_dice", "found", "found_area", "clean", "clean_area", "dice_all"}
     for part, extra in (("test", ["--phantom", phantom_dir]), ("val", ["--split", os.path.join(run, "split.json")])):
-        r = subprocess.run([sys.executable, SCRIPT, run, "--data", ann_dir, "--part", part, *extra], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "training.experiments.axial_seg_real",
+                run,
+                "--data",
+                ann_dir,
+                "--part",
+                part,
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
         res = json.loads(r.stdout.strip().splitlines()[-1])
         assert res["part"] == part and res["runtime"] == "torch"
         assert keys <= set(res["real"]) and keys <= set(res["real"]["T1"]) and keys <= set(res["real"]["T2"])
@@ -200,6 +267,27 @@ def test_train_evaluate_script(ann, phantom_dir, tmp_path):
         else:
             assert res["real"]["n"] == sum(p.startswith("mendeley-axial:") for p in split["val"])
     # evaluate (the CLI) reads the layout too
-    r = subprocess.run([sys.executable, "-m", "training", "evaluate", "--model", run, "--data", ann_dir, "--split", os.path.join(run, "split.json"), "--part", "test", "--quiet"], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "evaluate",
+            "--model",
+            run,
+            "--data",
+            ann_dir,
+            "--split",
+            os.path.join(run, "split.json"),
+            "--part",
+            "test",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["layout"] == "annotated" and res["data_kind"] == "real" and res["n"] == len(test_ids)

@@ -1,11 +1,10 @@
 """The project's axial disc masks (annotations/mendeley-axial): reproducible from spec.json, complete and sane.
 
-The masks are project annotations made with scripts/axial-annotate.py on the 64 real Mendeley axial slices in
+The masks are project annotations made with training/tools/axial_annotate.py on the 64 real Mendeley axial slices in
 ../shared/data/mendeley-axial-unlabelled; rebuilding needs those images, the label checks do not.
 """
 
 import csv
-import importlib.util
 import os
 
 import cv2
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from training.tests.conftest import ROOT
+from training.tools import axial_annotate
 
 ANN = os.path.join(ROOT, "annotations", "mendeley-axial")
 MENDELEY_AXIAL = os.environ.get(
@@ -28,10 +28,7 @@ DISC_AREA = (1500, 8000)
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("axial_annotate", os.path.join(ROOT, "scripts", "axial-annotate.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return axial_annotate
 
 
 def _labels():

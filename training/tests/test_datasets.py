@@ -3,8 +3,15 @@ import os
 import numpy as np
 import pytest
 
-from training.datasets import AXIAL_CLASSES, SAGITTAL_CLASSES, credits_for, detect_layout, load_records
-from training.datasets import mendeley, spider
+from training.datasets import (
+    AXIAL_CLASSES,
+    SAGITTAL_CLASSES,
+    credits_for,
+    detect_layout,
+    load_records,
+    mendeley,
+    spider,
+)
 from training.tests.conftest import SPIDER_REAL
 
 
@@ -97,7 +104,10 @@ def test_seg_targets_with_levels(phantom_dir, spider_dir, mendeley_dir):
     from training.data import seg_arrays, seg_classes
 
     assert seg_classes(True) == ["disc", "T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"]
-    recs = load_records(phantom_dir, "segmentation", "sagittal")[:2] + load_records(spider_dir, "segmentation", "sagittal")[:2]
+    recs = (
+        load_records(phantom_dir, "segmentation", "sagittal")[:2]
+        + load_records(spider_dir, "segmentation", "sagittal")[:2]
+    )
     imgs, tg = seg_arrays(recs, 32, levels=True, progress=False)
     assert imgs.shape == (4, 32, 32) and tg.shape == (4, 7, 32, 32)
     assert (tg[:, 1:].max(axis=1) <= tg[:, 0]).all()  # every level pixel is a disc pixel

@@ -19,7 +19,11 @@ MODELS = os.path.join(ROOT, "models")
 def _studies(n: int, per_patient: int = 1) -> list[dict]:
     diag = ["healthy", "bulge", "central", "left", "right"]
     return [
-        {"study": f"S{i:03d}", "patient": f"P{i // per_patient:03d}", "levels": {"L4-L5": diag[i % 5], "L5-S1": diag[(i + 2) % 5]}}
+        {
+            "study": f"S{i:03d}",
+            "patient": f"P{i // per_patient:03d}",
+            "levels": {"L4-L5": diag[i % 5], "L5-S1": diag[(i + 2) % 5]},
+        }
         for i in range(n)
     ]
 
@@ -40,7 +44,7 @@ def test_holdout_split_is_by_patient_80_10_10_and_seeded():
     assert rep["method"] == "holdout-80:10:10-by-patient"
     # every study of a patient goes where its patient goes
     rows = [{"patient": s["patient"]} for s in studies]
-    for name, ps in (("train", tr), ("val", va), ("test", te)):
+    for ps in (tr, va, te):
         m = FT._mask(rows, ps)
         assert {r["patient"] for r, k in zip(rows, m) if k} == ps
         assert m.sum() == 2 * len(ps)
@@ -190,7 +194,9 @@ def test_augment_swaps_left_and_right_with_the_flip():
     xa, ya = FT.augment_axial(x, y, np.random.default_rng(0))
     flipped = xa[:, 0, 0, 3] > 0
     assert 40 < flipped.sum() < 160
-    assert np.all(ya[flipped] == FT.AXIAL_CLASSES.index("right")) and np.all(ya[~flipped] == FT.AXIAL_CLASSES.index("left"))
+    assert np.all(ya[flipped] == FT.AXIAL_CLASSES.index("right")) and np.all(
+        ya[~flipped] == FT.AXIAL_CLASSES.index("left")
+    )
 
 
 def test_level_figures():
@@ -245,17 +251,34 @@ def _write_work(work, n_patients=6, seed=0):
         studies.append({"study": s, "patient": p, "levels": levels})
         for level in ("L4-L5", "L5-S1"):
             for k in range(2):
-                ax_rows.append({"study": s, "patient": p, "level": level, "area": 900 + 100 * k, "diagnosis": levels[level]})
+                ax_rows.append(
+                    {"study": s, "patient": p, "level": level, "area": 900 + 100 * k, "diagnosis": levels[level]}
+                )
         for b, level in enumerate(("L5-S1", "L4-L5", "L3-L4")):
-            g_rows.append({"study": s, "patient": p, "level": level, "fromBottom": b + 1, "herniation": int(levels[level] in FT.HERNIATED), "bulging": None, "narrowing": None, "pfirrmann": None})
+            g_rows.append(
+                {
+                    "study": s,
+                    "patient": p,
+                    "level": level,
+                    "fromBottom": b + 1,
+                    "herniation": int(levels[level] in FT.HERNIATED),
+                    "bulging": None,
+                    "narrowing": None,
+                    "pfirrmann": None,
+                }
+            )
     (rng.random((len(ax_rows), 3, 64, 64)) * 255).astype(np.uint8).tofile(os.path.join(work, "axial.u8"))
     (rng.random((len(g_rows), 3, 64, 64)) * 255).astype(np.uint8).tofile(os.path.join(work, "grading.u8"))
     with open(os.path.join(work, "inputs.json"), "w") as f:
-        json.dump({
-            "format": FT.INPUTS_FORMAT, "studies": studies,
-            "axial": {"file": "axial.u8", "shape": [3, 64, 64], "rows": ax_rows},
-            "grading": {"file": "grading.u8", "shape": [3, 64, 64], "rows": g_rows},
-        }, f)
+        json.dump(
+            {
+                "format": FT.INPUTS_FORMAT,
+                "studies": studies,
+                "axial": {"file": "axial.u8", "shape": [3, 64, 64], "rows": ax_rows},
+                "grading": {"file": "grading.u8", "shape": [3, 64, 64], "rows": g_rows},
+            },
+            f,
+        )
 
 
 def test_run_writes_a_complete_models_folder(tmp_path):
@@ -281,7 +304,10 @@ def test_run_writes_a_complete_models_folder(tmp_path):
             assert card == json.load(open(os.path.join(MODELS, folder, "model.json")))
         else:
             assert v["new"].startswith(v["base"] + "+site.")
-            assert card["training_data"][-1]["what"] == "fine-tuned at a site on 6 studies / 6 patients (site data, no identifiers)"
+            assert (
+                card["training_data"][-1]["what"]
+                == "fine-tuned at a site on 6 studies / 6 patients (site data, no identifiers)"
+            )
             assert card["base_model"]["version"] == v["base"]
             assert card["export_check"]["max_abs_diff"] < 1e-4
     assert any(line.startswith("held-out figures") for line in logs)

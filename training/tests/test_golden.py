@@ -1,4 +1,4 @@
-"""The golden preprocessing vectors (shared with TypeScript) still describe preprocess.py."""
+"""The golden preprocessing vectors (shared with TypeScript) still describe training/preprocess/."""
 
 import json
 

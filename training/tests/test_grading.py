@@ -177,7 +177,9 @@ def real_subset(tmp_path, patients, with_space=False):
     return str(root)
 
 
-needs_real = pytest.mark.skipif(not os.path.isdir(os.path.join(SPIDER_REAL, "sagittal_t2")), reason="../shared/data/spider is not here")
+needs_real = pytest.mark.skipif(
+    not os.path.isdir(os.path.join(SPIDER_REAL, "sagittal_t2")), reason="../shared/data/spider is not here"
+)
 
 
 @needs_real
@@ -197,12 +199,29 @@ def test_real_discs_carry_their_own_grades(tmp_path):
 @pytest.mark.parametrize("with_space", [False, True])
 def test_evaluate_command_prints_the_keys(tmp_path, with_space):
     root = real_subset(tmp_path, {"101", "104", "105", "106", "107", "108"}, with_space)
-    out = subprocess.run(
-        [sys.executable, "-m", "training", "evaluate", "--model", MODEL, "--data", root, "--quiet"],
-        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), check=True,
-    ).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run(
+            [sys.executable, "-m", "training", "evaluate", "--model", MODEL, "--data", root, "--quiet"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=ROOT),
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     res = json.loads(out)
-    for key in ("n_patients", "n_discs", "herniation_auc_l4_s1", "herniation_auc", "bulging_auc", "narrowing_auc", "pfirrmann_accuracy", "pfirrmann_within_one"):
+    for key in (
+        "n_patients",
+        "n_discs",
+        "herniation_auc_l4_s1",
+        "herniation_auc",
+        "bulging_auc",
+        "narrowing_auc",
+        "pfirrmann_accuracy",
+        "pfirrmann_within_one",
+    ):
         assert key in res
     assert res["n_patients"] == 6 and res["n_discs"] >= 30
     assert 0 <= res["pfirrmann_accuracy"] <= res["pfirrmann_within_one"] <= 1
@@ -211,7 +230,13 @@ def test_evaluate_command_prints_the_keys(tmp_path, with_space):
 
 def test_evaluate_refuses_a_folder_without_sagittal_slices(tmp_path):
     (tmp_path / "radiological_gradings.csv").write_text("Patient,IVD label\n")
-    r = subprocess.run([sys.executable, "-m", "training", "evaluate", "--model", MODEL, "--data", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+    r = subprocess.run(
+        [sys.executable, "-m", "training", "evaluate", "--model", MODEL, "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     assert r.returncode != 0 and "sagittal_t2" in r.stderr
 
 

@@ -28,8 +28,10 @@ def real() -> tuple[np.ndarray, np.ndarray]:
     return P.load_slice(REAL_NAME)
 
 
-CASES = [pytest.param(synthetic, id="synthetic"),
-         pytest.param(real, id="real", marks=pytest.mark.skipif(not HAVE_REAL, reason="shared Mendeley images absent"))]
+CASES = [
+    pytest.param(synthetic, id="synthetic"),
+    pytest.param(real, id="real", marks=pytest.mark.skipif(not HAVE_REAL, reason="shared Mendeley images absent")),
+]
 
 
 @pytest.mark.parametrize("source", CASES)
@@ -57,10 +59,18 @@ def test_sides_follow_radiological_convention(source):
 
 
 @pytest.mark.parametrize("source", CASES)
-@pytest.mark.parametrize("kind,size,shape", [("bulge", 2.0, "protrusion"), ("bulge", 3.0, "protrusion"),
-                                             ("central", 2.0, "protrusion"), ("left", 5.0, "protrusion"),
-                                             ("right", 8.0, "protrusion"), ("central", 7.0, "extrusion"),
-                                             ("left", 6.0, "extrusion")])
+@pytest.mark.parametrize(
+    "kind,size,shape",
+    [
+        ("bulge", 2.0, "protrusion"),
+        ("bulge", 3.0, "protrusion"),
+        ("central", 2.0, "protrusion"),
+        ("left", 5.0, "protrusion"),
+        ("right", 8.0, "protrusion"),
+        ("central", 7.0, "extrusion"),
+        ("left", 6.0, "extrusion"),
+    ],
+)
 def test_displacement_size_unchanged_far_and_no_folding(source, kind, size, shape):
     img, mask = source()
     new_img, new_mask, info = P.insert(img, mask, kind, size, 1.0, np.random.default_rng(1), shape=shape)

@@ -46,10 +46,14 @@ def test_pack_cls_equals_prepare(tmp_path, phantom_dir):
 
 def test_pack_seg_with_split_and_extra(tmp_path, phantom_dir, spider_dir, extra_phantom):
     # split of a combined run, applied to one of its data folders (as sag-seg-unet's stage 2 does)
-    base = TrainConfig(task="segmentation", view="sagittal", data=[spider_dir, phantom_dir], seg_size=32, progress=False)
+    base = TrainConfig(
+        task="segmentation", view="sagittal", data=[spider_dir, phantom_dir], seg_size=32, progress=False
+    )
     rb = base.resolved()
     split_path = S.write_split(make_split(rb, load_all(rb)), str(tmp_path / "split.json"))
-    cfg = TrainConfig(task="segmentation", view="sagittal", data=[spider_dir], seg_size=32, split=split_path, progress=False)
+    cfg = TrainConfig(
+        task="segmentation", view="sagittal", data=[spider_dir], seg_size=32, split=split_path, progress=False
+    )
     out = str(tmp_path / "seg.npz")
     res = pack(cfg, out, extra_train=[extra_phantom], extra_max=3)
     meta, split, parts = load_packed(out)
@@ -79,7 +83,41 @@ def test_train_on_packed_cli(tmp_path, phantom_dir):
     out_npz = str(tmp_path / "p.npz")
     assert main(["pack", "--task", "seg", "--view", "axial", "--data", phantom_dir, "--out", out_npz, *TINY_SEG]) == 0
     run = str(tmp_path / "run")
-    assert main(["train", "--task", "seg", "--view", "axial", "--data", out_npz, "--out", run, "--epochs", "2", "--max-steps", "4", "--batch-size", "4", "--optimizer", "adam", "--lr", "1e-3", "--lr-schedule", "cosine", "--monitor", "metric", "--workers", "2", "--filters", "4-8", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "seg",
+                "--view",
+                "axial",
+                "--data",
+                out_npz,
+                "--out",
+                run,
+                "--epochs",
+                "2",
+                "--max-steps",
+                "4",
+                "--batch-size",
+                "4",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "1e-3",
+                "--lr-schedule",
+                "cosine",
+                "--monitor",
+                "metric",
+                "--workers",
+                "2",
+                "--filters",
+                "4-8",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     ck = load_checkpoint(run)
     assert ck["arch_kwargs"]["input_size"] == 32  # from the packed file, whatever --seg-size says
     assert ck["training_data"][0]["name"] == "lumbar phantom"
@@ -90,13 +128,47 @@ def test_train_on_packed_cli(tmp_path, phantom_dir):
     assert h[-1]["steps"] <= 4 and h[0]["lr"] < 1e-3
     # wrong task/view and --split are refused
     with pytest.raises(SystemExit):
-        main(["train", "--task", "cls", "--view", "axial", "--data", out_npz, "--out", str(tmp_path / "x"), "--max-steps", "1", "--quiet"])
+        main(
+            [
+                "train",
+                "--task",
+                "cls",
+                "--view",
+                "axial",
+                "--data",
+                out_npz,
+                "--out",
+                str(tmp_path / "x"),
+                "--max-steps",
+                "1",
+                "--quiet",
+            ]
+        )
     with pytest.raises(SystemExit):
-        main(["train", "--task", "seg", "--view", "axial", "--data", out_npz, "--split", os.path.join(run, "split.json"), "--out", str(tmp_path / "y"), "--max-steps", "1", *TINY_SEG])
+        main(
+            [
+                "train",
+                "--task",
+                "seg",
+                "--view",
+                "axial",
+                "--data",
+                out_npz,
+                "--split",
+                os.path.join(run, "split.json"),
+                "--out",
+                str(tmp_path / "y"),
+                "--max-steps",
+                "1",
+                *TINY_SEG,
+            ]
+        )
 
 
 def test_packed_cls_train_matches_folder_train(tmp_path, phantom_dir):
-    kw = dict(task="classification", view="axial", epochs=1, max_steps=3, batch_size=4, lr=1e-3, progress=False, plots=False)
+    kw = dict(
+        task="classification", view="axial", epochs=1, max_steps=3, batch_size=4, lr=1e-3, progress=False, plots=False
+    )
     npz = str(tmp_path / "c.npz")
     pack(TrainConfig(task="classification", view="axial", data=[phantom_dir], progress=False), npz)
     a = load_checkpoint(train(TrainConfig(data=[phantom_dir], out=str(tmp_path / "a"), **kw))["run"])
@@ -113,7 +185,20 @@ def test_cosine_factor():
 
 
 def test_time_limit_stops(tmp_path, phantom_dir):
-    res = train(TrainConfig(task="classification", view="axial", data=[phantom_dir], out=str(tmp_path / "t"), epochs=50, batch_size=4, lr=1e-3, time_limit=0.0, progress=False, plots=False))
+    res = train(
+        TrainConfig(
+            task="classification",
+            view="axial",
+            data=[phantom_dir],
+            out=str(tmp_path / "t"),
+            epochs=50,
+            batch_size=4,
+            lr=1e-3,
+            time_limit=0.0,
+            progress=False,
+            plots=False,
+        )
+    )
     assert res["history"][-1].get("stopped") == "time limit" and len(res["history"]) == 1
 
 
@@ -130,7 +215,21 @@ def test_png_roundtrip():
 
 def test_pack_add_predicted(tmp_path, phantom_dir):
     # a U-Net that calls every pixel disc: its crops are the whole image
-    seg = train(TrainConfig(task="segmentation", view="axial", data=[phantom_dir], out=str(tmp_path / "seg"), epochs=1, max_steps=1, batch_size=4, seg_size=32, filters=[4, 8], progress=False, plots=False))
+    seg = train(
+        TrainConfig(
+            task="segmentation",
+            view="axial",
+            data=[phantom_dir],
+            out=str(tmp_path / "seg"),
+            epochs=1,
+            max_steps=1,
+            batch_size=4,
+            seg_size=32,
+            filters=[4, 8],
+            progress=False,
+            plots=False,
+        )
+    )
     ck = load_checkpoint(seg["run"])
     ck["state_dict"]["head.bias"] = torch.full_like(ck["state_dict"]["head.bias"], 50.0)
     torch.save(ck, os.path.join(seg["run"], "checkpoint.pt"))
@@ -151,7 +250,11 @@ def test_pack_add_predicted(tmp_path, phantom_dir):
         assert not np.array_equal(parts[name]["crops"][n:], ref[name]["crops"])  # whole-image crops differ
     assert np.array_equal(parts["test"]["crops"], ref["test"]["crops"])
     with pytest.raises(ValueError):
-        pack(TrainConfig(task="classification", view="axial", data=[phantom_dir], progress=False), str(tmp_path / "x.npz"), add_predicted=["train"])
+        pack(
+            TrainConfig(task="classification", view="axial", data=[phantom_dir], progress=False),
+            str(tmp_path / "x.npz"),
+            add_predicted=["train"],
+        )
 
 
 def test_init_from_shipped_model_folder(tmp_path, phantom_dir):
@@ -159,7 +262,20 @@ def test_init_from_shipped_model_folder(tmp_path, phantom_dir):
     from training.inference import init_state_dict
     from training.models import build_model
 
-    run = train(TrainConfig(task="classification", view="axial", data=[phantom_dir], out=str(tmp_path / "c"), epochs=1, max_steps=2, batch_size=4, lr=1e-3, progress=False, plots=False))["run"]
+    run = train(
+        TrainConfig(
+            task="classification",
+            view="axial",
+            data=[phantom_dir],
+            out=str(tmp_path / "c"),
+            epochs=1,
+            max_steps=2,
+            batch_size=4,
+            lr=1e-3,
+            progress=False,
+            plots=False,
+        )
+    )["run"]
     export(run, str(tmp_path / "m"), name="ax-cls-discnet")
     ck = load_checkpoint(run)
     model = build_model("discnet", **ck["arch_kwargs"])
@@ -169,18 +285,59 @@ def test_init_from_shipped_model_folder(tmp_path, phantom_dir):
             assert torch.allclose(sd[k], v), k
     with pytest.raises(ValueError):
         init_state_dict(str(tmp_path / "m"), build_model("discnet", num_classes=3))
-    res = train(TrainConfig(task="classification", view="axial", data=[phantom_dir], out=str(tmp_path / "c2"), epochs=1, max_steps=1, batch_size=4, lr=1e-3, init=str(tmp_path / "m"), progress=False, plots=False))
+    res = train(
+        TrainConfig(
+            task="classification",
+            view="axial",
+            data=[phantom_dir],
+            out=str(tmp_path / "c2"),
+            epochs=1,
+            max_steps=1,
+            batch_size=4,
+            lr=1e-3,
+            init=str(tmp_path / "m"),
+            progress=False,
+            plots=False,
+        )
+    )
     assert os.path.isfile(res["checkpoint"])
 
 
 def test_evaluate_predicted_masks(tmp_path, phantom_dir):
     from training.evaluate import evaluate
 
-    seg = train(TrainConfig(task="segmentation", view="axial", data=[phantom_dir], out=str(tmp_path / "seg"), epochs=1, max_steps=1, batch_size=4, seg_size=32, filters=[4, 8], progress=False, plots=False))
+    seg = train(
+        TrainConfig(
+            task="segmentation",
+            view="axial",
+            data=[phantom_dir],
+            out=str(tmp_path / "seg"),
+            epochs=1,
+            max_steps=1,
+            batch_size=4,
+            seg_size=32,
+            filters=[4, 8],
+            progress=False,
+            plots=False,
+        )
+    )
     ck = load_checkpoint(seg["run"])
     ck["state_dict"]["head.bias"] = torch.full_like(ck["state_dict"]["head.bias"], 50.0)  # disc everywhere
     torch.save(ck, os.path.join(seg["run"], "checkpoint.pt"))
-    cls = train(TrainConfig(task="classification", view="axial", data=[phantom_dir], out=str(tmp_path / "cls"), epochs=1, max_steps=2, batch_size=4, lr=1e-3, progress=False, plots=False))
+    cls = train(
+        TrainConfig(
+            task="classification",
+            view="axial",
+            data=[phantom_dir],
+            out=str(tmp_path / "cls"),
+            epochs=1,
+            max_steps=2,
+            batch_size=4,
+            lr=1e-3,
+            progress=False,
+            plots=False,
+        )
+    )
     gt = evaluate(cls["run"], phantom_dir, progress=False)
     pred = evaluate(cls["run"], phantom_dir, seg_model=seg["run"], progress=False, predicted_masks=True)
     assert gt["n"] == pred["n"] == 20 and "masks" in pred and "masks" not in gt

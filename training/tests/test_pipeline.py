@@ -29,16 +29,55 @@ def mini_phantom(tmp_path_factory):
 @pytest.fixture(scope="module")
 def seg_run(tmp_path_factory, phantom_dir, spider_dir):
     out = str(tmp_path_factory.mktemp("runs") / "seg")
-    assert main(["train", "--task", "seg", "--view", "sagittal", "--data", spider_dir, "--data", phantom_dir, "--out", out, "--epochs", "2", "--max-steps", "3", "--batch-size", "4", "--optimizer", "adam", "--lr", "1e-3", *TINY_SEG]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "seg",
+                "--view",
+                "sagittal",
+                "--data",
+                spider_dir,
+                "--data",
+                phantom_dir,
+                "--out",
+                out,
+                "--epochs",
+                "2",
+                "--max-steps",
+                "3",
+                "--batch-size",
+                "4",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "1e-3",
+                *TINY_SEG,
+            ]
+        )
+        == 0
+    )
     return out
 
 
 def test_seg_run_folder(seg_run):
-    for f in ("checkpoint.pt", "split.json", "metrics.json", "history.json", "config.json", "summary.md", "loss.png", "dice.png"):
+    for f in (
+        "checkpoint.pt",
+        "split.json",
+        "metrics.json",
+        "history.json",
+        "config.json",
+        "summary.md",
+        "loss.png",
+        "dice.png",
+    ):
         assert os.path.isfile(os.path.join(seg_run, f)), f
     split = json.load(open(os.path.join(seg_run, "split.json")))
     S.check_disjoint(split)
-    assert any(p.startswith("spider:") for p in split["train"]) and any(p.startswith("phantom:") for p in split["train"])
+    assert any(p.startswith("spider:") for p in split["train"]) and any(
+        p.startswith("phantom:") for p in split["train"]
+    )
     m = json.load(open(os.path.join(seg_run, "metrics.json")))
     for part in ("train", "val", "test"):
         assert 0 <= m["parts"][part]["dice"] <= 1
@@ -53,14 +92,49 @@ def test_seg_run_folder(seg_run):
 def test_seed_reproducible(tmp_path, phantom_dir):
     res = []
     for i in range(2):
-        cfg = TrainConfig(task="classification", view="axial", data=[phantom_dir], out=str(tmp_path / f"r{i}"), epochs=1, max_steps=2, batch_size=4, lr=1e-3, progress=False, plots=False)
+        cfg = TrainConfig(
+            task="classification",
+            view="axial",
+            data=[phantom_dir],
+            out=str(tmp_path / f"r{i}"),
+            epochs=1,
+            max_steps=2,
+            batch_size=4,
+            lr=1e-3,
+            progress=False,
+            plots=False,
+        )
         res.append(load_checkpoint(train(cfg)["run"])["state_dict"])
     assert all(torch.equal(res[0][k], res[1][k]) for k in res[0])
 
 
 def test_cls_train_evaluate_export(tmp_path, phantom_dir, spider_dir):
     out = str(tmp_path / "cls")
-    assert main(["train", "--task", "cls", "--view", "axial", "--data", phantom_dir, "--out", out, "--epochs", "2", "--max-steps", "4", "--batch-size", "4", "--lr", "1e-3", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "cls",
+                "--view",
+                "axial",
+                "--data",
+                phantom_dir,
+                "--out",
+                out,
+                "--epochs",
+                "2",
+                "--max-steps",
+                "4",
+                "--batch-size",
+                "4",
+                "--lr",
+                "1e-3",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     for f in ("confusion.png", "roc.png", "pr.png", "accuracy.png", "loss.png", "summary.md", "predictions_test.json"):
         assert os.path.isfile(os.path.join(out, f)), f
     m = json.load(open(os.path.join(out, "metrics.json")))
@@ -83,7 +157,14 @@ def test_cls_train_evaluate_export(tmp_path, phantom_dir, spider_dir):
 
     # evaluate through the CLI: JSON last on stdout; ONNX and checkpoint agree
     env = dict(os.environ, PYTHONPATH=ROOT)
-    r = subprocess.run([sys.executable, "-m", "training", "evaluate", "--model", model_dir, "--data", phantom_dir, "--quiet"], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "training", "evaluate", "--model", model_dir, "--data", phantom_dir, "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["runtime"] == "onnx" and res["n"] == 20 and 0 <= res["accuracy"] <= 1
     assert set(res["per_class"]) == {"healthy", "bulge", "central", "left", "right"}
@@ -91,7 +172,14 @@ def test_cls_train_evaluate_export(tmp_path, phantom_dir, spider_dir):
 
     res_torch = evaluate(out, phantom_dir, progress=False)
     assert res_torch["runtime"] == "torch" and res_torch["accuracy"] == pytest.approx(res["accuracy"])
-    res_test = evaluate(model_dir, phantom_dir, split=os.path.join(out, "split.json"), part="test", out=str(tmp_path / "eval"), progress=False)
+    res_test = evaluate(
+        model_dir,
+        phantom_dir,
+        split=os.path.join(out, "split.json"),
+        part="test",
+        out=str(tmp_path / "eval"),
+        progress=False,
+    )
     assert res_test["n"] < 20 and os.path.isfile(tmp_path / "eval" / "confusion.png")
 
 
@@ -119,13 +207,36 @@ def test_sagittal_cls_with_predicted_masks(tmp_path, spider_dir, phantom_dir, se
     seg_dir = tmp_path / "allseg"
     seg_dir.mkdir()
     torch.save(ck, seg_dir / "checkpoint.pt")
-    res = train(TrainConfig(task="classification", view="sagittal", data=[spider_dir, phantom_dir], out=str(tmp_path / "sagcls"), epochs=1, max_steps=2, batch_size=4, seg_model=str(seg_dir), class_weights="balanced", progress=False))
+    res = train(
+        TrainConfig(
+            task="classification",
+            view="sagittal",
+            data=[spider_dir, phantom_dir],
+            out=str(tmp_path / "sagcls"),
+            epochs=1,
+            max_steps=2,
+            batch_size=4,
+            seg_model=str(seg_dir),
+            class_weights="balanced",
+            progress=False,
+        )
+    )
     n = sum(res["metrics"][p]["n"] for p in ("train", "val", "test"))
     assert n == 8 + 16
     preds = json.load(open(os.path.join(res["run"], "predictions_test.json")))
     assert set(preds["mask_source"]) <= {"predicted", "ground-truth"}
     with pytest.raises(ValueError):
-        train(TrainConfig(task="classification", view="sagittal", data=[spider_dir], out=str(tmp_path / "noseg"), epochs=1, max_steps=1, progress=False))
+        train(
+            TrainConfig(
+                task="classification",
+                view="sagittal",
+                data=[spider_dir],
+                out=str(tmp_path / "noseg"),
+                epochs=1,
+                max_steps=1,
+                progress=False,
+            )
+        )
 
 
 def test_compare_crossval_gridsearch(tmp_path, mini_phantom):
@@ -137,15 +248,62 @@ def test_compare_crossval_gridsearch(tmp_path, mini_phantom):
     args = build_parser().parse_args(["compare", "--view", "sagittal", "--data", mini_phantom])
     assert args.models.split(",") == list(CLASSIFIERS) and len(CLASSIFIERS) == 8
     out = str(tmp_path / "cmp")
-    assert main(["compare", "--view", "sagittal", "--data", mini_phantom, "--out", out, "--models", "discnet,lenet,nin", "--epochs", "1", "--max-steps", "1", "--batch-size", "4", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--view",
+                "sagittal",
+                "--data",
+                mini_phantom,
+                "--out",
+                out,
+                "--models",
+                "discnet,lenet,nin",
+                "--epochs",
+                "1",
+                "--max-steps",
+                "1",
+                "--batch-size",
+                "4",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     md = open(os.path.join(out, "compare.md")).read()
     for name in ("DiscNet", "LeNet", "NiN"):
         assert f"| {name} |" in md
-    splits = {json.dumps(json.load(open(os.path.join(out, a, "split.json"))), sort_keys=True) for a in ("discnet", "lenet", "nin")}
+    splits = {
+        json.dumps(json.load(open(os.path.join(out, a, "split.json"))), sort_keys=True)
+        for a in ("discnet", "lenet", "nin")
+    }
     assert len(splits) == 1
 
     out = str(tmp_path / "cv")
-    assert main(["crossval", "--task", "cls", "--view", "axial", "--data", mini_phantom, "--out", out, "--folds", "3", "--epochs", "1", "--max-steps", "1", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "crossval",
+                "--task",
+                "cls",
+                "--view",
+                "axial",
+                "--data",
+                mini_phantom,
+                "--out",
+                out,
+                "--folds",
+                "3",
+                "--epochs",
+                "1",
+                "--max-steps",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     cv = json.load(open(os.path.join(out, "crossval.json")))
     folds = json.load(open(os.path.join(out, "folds.json")))["folds"]
     assert len(folds) == 3 and len(cv["folds"]) == 3
@@ -161,7 +319,39 @@ def test_compare_crossval_gridsearch(tmp_path, mini_phantom):
     assert "Every fold's test predictions together" in open(os.path.join(out, "crossval.md")).read()
 
     out = str(tmp_path / "gs")
-    assert main(["gridsearch", "--task", "seg", "--view", "axial", "--data", mini_phantom, "--out", out, "--epochs", "1", "--max-steps", "1", "--batch-sizes", "2,4", "--lrs", "0.01", "--filter-sets", "4-8", "--dropouts", "0.1,0.2", "--max-trials", "3", "--seg-size", "32", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "gridsearch",
+                "--task",
+                "seg",
+                "--view",
+                "axial",
+                "--data",
+                mini_phantom,
+                "--out",
+                out,
+                "--epochs",
+                "1",
+                "--max-steps",
+                "1",
+                "--batch-sizes",
+                "2,4",
+                "--lrs",
+                "0.01",
+                "--filter-sets",
+                "4-8",
+                "--dropouts",
+                "0.1,0.2",
+                "--max-trials",
+                "3",
+                "--seg-size",
+                "32",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     gs = json.load(open(os.path.join(out, "gridsearch.json")))
     assert len(gs["trials"]) == 3 and gs["best"] == gs["trials"][0]
     from training.experiments import PAPER_GRID
@@ -174,21 +364,84 @@ def test_compare_crossval_gridsearch(tmp_path, mini_phantom):
 def test_retrain_all(tmp_path, spider_dir, mini_phantom):
     models = str(tmp_path / "models")
     runs = str(tmp_path / "runs")
-    assert main(["retrain-all", "--spider", spider_dir, "--phantom", mini_phantom, "--models-dir", models, "--runs-dir", runs, "--max-steps", "1", "--seg-epochs", "1", "--cls-epochs", "1", "--seg-size", "32", "--filters", "4-8", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "retrain-all",
+                "--spider",
+                spider_dir,
+                "--phantom",
+                mini_phantom,
+                "--models-dir",
+                models,
+                "--runs-dir",
+                runs,
+                "--max-steps",
+                "1",
+                "--seg-epochs",
+                "1",
+                "--cls-epochs",
+                "1",
+                "--seg-size",
+                "32",
+                "--filters",
+                "4-8",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     for name in ("sag-seg-unet", "ax-seg-unet", "sag-cls-discnet", "ax-cls-discnet"):
         card = json.load(open(os.path.join(models, name, "model.json")))
         assert card["name"] == name and card["export_check"]["max_abs_diff"] < 1e-4
     seg = json.load(open(os.path.join(models, "sag-seg-unet", "model.json")))
     # the 0.3.0 recipe: letterbox 1.5 x --seg-size, learnt from --seg-size crops, probabilities resized bilinearly
     assert seg["input"]["shape"][2:] == [48, 48] and seg["output"]["upsample"] == "bilinear-probability"
-    assert seg["preprocessing"]["training_crops"]["size"] == [32, 32] and seg["hyperparameters"]["augment_extra"] is True
+    assert (
+        seg["preprocessing"]["training_crops"]["size"] == [32, 32] and seg["hyperparameters"]["augment_extra"] is True
+    )
     ax = json.load(open(os.path.join(models, "ax-seg-unet", "model.json")))
     assert ax["input"]["shape"][2:] == [32, 32] and ax["output"]["upsample"] == "nearest-mask"
     sag = json.load(open(os.path.join(models, "sag-cls-discnet", "model.json")))
     assert {c["kind"] for c in sag["training_data"]} == {"real", "synthetic"}
     assert any("CC BY 4.0" in c.get("citation", "") for c in sag["training_data"])
     # without --phantom only the SPIDER models are made
-    done = json.loads(subprocess.run([sys.executable, "-m", "training", "retrain-all", "--spider", spider_dir, "--models-dir", str(tmp_path / "m2"), "--runs-dir", str(tmp_path / "r2"), "--max-steps", "1", "--seg-epochs", "1", "--cls-epochs", "1", "--seg-size", "32", "--filters", "4-8", "--only", "ax-seg-unet,ax-cls-discnet", "--quiet"], capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), check=True).stdout.strip().splitlines()[-1])
+    done = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "training",
+                "retrain-all",
+                "--spider",
+                spider_dir,
+                "--models-dir",
+                str(tmp_path / "m2"),
+                "--runs-dir",
+                str(tmp_path / "r2"),
+                "--max-steps",
+                "1",
+                "--seg-epochs",
+                "1",
+                "--cls-epochs",
+                "1",
+                "--seg-size",
+                "32",
+                "--filters",
+                "4-8",
+                "--only",
+                "ax-seg-unet,ax-cls-discnet",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=ROOT),
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert "skipped" in done["ax-seg-unet"] and "skipped" in done["ax-cls-discnet"]
 
 
@@ -205,5 +458,7 @@ def test_crossval_pooled_per_source(tmp_path):
     res = _pooled_cls(str(tmp_path), 3, ["healthy", "herniated"])  # fold-2 missing: skipped
     assert sorted(res) == ["all", "phantom", "spider"]
     assert res["all"]["n"] == 4 and res["all"]["accuracy"] == pytest.approx(0.75)
-    assert res["spider"]["confusion_matrix"] == [[1, 0], [1, 0]] and res["spider"]["balanced_accuracy"] == pytest.approx(0.5)
+    assert res["spider"]["confusion_matrix"] == [[1, 0], [1, 0]] and res["spider"][
+        "balanced_accuracy"
+    ] == pytest.approx(0.5)
     assert res["phantom"]["accuracy"] == 1.0 and res["phantom"]["per_class"]["healthy"]["support"] == 0

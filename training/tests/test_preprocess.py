@@ -154,7 +154,16 @@ def test_augment_extra_moves_image_and_mask_together():
     i3, m3 = aug.segmentation(img, np.stack([mask, mask]), np.random.default_rng(3))
     assert m3.shape == (2, 64, 64) and np.array_equal(m3[0], m3[1])
     # gamma only: geometry unchanged, mid-grey moves
-    g = P.Augment(flip_p=0.0, brightness=(1.0, 1.0), extra=True, extra_p=1.0, scale=(1.0, 1.0), rotation_deg=0.0, shift=0.0, gamma=(0.5, 0.5))
+    g = P.Augment(
+        flip_p=0.0,
+        brightness=(1.0, 1.0),
+        extra=True,
+        extra_p=1.0,
+        scale=(1.0, 1.0),
+        rotation_deg=0.0,
+        shift=0.0,
+        gamma=(0.5, 0.5),
+    )
     i4, m4 = g.segmentation(np.full((8, 8), 64, np.uint8), np.ones((8, 8), np.uint8), np.random.default_rng(0))
     assert np.array_equal(m4, np.ones((8, 8))) and int(i4[0, 0]) == 128  # 255 * (64/255) ** 0.5 = 127.7
     # off by default: the paper's augmentation only

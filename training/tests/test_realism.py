@@ -86,9 +86,22 @@ def _layout(root, studies=3):
         ]:
             name = f"{pid}_{view}_{level}_{idx}"
             cv2.imwrite(os.path.join(root, "images", name + ".png"), np.full((64, 64), 10 * idx, np.uint8))
-            rows.append({"sample": name, "patient_id": pid, "study_uid": uid, "view": view, "series": "",
-                         "slice_index": str(idx + (10 if level == "L4-L5" else 0)), "image": f"images/{name}.png",
-                         "mask": "", "rows": "64", "cols": "64", "pixel_spacing_mm": "1", "level": level})
+            rows.append(
+                {
+                    "sample": name,
+                    "patient_id": pid,
+                    "study_uid": uid,
+                    "view": view,
+                    "series": "",
+                    "slice_index": str(idx + (10 if level == "L4-L5" else 0)),
+                    "image": f"images/{name}.png",
+                    "mask": "",
+                    "rows": "64",
+                    "cols": "64",
+                    "pixel_spacing_mm": "1",
+                    "level": level,
+                }
+            )
         truth.append({"studyInstanceUid": uid, "series": [{"kind": "t2_sag", "instances": 11}]})
     with open(os.path.join(root, "samples.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))

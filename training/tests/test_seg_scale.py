@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from training import engine
+from training import checkpoints, engine, loop
 from training import preprocess as P
 from training.cli import main
 from training.data import SegDataset, seg_arrays
@@ -21,7 +21,19 @@ from training.inference import Runner, load_checkpoint
 from training.pack import load_packed
 
 SMALL = ["--seg-size", "64", "--filters", "8-16", "--quiet"]
-TRAIN_TINY = ["--epochs", "1", "--max-steps", "2", "--batch-size", "4", "--optimizer", "adam", "--lr", "1e-3", "--no-eval-train"]
+TRAIN_TINY = [
+    "--epochs",
+    "1",
+    "--max-steps",
+    "2",
+    "--batch-size",
+    "4",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "1e-3",
+    "--no-eval-train",
+]
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -47,7 +59,9 @@ def test_resize_bilinear_float_identity_and_constant():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("src,dst", [((7, 5), (23, 17)), ((10, 10), (30, 30)), ((51, 64), (80, 64)), ((3, 8), (11, 9)), ((64, 51), (64, 80))])
+@pytest.mark.parametrize(
+    "src,dst", [((7, 5), (23, 17)), ((10, 10), (30, 30)), ((51, 64), (80, 64)), ((3, 8), (11, 9)), ((64, 51), (64, 80))]
+)
 def test_resize_bilinear_float_matches_cv2_when_upscaling(dtype, src, dst):
     a = np.random.default_rng(1).random(src).astype(dtype)
     ours = P.resize_bilinear_float(a, *dst)
@@ -182,7 +196,9 @@ def test_unletterbox_prob_and_prob_to_mask(rows, cols, size):
     assert bil.dtype == np.uint8 and set(np.unique(bil)) <= {0, 1}
     assert np.array_equal(bil, (P.unletterbox_prob(prob, g) > 0.5).astype(np.uint8))
     assert np.array_equal(P.prob_to_mask(prob, g, "bilinear-probability", 0.3), (up > 0.3).astype(np.uint8))
-    assert np.array_equal(P.prob_to_mask(prob, g, "nearest-mask", 0.3), P.unletterbox_mask((prob > 0.3).astype(np.uint8), g))
+    assert np.array_equal(
+        P.prob_to_mask(prob, g, "nearest-mask", 0.3), P.unletterbox_mask((prob > 0.3).astype(np.uint8), g)
+    )
     assert not np.array_equal(bil, near)  # noise: the two modes really differ
     with pytest.raises(ValueError, match="upsample"):
         P.prob_to_mask(prob, g, "bicubic")
@@ -255,8 +271,14 @@ def test_check_seg_sizes():
         (TrainConfig(task="segmentation", seg_size=16), "--seg-size 16 must be a multiple of 32"),
         (TrainConfig(task="segmentation", seg_size=66, filters=[4, 8, 16]), "--seg-size 66 must be a multiple of 4"),
         (TrainConfig(task="segmentation", seg_size=384, crop_size=200), "--crop-size 200 must be a multiple of 32"),
-        (TrainConfig(task="segmentation", seg_size=64, crop_size=33, filters=[8, 16]), "--crop-size 33 must be a multiple of 2"),
-        (TrainConfig(task="segmentation", seg_size=64, crop_size=128, filters=[8, 16]), "--crop-size 128 is larger than the letterbox"),
+        (
+            TrainConfig(task="segmentation", seg_size=64, crop_size=33, filters=[8, 16]),
+            "--crop-size 33 must be a multiple of 2",
+        ),
+        (
+            TrainConfig(task="segmentation", seg_size=64, crop_size=128, filters=[8, 16]),
+            "--crop-size 128 is larger than the letterbox",
+        ),
     ]
     for cfg, msg in bad:
         with pytest.raises(SystemExit) as e:
@@ -265,7 +287,19 @@ def test_check_seg_sizes():
 
 
 def test_train_refuses_bad_sizes(tmp_path, spider_dir):
-    base = ["train", "--task", "seg", "--view", "sagittal", "--data", spider_dir, *TRAIN_TINY, "--filters", "8-16", "--quiet"]
+    base = [
+        "train",
+        "--task",
+        "seg",
+        "--view",
+        "sagittal",
+        "--data",
+        spider_dir,
+        *TRAIN_TINY,
+        "--filters",
+        "8-16",
+        "--quiet",
+    ]
     with pytest.raises(SystemExit, match="--crop-size 96 is larger"):
         main([*base, "--out", str(tmp_path / "a"), "--seg-size", "64", "--crop-size", "96"])
     with pytest.raises(SystemExit, match="--seg-size 63 must be a multiple of 2"):
@@ -289,13 +323,62 @@ def test_cosine_factor_ends_at_floor():
 
 def test_cosine_time_needs_time_limit(tmp_path, spider_dir):
     with pytest.raises(SystemExit, match="cosine-time needs --time-limit"):
-        main(["train", "--task", "seg", "--view", "sagittal", "--data", spider_dir, "--out", str(tmp_path / "r"), *TRAIN_TINY, "--lr-schedule", "cosine-time", *SMALL])
+        main(
+            [
+                "train",
+                "--task",
+                "seg",
+                "--view",
+                "sagittal",
+                "--data",
+                spider_dir,
+                "--out",
+                str(tmp_path / "r"),
+                *TRAIN_TINY,
+                "--lr-schedule",
+                "cosine-time",
+                *SMALL,
+            ]
+        )
 
 
 def test_cosine_time_runs(tmp_path, spider_dir):
     run = str(tmp_path / "r")
-    args = ["train", "--task", "seg", "--view", "sagittal", "--data", spider_dir, "--out", run, "--epochs", "2", "--max-steps", "3", "--batch-size", "4"]
-    assert main([*args, "--optimizer", "adam", "--lr", "1e-3", "--no-eval-train", "--lr-schedule", "cosine-time", "--time-limit", "600", *SMALL]) == 0
+    args = [
+        "train",
+        "--task",
+        "seg",
+        "--view",
+        "sagittal",
+        "--data",
+        spider_dir,
+        "--out",
+        run,
+        "--epochs",
+        "2",
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "4",
+    ]
+    assert (
+        main(
+            [
+                *args,
+                "--optimizer",
+                "adam",
+                "--lr",
+                "1e-3",
+                "--no-eval-train",
+                "--lr-schedule",
+                "cosine-time",
+                "--time-limit",
+                "600",
+                *SMALL,
+            ]
+        )
+        == 0
+    )
     ck = load_checkpoint(run)
     assert ck["config"]["lr_schedule"] == "cosine-time" and ck["config"]["time_limit"] == 600
     h = json.load(open(os.path.join(run, "history.json")))
@@ -312,8 +395,26 @@ def test_cosine_time_follows_one_clock_over_all_epochs(tmp_path, spider_dir, mon
         clock["t"] += 1.0
         return clock["t"]
 
-    monkeypatch.setattr(engine, "time", types.SimpleNamespace(time=fake_time))
-    cfg = TrainConfig(task="segmentation", view="sagittal", data=[spider_dir], out=str(tmp_path / "r"), epochs=4, batch_size=8, optimizer="adam", lr=1e-3, seg_size=32, filters=[4, 8], lr_schedule="cosine-time", time_limit=400.0, patience=100, eval_train=False, progress=False, plots=False)
+    for mod in (engine, loop, checkpoints):  # train() and write_run() (seconds); the loop (schedule, budget)
+        monkeypatch.setattr(mod, "time", types.SimpleNamespace(time=fake_time))
+    cfg = TrainConfig(
+        task="segmentation",
+        view="sagittal",
+        data=[spider_dir],
+        out=str(tmp_path / "r"),
+        epochs=4,
+        batch_size=8,
+        optimizer="adam",
+        lr=1e-3,
+        seg_size=32,
+        filters=[4, 8],
+        lr_schedule="cosine-time",
+        time_limit=400.0,
+        patience=100,
+        eval_train=False,
+        progress=False,
+        plots=False,
+    )
     h = train(cfg)["history"]
     lrs = [row["lr"] for row in h]
     assert len(lrs) == 4
@@ -330,7 +431,27 @@ def test_cosine_time_follows_one_clock_over_all_epochs(tmp_path, spider_dir, mon
 def smooth_run(tmp_path_factory, spider_dir):
     root = tmp_path_factory.mktemp("segscale")
     run = str(root / "run")
-    assert main(["train", "--task", "seg", "--view", "sagittal", "--data", spider_dir, "--out", run, *TRAIN_TINY, "--crop-size", "32", "--smooth-masks", *SMALL]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "seg",
+                "--view",
+                "sagittal",
+                "--data",
+                spider_dir,
+                "--out",
+                run,
+                *TRAIN_TINY,
+                "--crop-size",
+                "32",
+                "--smooth-masks",
+                *SMALL,
+            ]
+        )
+        == 0
+    )
     model_dir = str(root / "sag-seg-unet")
     export(run, model_dir, name="sag-seg-unet")
     return run, model_dir
@@ -377,7 +498,9 @@ def test_smooth_run_segments_with_bilinear_probabilities(smooth_run):
     bil = P.prob_to_mask(prob, g, "bilinear-probability")
     assert not np.array_equal(near, bil)
     assert np.array_equal(onnx_runner.segment(img), bil)
-    assert np.array_equal(torch_runner.segment(img), P.prob_to_mask(torch_runner(x[None])[0, 0], g, "bilinear-probability"))
+    assert np.array_equal(
+        torch_runner.segment(img), P.prob_to_mask(torch_runner(x[None])[0, 0], g, "bilinear-probability")
+    )
 
 
 def test_old_checkpoint_without_upsample_is_nearest(tmp_path, smooth_run):
@@ -398,7 +521,10 @@ def test_old_checkpoint_without_upsample_is_nearest(tmp_path, smooth_run):
 
 def test_run_without_smooth_masks_is_nearest(tmp_path, spider_dir):
     run = str(tmp_path / "run")
-    assert main(["train", "--task", "seg", "--view", "sagittal", "--data", spider_dir, "--out", run, *TRAIN_TINY, *SMALL]) == 0
+    assert (
+        main(["train", "--task", "seg", "--view", "sagittal", "--data", spider_dir, "--out", run, *TRAIN_TINY, *SMALL])
+        == 0
+    )
     ck = load_checkpoint(run)
     assert ck["upsample"] == "nearest-mask" and ck["config"]["smooth_masks"] is False
     assert "training_crops" not in ck["preprocessing"]
@@ -413,7 +539,24 @@ def test_run_without_smooth_masks_is_nearest(tmp_path, spider_dir):
 
 def test_pack_smooth_masks_and_train_from_it(tmp_path, spider_dir):
     npz = str(tmp_path / "p.npz")
-    assert main(["pack", "--task", "seg", "--view", "sagittal", "--data", spider_dir, "--out", npz, "--smooth-masks", *SMALL]) == 0
+    assert (
+        main(
+            [
+                "pack",
+                "--task",
+                "seg",
+                "--view",
+                "sagittal",
+                "--data",
+                spider_dir,
+                "--out",
+                npz,
+                "--smooth-masks",
+                *SMALL,
+            ]
+        )
+        == 0
+    )
     meta, _, parts = load_packed(npz)
     assert meta["smooth_masks"] is True and meta["seg_size"] == 64
     # the packed targets are the smooth letterboxes of the masks
@@ -425,7 +568,28 @@ def test_pack_smooth_masks_and_train_from_it(tmp_path, spider_dir):
     assert load_packed(plain)[0]["smooth_masks"] is False
     # training from the .npz keeps smooth masks (no --smooth-masks needed), with crops of its letterbox
     run = str(tmp_path / "run")
-    assert main(["train", "--task", "seg", "--view", "sagittal", "--data", npz, "--out", run, *TRAIN_TINY, "--crop-size", "32", "--filters", "8-16", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "seg",
+                "--view",
+                "sagittal",
+                "--data",
+                npz,
+                "--out",
+                run,
+                *TRAIN_TINY,
+                "--crop-size",
+                "32",
+                "--filters",
+                "8-16",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     ck = load_checkpoint(run)
     assert ck["upsample"] == "bilinear-probability" and ck["config"]["smooth_masks"] is True
     assert ck["arch_kwargs"]["input_size"] == 64

@@ -1,10 +1,10 @@
-"""scripts/make-semisynthetic-axial.py (issue 14, part 3): real axial slices with inserted pathology, written in the
-phantom training layout that training.datasets reads; the annotation's test slices only ever in the test part."""
+"""training/tools/make_semisynthetic_axial.py (issue 14, part 3): real axial slices with inserted pathology,
+written in the phantom training layout that training.datasets reads; the annotation's test slices only ever in the
+test part."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 from collections import Counter
@@ -13,9 +13,9 @@ import pytest
 
 from training import splits as S
 from training.datasets import AXIAL_CLASSES, load_records
+from training.tools import make_semisynthetic_axial
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "scripts", "make-semisynthetic-axial.py")
 IMG_DIR = os.path.join(ROOT, "..", "shared", "data", "mendeley-axial-unlabelled")
 TRAIN_FILE = "train__with_pain__spine_0001.png"
 TEST_FILE = "validation__without_pain__spine_0021.png"
@@ -27,16 +27,17 @@ pytestmark = pytest.mark.skipif(
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("make_semisynthetic_axial", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return make_semisynthetic_axial
 
 
 def test_generator_writes_phantom_layout(tmp_path):
     out = str(tmp_path / "semi")
-    assert _script().main([out, "--files", f"{TRAIN_FILE},{TEST_FILE}", "--variants", "2", "--seed", "3",
-                           "--val-slices", "0"]) == 0
+    assert (
+        _script().main(
+            [out, "--files", f"{TRAIN_FILE},{TEST_FILE}", "--variants", "2", "--seed", "3", "--val-slices", "0"]
+        )
+        == 0
+    )
     for name in ("dataset.json", "truth.json", "samples.csv", "labels.csv", "split.json"):
         assert os.path.isfile(os.path.join(out, name)), name
     info = json.load(open(os.path.join(out, "dataset.json")))
@@ -47,7 +48,9 @@ def test_generator_writes_phantom_layout(tmp_path):
     counts = Counter(AXIAL_CLASSES[r.label] for r in recs)
     assert counts == {"healthy": 2, "bulge": 4, "central": 4, "left": 4, "right": 4}
     # each real slice and its variants is one patient; originals are healthy
-    assert {r.patient_id for r in recs} == {f"phantom:mendeley:{os.path.splitext(f)[0]}" for f in (TRAIN_FILE, TEST_FILE)}
+    assert {r.patient_id for r in recs} == {
+        f"phantom:mendeley:{os.path.splitext(f)[0]}" for f in (TRAIN_FILE, TEST_FILE)
+    }
     for r in recs:
         if r.sample_id.endswith("_ax_orig"):
             assert AXIAL_CLASSES[r.label] == "healthy"

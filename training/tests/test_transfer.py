@@ -1,6 +1,3 @@
-import os
-
-import numpy as np
 import pytest
 import torch
 
@@ -28,7 +25,9 @@ def test_densenet_old_keys_load(tmp_path):
     torch.save(_old_style(src.state_dict()), path)
     net = TransferNet("densenet121", num_classes=3, weights=path)
     assert torch.equal(net.features.conv0.weight, src.features.conv0.weight)
-    assert torch.equal(net.features.denseblock2.denselayer3.norm1.running_mean, src.features.denseblock2.denselayer3.norm1.running_mean)
+    assert torch.equal(
+        net.features.denseblock2.denselayer3.norm1.running_mean, src.features.denseblock2.denselayer3.norm1.running_mean
+    )
 
 
 def test_bad_checkpoint_rejected(tmp_path):
@@ -54,14 +53,45 @@ def test_transfer_freeze_then_finetune(tmp_path):
 
     # frozen phase only (no fine-tuning): backbone unchanged, head trained
     out1 = str(tmp_path / "frozen")
-    train(TrainConfig(task="classification", view="sagittal", arch="vgg16-tl", data=[phantom_dir], out=out1, epochs=1, max_steps=2, finetune_epochs=0, pretrained=weights, batch_size=4, progress=False, plots=False))
+    train(
+        TrainConfig(
+            task="classification",
+            view="sagittal",
+            arch="vgg16-tl",
+            data=[phantom_dir],
+            out=out1,
+            epochs=1,
+            max_steps=2,
+            finetune_epochs=0,
+            pretrained=weights,
+            batch_size=4,
+            progress=False,
+            plots=False,
+        )
+    )
     sd = load_checkpoint(out1)["state_dict"]
     assert torch.equal(sd["features.0.weight"], src.features[0].weight)
     assert torch.equal(sd["features.28.weight"], src.features[28].weight)
 
     # frozen + fine-tune at LR 1e-5: backbone moves (a little)
     out2 = str(tmp_path / "finetuned")
-    res = train(TrainConfig(task="classification", view="sagittal", arch="vgg16-tl", data=[phantom_dir], out=out2, epochs=1, max_steps=2, finetune_epochs=1, pretrained=weights, batch_size=4, progress=False, plots=False, patience=100))
+    res = train(
+        TrainConfig(
+            task="classification",
+            view="sagittal",
+            arch="vgg16-tl",
+            data=[phantom_dir],
+            out=out2,
+            epochs=1,
+            max_steps=2,
+            finetune_epochs=1,
+            pretrained=weights,
+            batch_size=4,
+            progress=False,
+            plots=False,
+            patience=100,
+        )
+    )
     sd = load_checkpoint(out2)["state_dict"]
     assert [h["phase"] for h in res["history"]] == ["frozen", "finetune"]
     assert not torch.equal(sd["features.28.weight"], src.features[28].weight)

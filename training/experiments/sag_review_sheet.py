@@ -6,12 +6,14 @@ from the bottom, its level under normal anatomy and SPIDER's grades for that IVD
 herniation, B = bulging, N = narrowing); components rejected by the disc finder in red with the reason; the number
 of discs found beside overview.csv's num_discs. Pages of 8 slices are written as PNG.
 
-Usage: training/.venv/bin/python scripts/sag-review-sheet.py [DATA [OUT_DIR]]
+Usage: training/.venv/bin/python -m training.experiments.sag_review_sheet [DATA [OUT_DIR]]
   DATA     default ../shared/data/spider
   OUT_DIR  default docs/review/sagittal
 Selection: every slice whose disc count differs from num_discs or where a component was rejected, then ordinary
 slices (seeded) until at least 40 patients are on the sheet. Prints one JSON line: the counts behind the doc.
 """
+
+from __future__ import annotations
 
 import json
 import os
@@ -20,23 +22,17 @@ import sys
 import cv2
 import numpy as np
 
-here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, here)
-from training import grading as G  # noqa: E402
-from training import preprocess as P  # noqa: E402
-from training.datasets.common import read_grey  # noqa: E402
-from training.grading_discs import spine_discs  # noqa: E402
-from training.inference import Runner  # noqa: E402
+from training import grading as G
+from training import preprocess as P
+from training.datasets.common import read_grey
+from training.grading_discs import spine_discs
+from training.inference import Runner
 
-DATA = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "shared", "data", "spider")
-OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "docs", "review", "sagittal")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SEG_MODEL = os.path.join(ROOT, "models", "sag-seg-unet")
 TILE_H = 420
 PER_PAGE = 8
 MIN_PATIENTS = 40
-
-seg = Runner(os.path.join(here, "models", "sag-seg-unet"), "cpu")
-grades = G.read_gradings(DATA)
-expected = G.read_num_discs(DATA)
 
 
 def outline(rgb, labels, label, colour, thickness):
@@ -44,21 +40,33 @@ def outline(rgb, labels, label, colour, thickness):
     cv2.drawContours(rgb, cnts, -1, colour, thickness)
 
 
-def tile(stem, image, labels, discs, rejected):
+def tile(stem, image, labels, discs, rejected, grades, expected):
     p = stem.split("_")[0]
     s = TILE_H / image.shape[0]
-    rgb = cv2.cvtColor(cv2.resize(image, (max(1, int(round(image.shape[1] * s))), TILE_H), interpolation=cv2.INTER_AREA), cv2.COLOR_GRAY2BGR)
-    big = cv2.resize(labels.astype(np.int32).astype(np.float32), (rgb.shape[1], TILE_H), interpolation=cv2.INTER_NEAREST).astype(np.int32)
+    rgb = cv2.cvtColor(
+        cv2.resize(image, (max(1, int(round(image.shape[1] * s))), TILE_H), interpolation=cv2.INTER_AREA),
+        cv2.COLOR_GRAY2BGR,
+    )
+    big = cv2.resize(
+        labels.astype(np.int32).astype(np.float32), (rgb.shape[1], TILE_H), interpolation=cv2.INTER_NEAREST
+    ).astype(np.int32)
     for d, why in rejected:
         if why == "small":
             continue
         outline(rgb, big, d.label, (0, 0, 255), 2)
-        cv2.putText(rgb, why, (int(d.x1 * s) + 3, int(d.cy * s)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            rgb, why, (int(d.x1 * s) + 3, int(d.cy * s)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 255), 1, cv2.LINE_AA
+        )
     for k, d in enumerate(discs, start=1):
         outline(rgb, big, d.label, (0, 220, 0), 1)
         g = grades.get(p, {}).get(k)
         level = G.LEVEL_OF_IVD.get(k, f"#{k}")
-        text = f"{k} {level}" + ("" if g is None else f" P{g['pfirrmann']}" + "".join(c for c, key in (("H", "herniation"), ("B", "bulging"), ("N", "narrowing")) if g[key]))
+        text = f"{k} {level}" + (
+            ""
+            if g is None
+            else f" P{g['pfirrmann']}"
+            + "".join(c for c, key in (("H", "herniation"), ("B", "bulging"), ("N", "narrowing")) if g[key])
+        )
         x = max(0, int(d.x0 * s) - 8 - 6 * len(text))
         cv2.putText(rgb, text, (x, int(d.cy * s) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(rgb, text, (x, int(d.cy * s) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (80, 255, 255), 1, cv2.LINE_AA)
@@ -68,16 +76,27 @@ def tile(stem, image, labels, discs, rejected):
     return rgb
 
 
-def main():
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    data = args[0] if len(args) > 0 else os.path.join(ROOT, "..", "shared", "data", "spider")
+    out_dir = args[1] if len(args) > 1 else os.path.join(ROOT, "docs", "review", "sagittal")
+    seg = Runner(SEG_MODEL, "cpu")
+    grades = G.read_gradings(data)
+    expected = G.read_num_discs(data)
     rows = []
-    for path in G.sagittal_images(DATA):
+    for path in G.sagittal_images(data):
         stem = os.path.basename(path)[:-4]
         image = read_grey(path)
         mask = seg.segment(image)
-        labels, discs, rejected = spine_discs(mask)
+        labels, discs, rejected, _places = spine_discs(mask)  # (the old script unpacked 3 and crashed)
         old = len(P.disc_components(mask))
         rows.append({"stem": stem, "image": image, "labels": labels, "discs": discs, "rejected": rejected, "old": old})
-    flagged = [r for r in rows if len(r["discs"]) != expected.get(r["stem"]) or any(w != "small" for _, w in r["rejected"])]
+    flagged = [
+        r for r in rows if len(r["discs"]) != expected.get(r["stem"]) or any(w != "small" for _, w in r["rejected"])
+    ]
     rest = [r for r in rows if r not in flagged]
     rng = np.random.default_rng(0)
     chosen = list(flagged)
@@ -85,13 +104,16 @@ def main():
         if len({r["stem"].split("_")[0] for r in chosen}) >= MIN_PATIENTS and len(chosen) % PER_PAGE == 0:
             break
         chosen.append(rest[i])
-    os.makedirs(OUT, exist_ok=True)
-    for old in os.listdir(OUT):
+    os.makedirs(out_dir, exist_ok=True)
+    for old in os.listdir(out_dir):
         if old.startswith("page-") and old.endswith(".png"):
-            os.remove(os.path.join(OUT, old))
+            os.remove(os.path.join(out_dir, old))
     pages = []
     for n, i in enumerate(range(0, len(chosen), PER_PAGE), start=1):
-        tiles = [tile(r["stem"], r["image"], r["labels"], r["discs"], r["rejected"]) for r in chosen[i : i + PER_PAGE]]
+        tiles = [
+            tile(r["stem"], r["image"], r["labels"], r["discs"], r["rejected"], grades, expected)
+            for r in chosen[i : i + PER_PAGE]
+        ]
         rows_of = [tiles[j : j + 4] for j in range(0, len(tiles), 4)]
         width = max(sum(t.shape[1] for t in row) for row in rows_of)
         page = np.zeros((TILE_H * len(rows_of), width, 3), np.uint8)
@@ -101,7 +123,7 @@ def main():
                 page[ri * TILE_H : (ri + 1) * TILE_H, x : x + t.shape[1]] = t
                 x += t.shape[1]
         name = f"page-{n:02d}.png"
-        cv2.imwrite(os.path.join(OUT, name), page, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        cv2.imwrite(os.path.join(out_dir, name), page, [cv2.IMWRITE_PNG_COMPRESSION, 9])
         pages.append({"page": name, "slices": [r["stem"] for r in chosen[i : i + PER_PAGE]]})
     with_expected = [r for r in rows if r["stem"] in expected]
 
@@ -118,15 +140,21 @@ def main():
             if w != "small":
                 reasons[w] = reasons.get(w, 0) + 1
     summary = {
-        "slices": len(rows), "patients": len({r["stem"].split("_")[0] for r in rows}),
-        "found_minus_num_discs_all_components": diff_counts("old"), "found_minus_num_discs_spine_discs": diff_counts("new"),
-        "rejected": reasons, "sheet_slices": len(chosen), "sheet_patients": len({r["stem"].split("_")[0] for r in chosen}), "pages": pages,
+        "slices": len(rows),
+        "patients": len({r["stem"].split("_")[0] for r in rows}),
+        "found_minus_num_discs_all_components": diff_counts("old"),
+        "found_minus_num_discs_spine_discs": diff_counts("new"),
+        "rejected": reasons,
+        "sheet_slices": len(chosen),
+        "sheet_patients": len({r["stem"].split("_")[0] for r in chosen}),
+        "pages": pages,
     }
-    with open(os.path.join(OUT, "index.json"), "w") as f:
+    with open(os.path.join(out_dir, "index.json"), "w") as f:
         json.dump(summary, f, indent=1)
         f.write("\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "pages"}))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Axial disc segmentation on the real project-annotated Mendeley slices (issue 14): one JSON line.
 
-    training/.venv/bin/python scripts/axial-seg-real.py MODEL_DIR [--part test|val|train|all]
+    training/.venv/bin/python -m training.experiments.axial_seg_real MODEL_DIR [--part test|val|train|all]
         [--data annotations/mendeley-axial] [--split RUN/split.json] [--seed 0]
         [--phantom DIR] [--min-area 200] [--per-slice FILE.json]
 
@@ -35,15 +34,12 @@ import sys
 import cv2
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from training import metrics as M
+from training import splits as S
+from training.datasets import annotated, load_records
+from training.inference import Runner
 
-from training import metrics as M  # noqa: E402
-from training import splits as S  # noqa: E402
-from training.datasets import annotated, load_records  # noqa: E402
-from training.inference import Runner  # noqa: E402
-
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_DATA = os.path.join(ROOT, "annotations", "mendeley-axial")
 
 
@@ -68,7 +64,10 @@ def summarise(rows: list[dict], min_area: int) -> dict:
     den = sum(r["pred_px"] + r["true_px"] for r in disc)
     tp_all = sum(r["tp"] for r in rows)
     den_all = sum(r["pred_px"] + r["true_px"] for r in rows)
-    frac = lambda xs: (float(np.mean(xs)) if xs else None)  # noqa: E731
+
+    def frac(xs):
+        return float(np.mean(xs)) if xs else None
+
     return {
         "n": len(rows),
         "n_disc": len(disc),
@@ -116,18 +115,38 @@ def score_phantom(runner: Runner, root: str) -> dict:
         preds.append(runner.segment(r.image()))
         truths.append(r.disc_mask())
     m = M.segmentation_metrics(preds, truths)
-    return {"data": os.path.normpath(root), "n": m["n_images"], "dice": m["dice"], "mean_dice": m["mean_dice"], "iou": m["iou"], "precision": m["precision"], "recall": m["recall"]}
+    return {
+        "data": os.path.normpath(root),
+        "n": m["n_images"],
+        "dice": m["dice"],
+        "mean_dice": m["mean_dice"],
+        "iou": m["iou"],
+        "precision": m["precision"],
+        "recall": m["recall"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", help="models/<name> (model.onnx + model.json) or a training run folder")
     ap.add_argument("--part", default="test", choices=["test", "val", "train", "all"])
-    ap.add_argument("--data", default=DEFAULT_DATA, help="annotated layout (labels.csv + masks/); images from $LUMBAR_MENDELEY_AXIAL_DIR or the default folder")
-    ap.add_argument("--split", default=None, help="a run's split.json: which slices are val / train (default: the loader's seeded choice)")
+    ap.add_argument(
+        "--data",
+        default=DEFAULT_DATA,
+        help="annotated layout (labels.csv + masks/); images from $LUMBAR_MENDELEY_AXIAL_DIR or the default folder",
+    )
+    ap.add_argument(
+        "--split",
+        default=None,
+        help="a run's split.json: which slices are val / train (default: the loader's seeded choice)",
+    )
     ap.add_argument("--seed", type=int, default=0, help="seed of the loader's validation choice (as the run's --seed)")
-    ap.add_argument("--phantom", default=None, help="phantom training layout folder: also score every axial image of it")
-    ap.add_argument("--min-area", type=int, default=200, help="pixels: a largest component this big counts as a found disc")
+    ap.add_argument(
+        "--phantom", default=None, help="phantom training layout folder: also score every axial image of it"
+    )
+    ap.add_argument(
+        "--min-area", type=int, default=200, help="pixels: a largest component this big counts as a found disc"
+    )
     ap.add_argument("--per-slice", default=None, help="write the per-slice figures to this JSON file")
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args(argv)

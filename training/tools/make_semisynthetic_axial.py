@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Semi-synthetic axial classifier data (issue 14, part 3): real Mendeley axial disc slices with inserted pathology.
 
-    training/.venv/bin/python scripts/make-semisynthetic-axial.py OUT_DIR [--variants N] [--seed S]
+    training/.venv/bin/python -m training.tools.make_semisynthetic_axial OUT_DIR [--variants N] [--seed S]
         [--phantom PHANTOM_DIR] [--val-slices K] [--files a.png,b.png]
 
 Writes OUT_DIR in the **phantom training layout** (docs/DATASET-LAYOUT.md; read by training/datasets/phantom.py):
@@ -33,16 +32,12 @@ import csv
 import json
 import os
 import random
-import sys
 
 import cv2
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from training import insert_pathology as IP  # noqa: E402
-from training import splits as S  # noqa: E402
+from training import insert_pathology as IP
+from training import splits as S
 
 LEVEL, MASK_VALUE = "L4-L5", 5
 KINDS = ("bulge", "central", "left", "right")
@@ -79,9 +74,13 @@ def main(argv=None) -> int:
     ap.add_argument("out")
     ap.add_argument("--variants", type=int, default=3, help="variants per pathology class per slice (default 3)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sham", type=int, default=0,
-                    help="sham insertions per slice, class healthy: the same warp at 0.2-0.5 mm (below a pixel), so "
-                         "that resampling alone does not mark a slice as diseased (default 0)")
+    ap.add_argument(
+        "--sham",
+        type=int,
+        default=0,
+        help="sham insertions per slice, class healthy: the same warp at 0.2-0.5 mm (below a pixel), so "
+        "that resampling alone does not mark a slice as diseased (default 0)",
+    )
     ap.add_argument("--val-slices", type=int, default=7, help="train slices put in the validation part (default 7)")
     ap.add_argument("--phantom", help="phantom training folder whose patients are also split into split.json")
     ap.add_argument("--files", help="comma-separated file names: only these disc slices (tests)")
@@ -116,18 +115,48 @@ def main(argv=None) -> int:
             sample = f"mendeley_{stem}_ax_{tag}"
             cv2.imwrite(os.path.join(a.out, "images", sample + ".png"), im)
             cv2.imwrite(os.path.join(a.out, "masks", sample + ".png"), (m > 0).astype(np.uint8) * MASK_VALUE)
-            samples.append({"sample": sample, "patient_id": pid, "study_uid": pid, "view": "axial", "series": r["contrast"],
-                            "slice_index": i, "image": f"images/{sample}.png", "mask": f"masks/{sample}.png",
-                            "rows": im.shape[0], "cols": im.shape[1], "pixel_spacing_mm": PIXEL_MM, "level": LEVEL})
-            labels.append({"sample": sample, "patient_id": pid, "view": "axial", "level": LEVEL,
-                           "mask_value": MASK_VALUE, "class": cls})
+            samples.append(
+                {
+                    "sample": sample,
+                    "patient_id": pid,
+                    "study_uid": pid,
+                    "view": "axial",
+                    "series": r["contrast"],
+                    "slice_index": i,
+                    "image": f"images/{sample}.png",
+                    "mask": f"masks/{sample}.png",
+                    "rows": im.shape[0],
+                    "cols": im.shape[1],
+                    "pixel_spacing_mm": PIXEL_MM,
+                    "level": LEVEL,
+                }
+            )
+            labels.append(
+                {
+                    "sample": sample,
+                    "patient_id": pid,
+                    "view": "axial",
+                    "level": LEVEL,
+                    "mask_value": MASK_VALUE,
+                    "class": cls,
+                }
+            )
             if info is not None:
-                inserted.append({"sample": sample, "split": r["split"], **{k: info[k] for k in
-                                 ("kind", "shape", "size_mm", "max_displacement_mm", "added_area_px")},
-                                 "class": cls})
-        truth[pid] = {"source_file": r["file"], "annotation_split": r["split"], "contrast": r["contrast"],
-                      "levels": {LEVEL: "healthy (assumed: unmodified real slice)"},
-                      "variants": {k: a.variants for k in KINDS}}
+                inserted.append(
+                    {
+                        "sample": sample,
+                        "split": r["split"],
+                        **{k: info[k] for k in ("kind", "shape", "size_mm", "max_displacement_mm", "added_area_px")},
+                        "class": cls,
+                    }
+                )
+        truth[pid] = {
+            "source_file": r["file"],
+            "annotation_split": r["split"],
+            "contrast": r["contrast"],
+            "levels": {LEVEL: "healthy (assumed: unmodified real slice)"},
+            "variants": {k: a.variants for k in KINDS},
+        }
 
     with open(os.path.join(a.out, "samples.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(samples[0]))
@@ -147,10 +176,15 @@ def main(argv=None) -> int:
     trainval = sorted(f"phantom:mendeley:{os.path.splitext(r['file'])[0]}" for r in rows if r["split"] == "train")
     random.Random(a.seed).shuffle(trainval)
     n_val = min(a.val_slices, max(0, len(trainval) - 1))
-    split = {"version": S.SPLIT_VERSION,
-             "method": f"semi-synthetic: annotation test slices -> test; {n_val} seeded train slices -> val",
-             "seed": a.seed, "stratified": False,
-             "train": sorted(trainval[n_val:]), "val": sorted(trainval[:n_val]), "test": test}
+    split = {
+        "version": S.SPLIT_VERSION,
+        "method": f"semi-synthetic: annotation test slices -> test; {n_val} seeded train slices -> val",
+        "seed": a.seed,
+        "stratified": False,
+        "train": sorted(trainval[n_val:]),
+        "val": sorted(trainval[:n_val]),
+        "test": test,
+    }
     if a.phantom:
         with open(os.path.join(a.phantom, "samples.csv"), newline="") as f:
             pids = sorted({f"phantom:{s['patient_id']}" for s in csv.DictReader(f) if s["view"] == "axial"})
@@ -165,17 +199,19 @@ def main(argv=None) -> int:
     for lab in labels:
         counts[lab["class"]] = counts.get(lab["class"], 0) + 1
     info = {
-        "generator": "lumbar-ai semi-synthetic axial (scripts/make-semisynthetic-axial.py)",
+        "generator": "lumbar-ai semi-synthetic axial (training/tools/make_semisynthetic_axial.py)",
         "version": VERSION,
         "kind": "semi-synthetic",
-        "description": ("Real axial lumbar MRI slices (Mendeley Lumbar Spine MRI Dataset) with lumbar-ai project disc "
-                        "masks and pathology inserted by training/insert_pathology.py (the disc's own pixels moved by "
-                        "a smooth field). Originals are class healthy: unmodified real slice, assumed healthy (may "
-                        "already hold a bulge). Not clinical ground truth."),
+        "description": (
+            "Real axial lumbar MRI slices (Mendeley Lumbar Spine MRI Dataset) with lumbar-ai project disc "
+            "masks and pathology inserted by training/insert_pathology.py (the disc's own pixels moved by "
+            "a smooth field). Originals are class healthy: unmodified real slice, assumed healthy (may "
+            "already hold a bulge). Not clinical ground truth."
+        ),
         "images": CITATION,
         "licence": "CC BY 4.0 (derived from the Mendeley data set; credit Sudirman et al. and the lumbar-ai project)",
         "masks": "lumbar-ai project annotations (annotations/mendeley-axial, one non-clinical reader), warped with "
-                 "the inserted pathology",
+        "the inserted pathology",
         "mask_value": {str(MASK_VALUE): f"{LEVEL} (placeholder: the real level is unknown)"},
         "pixel_spacing_mm": f"{PIXEL_MM} (assumed)",
         "seed": a.seed,
@@ -184,8 +220,10 @@ def main(argv=None) -> int:
         "sizes_mm": {k: list(IP.SIZE_RANGE_MM[k]) for k in KINDS},
         "extrusion_probability": EXTRUSION_P,
         "sham_per_slice": a.sham,
-        "sham": ("samples *_ax_sham<k>: class healthy, the same warp with a margin displacement of "
-                 f"{SHAM_MM[0]}-{SHAM_MM[1]} mm (below a pixel): resampled like the variants but not diseased"),
+        "sham": (
+            "samples *_ax_sham<k>: class healthy, the same warp with a margin displacement of "
+            f"{SHAM_MM[0]}-{SHAM_MM[1]} mm (below a pixel): resampled like the variants but not diseased"
+        ),
         "side_convention": "patient's left = image right (radiological display)",
         "classes": ["healthy", "bulge", "central", "left", "right"],
         "class_counts": counts,
@@ -193,8 +231,17 @@ def main(argv=None) -> int:
     }
     with open(os.path.join(a.out, "dataset.json"), "w") as f:
         json.dump(info, f, indent=1)
-    print(json.dumps({"out": a.out, "slices": len(rows), "images": len(samples), "classes": counts,
-                      "split": {k: len(split[k]) for k in ("train", "val", "test")}}))
+    print(
+        json.dumps(
+            {
+                "out": a.out,
+                "slices": len(rows),
+                "images": len(samples),
+                "classes": counts,
+                "split": {k: len(split[k]) for k in ("train", "val", "test")},
+            }
+        )
+    )
     return 0
 
 

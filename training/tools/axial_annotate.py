@@ -5,15 +5,15 @@ decides a mask is written in annotations/mendeley-axial/spec.json, so the masks 
 images alone, byte for byte, and a reader who disagrees with an outline fixes it by editing the spec.
 
 Usage (from the repository root):
-  training/.venv/bin/python scripts/axial-annotate.py [build]      propose + correct every slice, write masks/,
+  training/.venv/bin/python -m training.tools.axial_annotate [build]      propose + correct every slice, write masks/,
                                                                    labels.csv and montage/page-*.png
-  training/.venv/bin/python scripts/axial-annotate.py propose [--only NAME ...] [--out DIR]
+  training/.venv/bin/python -m training.tools.axial_annotate propose [--only NAME ...] [--out DIR]
                                                                    the raw proposals (no add/subtract) into DIR
-  training/.venv/bin/python scripts/axial-annotate.py correct [--only NAME ...] [--out DIR]
+  training/.venv/bin/python -m training.tools.axial_annotate correct [--only NAME ...] [--out DIR]
                                                                    proposals + the spec's corrections into DIR
-  training/.venv/bin/python scripts/axial-annotate.py montage [--masks DIR] [--out DIR]
+  training/.venv/bin/python -m training.tools.axial_annotate montage [--masks DIR] [--out DIR]
                                                                    overlay pages (4x4 slices each) from a mask folder
-  training/.venv/bin/python scripts/axial-annotate.py review [--only NAME ...] [--out DIR] [--raw]
+  training/.venv/bin/python -m training.tools.axial_annotate review [--only NAME ...] [--out DIR] [--raw]
                                                                    zoomed overlays with a coordinate grid, for editing
                                                                    the spec (not committed)
 Options: --data DIR (default $MENDELEY_AXIAL_DIR or ../shared/data/mendeley-axial-unlabelled),
@@ -65,8 +65,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 ANN = os.path.join(ROOT, "annotations", "mendeley-axial")
 SPEC = os.path.join(ANN, "spec.json")
 DATA = os.environ.get("MENDELEY_AXIAL_DIR", os.path.join(ROOT, "..", "shared", "data", "mendeley-axial-unlabelled"))
@@ -231,8 +230,12 @@ def snap(mask, sm, reach, min_step, rays=180):
         x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
         x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
         fx, fy = x - x0, y - y0
-        prof = (sm[y0, x0] * (1 - fx) * (1 - fy) + sm[y0, x1] * fx * (1 - fy) + sm[y1, x0] * (1 - fx) * fy
-                + sm[y1, x1] * fx * fy)
+        prof = (
+            sm[y0, x0] * (1 - fx) * (1 - fy)
+            + sm[y0, x1] * fx * (1 - fy)
+            + sm[y1, x0] * (1 - fx) * fy
+            + sm[y1, x1] * fx * fy
+        )
         grad = np.diff(prof) / step
         r = r0
         if len(grad) and grad.max() >= min_step:
@@ -360,8 +363,11 @@ def tile(name, image, labels, entry):
     _outline(idx, labels == DISC, GREEN)
     short = name[:-4].replace("validation__", "val/").replace("train__", "train/").replace("_pain__spine_", "_pain/")
     _text(idx, short, (4, 14))
-    _text(idx, f"{entry['cut']}  {entry['contrast']}  {split_of(name)}" + ("  ?" if entry.get("uncertain") else ""),
-          (4, 30))
+    _text(
+        idx,
+        f"{entry['cut']}  {entry['contrast']}  {split_of(name)}" + ("  ?" if entry.get("uncertain") else ""),
+        (4, 30),
+    )
     return idx
 
 
@@ -385,8 +391,13 @@ def write_montage(spec, masks, data, out_dir):
             tiles.append(np.zeros((h, w), np.uint8))
         rows = [np.hstack(tiles[i : i + COLS]) for i in range(0, len(tiles), COLS)]
         page = np.vstack(rows + [np.zeros((FOOTER, COLS * w), np.uint8)])
-        _text(page, "Images: Sudirman et al., Lumbar Spine MRI Dataset, doi 10.17632/k57fr854j2.2, CC BY 4.0. "
-              "Outlines: lumbar-ai project annotations (not a radiologist's).", (4, page.shape[0] - 4), 0.35)
+        _text(
+            page,
+            "Images: Sudirman et al., Lumbar Spine MRI Dataset, doi 10.17632/k57fr854j2.2, CC BY 4.0. "
+            "Outlines: lumbar-ai project annotations (not a radiologist's).",
+            (4, page.shape[0] - 4),
+            0.35,
+        )
         path = os.path.join(out_dir, f"page-{p // PER_PAGE + 1}.png")
         save_palette_png(page, path)
         paths.append(path)
@@ -404,10 +415,10 @@ def review_tile(name, image, labels, entry, scale=3):
     big = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     rgb = cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
     for x in range((x0 // 10 + 1) * 10, x1, 10):
-        rgb[:: 5, (x - x0) * scale] = (0, 0, 200) if x % 50 else (0, 0, 255)
+        rgb[::5, (x - x0) * scale] = (0, 0, 200) if x % 50 else (0, 0, 255)
         cv2.putText(rgb, str(x), ((x - x0) * scale + 2, 10), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 255, 255), 1)
     for y in range((y0 // 10 + 1) * 10, y1, 10):
-        rgb[(y - y0) * scale, :: 5] = (0, 0, 200) if y % 50 else (0, 0, 255)
+        rgb[(y - y0) * scale, ::5] = (0, 0, 200) if y % 50 else (0, 0, 255)
         cv2.putText(rgb, str(y), (2, (y - y0) * scale - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 255, 255), 1)
     for key in ("disc", "sac"):
         if key in entry and entry[key].get("roi"):
@@ -416,15 +427,23 @@ def review_tile(name, image, labels, entry, scale=3):
             cnts, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
             cv2.drawContours(rgb, cnts, -1, (255, 80, 0), 1)
     for label, colour in ((SAC, (255, 255, 0)), (DISC, (0, 255, 0))):
-        m = cv2.resize((labels[y0:y1, x0:x1] == label).astype(np.uint8), None, fx=scale, fy=scale,
-                       interpolation=cv2.INTER_NEAREST)
+        m = cv2.resize(
+            (labels[y0:y1, x0:x1] == label).astype(np.uint8), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST
+        )
         cnts, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         cv2.drawContours(rgb, cnts, -1, colour, 1)
     for key in ("disc", "sac"):
         for x, y in _seeds(entry[key]) if key in entry else []:
             cv2.drawMarker(rgb, ((x - x0) * scale, (y - y0) * scale), (0, 0, 255), cv2.MARKER_CROSS, 8, 1)
-    cv2.putText(rgb, f"{name[:-4]} {entry['cut']} {entry['contrast']}", (4, rgb.shape[0] - 6),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 0), 1)
+    cv2.putText(
+        rgb,
+        f"{name[:-4]} {entry['cut']} {entry['contrast']}",
+        (4, rgb.shape[0] - 6),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.4,
+        (0, 255, 0),
+        1,
+    )
     return rgb
 
 

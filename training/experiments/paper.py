@@ -1,6 +1,7 @@
-"""Experiments built on :func:`training.engine.train`: compare (the paper's eight CNNs on one
-split, Table VII-like), crossval (k-fold by patient, Table IV-like), gridsearch (the paper's
-ranges) and retrain-all (the four shipped models)."""
+"""Experiments built on :func:`training.engine.train` (``python -m training compare|crossval|gridsearch|retrain-all``):
+compare (the paper's eight CNNs on one split, Table VII-like), crossval (k-fold by patient, Table IV-like),
+gridsearch (the paper's ranges) and retrain-all (the four shipped models). Formerly ``training/experiments.py``;
+:mod:`training.experiments` re-exports every name."""
 
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ def _fmt(v) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def compare(base: TrainConfig, out: str, archs: list[str] | None = None, transfer: dict[str, str] | None = None) -> dict:
+def compare(
+    base: TrainConfig, out: str, archs: list[str] | None = None, transfer: dict[str, str] | None = None
+) -> dict:
     """Train every architecture on the same patient split; Table VII-like markdown of test results."""
     base = replace(base, task="classification")
     os.makedirs(out, exist_ok=True)
@@ -66,7 +69,8 @@ def compare(base: TrainConfig, out: str, archs: list[str] | None = None, transfe
             params = json.load(f)["params"]
         rows.append({"arch": arch, "name": DISPLAY.get(arch, arch), "metrics": m, "params": params})
     lines = [
-        f"# Comparison of CNNs ({base.view}, {'test' if parts['test']['crops'].size else 'validation'} part, same patient split)",
+        f"# Comparison of CNNs ({base.view}, {'test' if parts['test']['crops'].size else 'validation'} part, same "
+        "patient split)",
         "",
         "Per-class values are class accuracy (= recall), as in the paper's Tables IV and VII.",
         "",
@@ -79,7 +83,10 @@ def compare(base: TrainConfig, out: str, archs: list[str] | None = None, transfe
             continue
         rec = [m["per_class"][c]["recall"] if m["per_class"][c]["support"] else None for c in classes]
         lines.append(
-            f"| {r['name']} | " + " | ".join(_fmt(v) for v in rec) + f" | {_fmt(m['balanced_accuracy'])} | {_fmt(m['accuracy'])} | {_fmt(m['macro']['f1'])} | {_fmt(m['macro'].get('roc_auc'))} | {r['params']['total']:,} |"
+            f"| {r['name']} | "
+            + " | ".join(_fmt(v) for v in rec)
+            + f" | {_fmt(m['balanced_accuracy'])} | {_fmt(m['accuracy'])} | {_fmt(m['macro']['f1'])} | "
+            f"{_fmt(m['macro'].get('roc_auc'))} | {r['params']['total']:,} |"
         )
     md = "\n".join(lines) + "\n"
     with open(os.path.join(out, "compare.md"), "w") as f:
@@ -119,26 +126,58 @@ def crossval(base: TrainConfig, out: str, folds: int = 10) -> dict:
     for key in keys:
         vals = [m[key] for m in ok]
         summary[key] = {"mean": float(np.mean(vals)) if vals else None, "std": float(np.std(vals)) if vals else None}
-    lines = [f"# {folds}-fold cross-validation by patient: {DISPLAY.get(cfg0.arch, cfg0.arch)} ({cfg0.view} {cfg0.task})", ""]
+    lines = [
+        f"# {folds}-fold cross-validation by patient: {DISPLAY.get(cfg0.arch, cfg0.arch)} ({cfg0.view} {cfg0.task})",
+        "",
+    ]
     if not seg:
         classes = list(classes_for(cfg0.view, cfg0.drop_bulge))
         summary["macro_f1"] = {"mean": float(np.mean([m["macro"]["f1"] for m in ok])) if ok else None}
         per = {}
         for c in classes:
             vals = [m["per_class"][c]["recall"] for m in ok if m["per_class"][c]["support"]]
-            per[c] = {"mean": float(np.mean(vals)) if vals else None, "std": float(np.std(vals)) if vals else None, "folds_with_class": len(vals)}
+            per[c] = {
+                "mean": float(np.mean(vals)) if vals else None,
+                "std": float(np.std(vals)) if vals else None,
+                "folds_with_class": len(vals),
+            }
         summary["per_class_recall"] = per
-        lines += ["Class accuracy (= recall) on each fold's test part, mean over folds (Table IV-like).", "", "| " + " | ".join(classes) + " | class average | accuracy |", "|" + " --- |" * (len(classes) + 2)]
-        lines.append("| " + " | ".join(_fmt(per[c]["mean"]) for c in classes) + f" | {_fmt(summary['balanced_accuracy']['mean'])} | {_fmt(summary['accuracy']['mean'])} |")
+        lines += [
+            "Class accuracy (= recall) on each fold's test part, mean over folds (Table IV-like).",
+            "",
+            "| " + " | ".join(classes) + " | class average | accuracy |",
+            "|" + " --- |" * (len(classes) + 2),
+        ]
+        lines.append(
+            "| "
+            + " | ".join(_fmt(per[c]["mean"]) for c in classes)
+            + f" | {_fmt(summary['balanced_accuracy']['mean'])} | {_fmt(summary['accuracy']['mean'])} |"
+        )
         pooled = _pooled_cls(out, folds, classes)
         if pooled:
             summary["pooled"] = pooled
-            lines += ["", "Every fold's test predictions together (each image scored once, by the fold that held its patient out):", ""]
-            lines += ["| data | images | " + " | ".join(f"{c} recall" for c in classes) + " | balanced accuracy | accuracy |", "|" + " --- |" * (len(classes) + 4)]
+            lines += [
+                "",
+                "Every fold's test predictions together (each image scored once, by the fold that held its patient "
+                "out):",
+                "",
+            ]
+            lines += [
+                "| data | images | " + " | ".join(f"{c} recall" for c in classes) + " | balanced accuracy | accuracy |",
+                "|" + " --- |" * (len(classes) + 4),
+            ]
             for source, m in pooled.items():
-                lines.append(f"| {source} | {m['n']} | " + " | ".join(_fmt(m["per_class"][c]["recall"]) if m["per_class"][c]["support"] else "-" for c in classes) + f" | {_fmt(m['balanced_accuracy'])} | {_fmt(m['accuracy'])} |")
+                lines.append(
+                    f"| {source} | {m['n']} | "
+                    + " | ".join(
+                        _fmt(m["per_class"][c]["recall"]) if m["per_class"][c]["support"] else "-" for c in classes
+                    )
+                    + f" | {_fmt(m['balanced_accuracy'])} | {_fmt(m['accuracy'])} |"
+                )
     else:
-        lines += ["| metric | mean | std |", "| --- | --- | --- |"] + [f"| {k} | {_fmt(summary[k]['mean'])} | {_fmt(summary[k]['std'])} |" for k in keys]
+        lines += ["| metric | mean | std |", "| --- | --- | --- |"] + [
+            f"| {k} | {_fmt(summary[k]['mean'])} | {_fmt(summary[k]['std'])} |" for k in keys
+        ]
     md = "\n".join(lines) + "\n"
     with open(os.path.join(out, "crossval.md"), "w") as f:
         f.write(md)
@@ -208,19 +247,57 @@ def gridsearch(base: TrainConfig, out: str, grid: dict | None = None, max_trials
         combos = random.Random(cfg0.seed).sample(combos, max_trials)
     trials = []
     for i, (bs, lr, filters, dropout) in enumerate(combos):
-        cfg = replace(base, batch_size=bs, lr=lr, filters=filters, dropout=dropout, out=os.path.join(out, f"trial-{i:03d}"), split=split_path, plots=False)
+        cfg = replace(
+            base,
+            batch_size=bs,
+            lr=lr,
+            filters=filters,
+            dropout=dropout,
+            out=os.path.join(out, f"trial-{i:03d}"),
+            split=split_path,
+            plots=False,
+        )
         res = train_prepared(cfg, records, split, parts)
         val = res["metrics"].get("val")
-        trials.append({"trial": i, "batch_size": bs, "lr": lr, "filters": filters, "dropout": dropout, "score": _score(val, cfg0.task), "val_loss": val and val.get("loss"), "epochs": len(res["history"]), "run": cfg.out})
-    trials.sort(key=lambda t: (-(t["score"] if t["score"] == t["score"] else -1), t["val_loss"] if t["val_loss"] is not None else float("inf")))
+        trials.append(
+            {
+                "trial": i,
+                "batch_size": bs,
+                "lr": lr,
+                "filters": filters,
+                "dropout": dropout,
+                "score": _score(val, cfg0.task),
+                "val_loss": val and val.get("loss"),
+                "epochs": len(res["history"]),
+                "run": cfg.out,
+            }
+        )
+    trials.sort(
+        key=lambda t: (
+            -(t["score"] if t["score"] == t["score"] else -1),
+            t["val_loss"] if t["val_loss"] is not None else float("inf"),
+        )
+    )
     metric = "val Dice" if cfg0.task == "segmentation" else "val balanced accuracy"
-    lines = [f"# Grid search ({cfg0.task}, {cfg0.view}, {DISPLAY.get(cfg0.arch, cfg0.arch)}): {len(trials)} of {len(list(itertools.product(*[grid[k] for k in ('batch_size', 'lr', 'filters', 'dropout')])))} combinations", "", f"| rank | batch size | LR | filters | dropout | {metric} | val loss | epochs |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"# Grid search ({cfg0.task}, {cfg0.view}, {DISPLAY.get(cfg0.arch, cfg0.arch)}): {len(trials)} of "
+        f"{len(list(itertools.product(*[grid[k] for k in ('batch_size', 'lr', 'filters', 'dropout')])))} "
+        "combinations",
+        "",
+        f"| rank | batch size | LR | filters | dropout | {metric} | val loss | epochs |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for rank, t in enumerate(trials, 1):
-        lines.append(f"| {rank} | {t['batch_size']} | {t['lr']:g} | {t['filters'] or 'default'} | {t['dropout']} | {_fmt(t['score'])} | {_fmt(t['val_loss'])} | {t['epochs']} |")
+        lines.append(
+            f"| {rank} | {t['batch_size']} | {t['lr']:g} | {t['filters'] or 'default'} | {t['dropout']} | "
+            f"{_fmt(t['score'])} | {_fmt(t['val_loss'])} | {t['epochs']} |"
+        )
     md = "\n".join(lines) + "\n"
     with open(os.path.join(out, "gridsearch.md"), "w") as f:
         f.write(md)
-    R.write_json({"grid": grid, "trials": trials, "best": trials[0] if trials else None}, os.path.join(out, "gridsearch.json"))
+    R.write_json(
+        {"grid": grid, "trials": trials, "best": trials[0] if trials else None}, os.path.join(out, "gridsearch.json")
+    )
     return {"trials": trials, "best": trials[0] if trials else None, "markdown": md}
 
 
@@ -239,7 +316,20 @@ SHIPPED = {
 SAG_SEG_SCALE = 1.5  # sag-seg-unet's letterbox over its training crops (0.3.0: 384 over 256)
 
 
-def retrain_all(spider: str | None, phantom: str | None, models_dir: str = "models", runs_dir: str = "training/runs/retrain", version: str = "0.1.0", seg_epochs: int | None = None, cls_epochs: int | None = None, max_steps: int | None = None, seed: int = 0, only: list[str] | None = None, extra: dict | None = None, progress: bool = True) -> dict:
+def retrain_all(
+    spider: str | None,
+    phantom: str | None,
+    models_dir: str = "models",
+    runs_dir: str = "training/runs/retrain",
+    version: str = "0.1.0",
+    seg_epochs: int | None = None,
+    cls_epochs: int | None = None,
+    max_steps: int | None = None,
+    seed: int = 0,
+    only: list[str] | None = None,
+    extra: dict | None = None,
+    progress: bool = True,
+) -> dict:
     """Retrain the four shipped models from scratch and export them to ``models_dir``:
 
     sag-seg-unet: SPIDER t2_space masks + phantom sagittal (letterbox SAG_SEG_SCALE x --seg-size, trained on
@@ -264,8 +354,16 @@ def retrain_all(spider: str | None, phantom: str | None, models_dir: str = "mode
             done[name] = {"skipped": "no data (needs --phantom)" if not phantom else "no data"}
             continue
         cfg = TrainConfig(
-            task=task, view=view, arch=arch, data=data[name], out=os.path.join(runs_dir, name), seed=seed, max_steps=max_steps,
-            epochs=seg_epochs if task == "segmentation" else cls_epochs, progress=progress, name=name,
+            task=task,
+            view=view,
+            arch=arch,
+            data=data[name],
+            out=os.path.join(runs_dir, name),
+            seed=seed,
+            max_steps=max_steps,
+            epochs=seg_epochs if task == "segmentation" else cls_epochs,
+            progress=progress,
+            name=name,
             class_weights="balanced" if task == "classification" else "none",
             **extra.get(task, {}),
         )
@@ -273,13 +371,26 @@ def retrain_all(spider: str | None, phantom: str | None, models_dir: str = "mode
             # the sag-seg-unet 0.3.0 recipe: a letterbox 1.5 x --seg-size (384 for 256; a multiple of the U-Net's
             # divisor) learnt from --seg-size crops, smooth masks, the extra augmentation (docs/BENCHMARKS.md)
             div = unet_divisor(cfg.filters or PAPER_UNET_FILTERS)
-            cfg = replace(cfg, seg_size=max(div, round(cfg.seg_size * SAG_SEG_SCALE / div) * div), crop_size=cfg.seg_size, smooth_masks=True, augment_extra=True)
+            cfg = replace(
+                cfg,
+                seg_size=max(div, round(cfg.seg_size * SAG_SEG_SCALE / div) * div),
+                crop_size=cfg.seg_size,
+                smooth_masks=True,
+                augment_extra=True,
+            )
         if name == "sag-cls-discnet" and spider:
             seg_run = os.path.join(runs_dir, "sag-seg-unet")
             seg_model = os.path.join(models_dir, "sag-seg-unet")
-            cfg = replace(cfg, seg_model=seg_run if os.path.isfile(os.path.join(seg_run, "checkpoint.pt")) else seg_model)
+            cfg = replace(
+                cfg, seg_model=seg_run if os.path.isfile(os.path.join(seg_run, "checkpoint.pt")) else seg_model
+            )
         res = train(cfg)
         card = export(res["run"], os.path.join(models_dir, name), name=name, version=version)
-        done[name] = {"run": res["run"], "model": os.path.join(models_dir, name), "metrics": card["metrics"], "export_check": card.get("export_check")}
+        done[name] = {
+            "run": res["run"],
+            "model": os.path.join(models_dir, name),
+            "metrics": card["metrics"],
+            "export_check": card.get("export_check"),
+        }
     R.write_json(done, os.path.join(runs_dir, "retrain-summary.json"))
     return done
