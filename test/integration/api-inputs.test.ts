@@ -12,6 +12,7 @@ import { instantOf } from '../../services/api/src/schemas';
 import { useTestDatabase } from '../helpers/db';
 import { makeTmpDir, removeDir } from '../helpers/files';
 import { testConfig } from '../helpers/services';
+import { mrInstance } from '../helpers/seed';
 
 /**
  * What schema fuzzing (scripts/api-schemathesis.sh, docs/API.md "Schema fuzzing") found in the REST API, one
@@ -40,25 +41,15 @@ const get = (url: string, key: string | null = reader) =>
 
 async function seedStudy(n: number) {
   const uid = `1.2.826.0.1.3680043.10.543.9${n}`;
-  const r = await recordInstance(t.db, {
-    studyInstanceUid: uid,
-    seriesInstanceUid: `${uid}.1`,
-    sopInstanceUid: `${uid}.1.1`,
-    sopClassUid: '1.2.840.10008.5.1.4.1.1.4',
-    transferSyntaxUid: '1.2.840.10008.1.2.1',
-    path: `/nowhere/${n}.dcm`,
-    sizeBytes: 1000,
-    sha256: 'ab'.repeat(32),
-    callingAeTitle: 'STORESCU',
-    patientId: 'PAT-INPUTS',
-    patientName: 'Doe^Input',
-    accessionNumber: `ACC9${n}`,
-    studyDate: '20240102',
-    studyDescription: 'MR LUMBAR SPINE',
-    modality: 'MR',
-    seriesNumber: 1,
-    seriesDescription: 'T2 SAG',
-  });
+  const r = await recordInstance(
+    t.db,
+    mrInstance(uid, {
+      path: `/nowhere/${n}.dcm`,
+      patientId: 'PAT-INPUTS',
+      patientName: 'Doe^Input',
+      accessionNumber: `ACC9${n}`,
+    }),
+  );
   return { id: r.studyId, uid };
 }
 

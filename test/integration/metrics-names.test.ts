@@ -21,6 +21,7 @@ import { METRIC_NAMES, startApi, type RunningApi } from '@lumbar/api';
 import { createApiKey } from '@lumbar/db';
 import { useTestDatabase } from '../helpers/db';
 import { testConfig } from '../helpers/services';
+import { mrInstance } from '../helpers/seed';
 
 const ROOT = path.join(__dirname, '..', '..');
 const t = useTestDatabase();
@@ -126,18 +127,10 @@ beforeAll(async () => {
   queues = openQueues(redis, config.queuePrefix);
   await queues.studies.waitUntilReady();
   const reader = (await createApiKey(t.db, ['read'], 'prometheus')).key;
-  await recordInstance(t.db, {
-    studyInstanceUid: '1.2.826.0.1.3680043.10.543.901',
-    seriesInstanceUid: '1.2.826.0.1.3680043.10.543.901.1',
-    sopInstanceUid: '1.2.826.0.1.3680043.10.543.901.1.1',
-    sopClassUid: '1.2.840.10008.5.1.4.1.1.4',
-    transferSyntaxUid: '1.2.840.10008.1.2.1',
-    path: '/nowhere/901.dcm',
-    sizeBytes: 1000,
-    sha256: 'ab'.repeat(32),
-    callingAeTitle: 'MODALITY1',
-    modality: 'MR',
-  });
+  await recordInstance(
+    t.db,
+    mrInstance('1.2.826.0.1.3680043.10.543.901', { path: '/nowhere/901.dcm', callingAeTitle: 'MODALITY1' }),
+  );
   // What the receiver, the worker and the exporter record (their hooks call exactly these).
   const rec = metricsRecorder(queues);
   rec.inc('associations', { calling_ae: 'MODALITY1', result: 'accepted' });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import dimse from 'dcmjs-dimse';
-import { createLogger, exportTlsOptions } from '@lumbar/core';
+import { createLogger } from '@lumbar/core';
 import { cStore } from '@lumbar/exporter';
 import { readPart10, writePart10 } from '@lumbar/dicom';
 import { openDb } from '@lumbar/db';
@@ -14,36 +14,36 @@ import { useTestDatabase } from '../helpers/db';
 import { testConfig } from '../helpers/services';
 import { runTool } from '../helpers/run';
 import { startOrthanc } from '../helpers/orthanc';
+import {
+  exportTrust,
+  instanceRowFor,
+  makeTestPki,
+  startTestReceiver,
+  withTlsReceiver as withTestTlsReceiver,
+  type TestReceiver,
+} from '../helpers/receiver';
 
 const t = useTestDatabase();
 let receiver: Receiver;
 let queues: Queues;
-let redis: ReturnType<typeof redisConnection>;
 let study: string;
 let files: string[];
 let dataDir: string;
 
+let rx: TestReceiver | undefined;
+
 beforeAll(async () => {
-  const config = testConfig(t.url, {
+  rx = await startTestReceiver(t, {
     LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1,DIMSE@127.0.0.1',
     LUMBAR_STABLE_SECONDS: '60',
     LUMBAR_MAX_ASSOCIATIONS: '1',
   });
-  dataDir = config.dataDir;
-  redis = redisConnection(config.redisUrl, 'producer');
-  queues = openQueues(redis, config.queuePrefix);
-  receiver = await startReceiver({ config, db: t.db, queues, log: createLogger('receiver', 'silent') });
-  const out = makeTmpDir('lumbar-rx-');
-  await generatePhantom(out, 4242, 1);
-  study = studyDirs(out)[0];
-  files = findFiles(study, '.dcm');
+  ({ receiver, queues, study, files } = rx);
+  dataDir = rx.config.dataDir;
 });
 
 afterAll(async () => {
-  await receiver?.close();
-  await queues?.studies.obliterate({ force: true }).catch(() => undefined);
-  await queues?.close();
-  redis?.disconnect();
+  await rx?.close();
 });
 
 const send = (paths: string[], aet = 'STORESCU', aec = 'LUMBAR') =>
@@ -278,49 +278,14 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
   let pki: string;
   const file = (n: string) => path.join(pki, n);
 
-  /** A test CA and two certificates it signs (the receiver's and a caller's), made with openssl. */
   beforeAll(async () => {
-    pki = makeTmpDir('lumbar-pki-');
-    writeFileSync(path.join(pki, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    const openssl = async (...args: string[]) => {
-      const r = await runTool('openssl', args, { cwd: pki });
-      if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
-    };
-    const key = (name: string) => ['-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`];
-    const selfSignedCa = (name: string) =>
-      openssl('req', '-x509', ...key(name), '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`);
-    await selfSignedCa('ca');
-    for (const who of ['server', 'client']) {
-      await openssl('req', ...key(who), '-out', `${who}.csr`, '-subj', `/CN=lumbar-test-${who}`);
-      // signed by ca; the exporter checks the receiver's address against the certificate (san.ext)
-      const sign = ['-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-extfile', 'san.ext'];
-      await openssl('x509', '-req', '-in', `${who}.csr`, ...sign, '-out', `${who}.pem`, '-days', '2');
-    }
-    // a CA that signed nothing here: a peer trusting only it must refuse our receiver
-    await selfSignedCa('other-ca');
+    pki = await makeTestPki();
   });
 
-  async function withTlsReceiver(env: Record<string, string>, body: (port: number) => Promise<void>) {
-    const config = testConfig(t.url, { LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1', ...env });
-    const rx = await startReceiver({ config, db: t.db, queues, log: createLogger('rx', 'silent') });
-    try {
-      await body(rx.port);
-    } finally {
-      await rx.close();
-    }
-  }
-  /** The exporter's TLS options: trust `caFile`; with `mutual`, present the caller certificate too. */
-  const trust = (caFile: string, mutual = false) =>
-    exportTlsOptions({
-      caFile,
-      certFile: mutual ? file('client.pem') : null,
-      keyFile: mutual ? file('client.key') : null,
-      destinations: null,
-    });
-  const rowFor = async (f: string) =>
-    t.db.instance.findFirst({
-      where: { sopInstanceUid: String(readPart10(readFileSync(f), f, { headerOnly: true }).SOPInstanceUID) },
-    });
+  const withTlsReceiver = (env: Record<string, string>, body: (port: number) => Promise<void>) =>
+    withTestTlsReceiver(t, queues, env, body);
+  const trust = (caFile: string, mutual = false) => exportTrust(pki, caFile, mutual);
+  const rowFor = (f: string) => instanceRowFor(t.db, f);
 
   it('accepts a TLS association that verifies its certificate, and refuses plain TCP on that port', async () => {
     await t.db.instance.deleteMany({});
@@ -371,80 +336,6 @@ describe('receiver over DICOM TLS (storescu as the sender)', () => {
       });
       expect(mutual.results.map((r) => r.status)).toEqual([0]);
       expect(await rowFor(files[4])).not.toBeNull();
-    });
-  });
-
-  it('the exporter (C-STORE SCU) sends over TLS, verifying the peer against its CA, with its own certificate for mutual TLS', async () => {
-    await t.db.instance.deleteMany({});
-    const peer = (port: number) => ({ aeTitle: 'LUMBAR', host: '127.0.0.1', port });
-    await withTlsReceiver(
-      { LUMBAR_DICOM_TLS_CERT: file('server.pem'), LUMBAR_DICOM_TLS_KEY: file('server.key') },
-      async (port) => {
-        const plain = await cStore([files[5]], peer(port), 'STORESCU', 10_000);
-        expect(plain.associationError).not.toBeNull();
-        const untrusted = await cStore(
-          [files[5]],
-          peer(port),
-          'STORESCU',
-          10_000,
-          trust(file('other-ca.pem')),
-        );
-        expect(untrusted.associationError).toMatch(/network error/);
-        expect(untrusted.statuses).toEqual([null]);
-        expect(await rowFor(files[5])).toBeNull();
-        const ok = await cStore([files[5]], peer(port), 'STORESCU', 10_000, trust(file('ca.pem')));
-        expect(ok).toMatchObject({ associationError: null, statuses: [0] });
-        expect(await rowFor(files[5])).not.toBeNull();
-      },
-    );
-    const mutualEnv = {
-      LUMBAR_DICOM_TLS_CERT: file('server.pem'),
-      LUMBAR_DICOM_TLS_KEY: file('server.key'),
-      LUMBAR_DICOM_TLS_CA: file('ca.pem'),
-    };
-    await withTlsReceiver(mutualEnv, async (port) => {
-      const noCert = await cStore([files[6]], peer(port), 'STORESCU', 10_000, trust(file('ca.pem')));
-      expect(noCert.statuses).toEqual([null]);
-      const mutual = await cStore([files[6]], peer(port), 'STORESCU', 10_000, trust(file('ca.pem'), true));
-      expect(mutual).toMatchObject({ associationError: null, statuses: [0] });
-      expect(await rowFor(files[6])).not.toBeNull();
-    });
-  });
-
-  it('the exporter speaks TLS only to the destinations LUMBAR_EXPORT_TLS_DESTINATIONS names, plain TCP to the others', async () => {
-    await t.db.instance.deleteMany({});
-    const tlsEnv = { LUMBAR_DICOM_TLS_CERT: file('server.pem'), LUMBAR_DICOM_TLS_KEY: file('server.key') };
-    // two receivers: a TLS one (this describe's helper) and the plain one of this file (port receiver.port)
-    await withTlsReceiver(tlsEnv, async (tlsPort) => {
-      const secure = `LUMBAR@127.0.0.1:${tlsPort}`;
-      const plain = `LUMBAR@127.0.0.1:${receiver.port}`;
-      const exporter = (only: string) =>
-        testConfig(t.url, {
-          LUMBAR_DESTINATIONS: `${secure},${plain}`,
-          LUMBAR_EXPORT_TLS_CA: file('ca.pem'),
-          ...(only ? { LUMBAR_EXPORT_TLS_DESTINATIONS: only } : {}),
-        }).export.tls;
-      const sendTo = (tls: ReturnType<typeof exporter>, dest: string, f: string) => {
-        const [aeTitle, hostPort] = dest.split('@');
-        const [host, port] = hostPort.split(':');
-        return cStore(
-          [f],
-          { aeTitle, host, port: Number(port) },
-          'STORESCU',
-          10_000,
-          exportTlsOptions(tls, dest),
-        );
-      };
-      // without the list every destination gets TLS: the plain receiver cannot be reached
-      const all = exporter('');
-      expect((await sendTo(all, plain, files[7])).statuses).toEqual([null]);
-      expect(await rowFor(files[7])).toBeNull();
-      // with the list: TLS to the secure receiver, plain TCP to the other; both store
-      const some = exporter(secure);
-      expect(await sendTo(some, secure, files[7])).toMatchObject({ associationError: null, statuses: [0] });
-      expect(await sendTo(some, plain, files[8])).toMatchObject({ associationError: null, statuses: [0] });
-      expect(await rowFor(files[7])).not.toBeNull();
-      expect(await rowFor(files[8])).not.toBeNull();
     });
   });
 

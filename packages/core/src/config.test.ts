@@ -2,11 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  callerAllowed,
   checkModelsDir,
   ConfigError,
   databaseUrlVariable,
-  exportTlsOptions,
   loadConfig,
   parseExecutionProviders,
   parseIntraOpThreads,
@@ -52,27 +50,6 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...server, LUMBAR_DICOM_TLS_CA: '/etc/lumbar/ca.pem' }).dicom.tls?.caFile).toBe(
       '/etc/lumbar/ca.pem',
     );
-  });
-
-  it('speaks TLS to every destination, or only to those LUMBAR_EXPORT_TLS_DESTINATIONS names', () => {
-    const dests = { LUMBAR_DESTINATIONS: 'PACS@pacs.local:2762, ARCHIVE@10.0.0.9:104' };
-    const all = loadConfig({ ...dests, LUMBAR_EXPORT_TLS_CA: '/ca.pem' }).export.tls;
-    expect(all?.destinations).toBeNull();
-    // every destination speaks TLS: the (missing) CA file is read for each of them
-    expect(() => exportTlsOptions(all, 'ARCHIVE@10.0.0.9:104')).toThrow(/LUMBAR_EXPORT_TLS_CA: cannot read/);
-    const some = loadConfig({
-      ...dests,
-      LUMBAR_EXPORT_TLS_CA: '/ca.pem',
-      LUMBAR_EXPORT_TLS_DESTINATIONS: ' PACS@pacs.local:2762 ',
-    }).export.tls;
-    expect(some?.destinations).toEqual(['PACS@pacs.local:2762']);
-    // the CA file does not exist: only a TLS destination reads it (and a start-up check without a destination)
-    expect(() => exportTlsOptions(some, 'PACS@pacs.local:2762')).toThrow(
-      /LUMBAR_EXPORT_TLS_CA: cannot read "\/ca.pem"/,
-    );
-    expect(() => exportTlsOptions(some)).toThrow(/LUMBAR_EXPORT_TLS_CA/);
-    expect(exportTlsOptions(some, 'ARCHIVE@10.0.0.9:104')).toBeUndefined();
-    expect(exportTlsOptions(null, 'PACS@pacs.local:2762')).toBeUndefined();
   });
 
   it('parses peers and lists', () => {
@@ -126,25 +103,6 @@ describe('loadConfig', () => {
   ])('refuses %j with a sentence naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
-  });
-});
-
-describe('callerAllowed', () => {
-  const list = [
-    { aeTitle: 'ORTHANC', host: '127.0.0.1' },
-    { aeTitle: '*', host: '10.0.0.7' },
-    { aeTitle: 'ANYWHERE', host: '*' },
-  ];
-  it.each([
-    ['ORTHANC', '127.0.0.1', true],
-    ['ORTHANC', '::ffff:127.0.0.1', true],
-    ['ORTHANC ', '127.0.0.1', true],
-    ['ORTHANC', '10.0.0.8', false],
-    ['STRANGER', '127.0.0.1', false],
-    ['STRANGER', '10.0.0.7', true],
-    ['ANYWHERE', '192.168.1.1', true],
-  ])('%s from %s: %s', (ae, host, ok) => {
-    expect(callerAllowed(list, ae, host)).toBe(ok);
   });
 });
 

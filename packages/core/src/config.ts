@@ -23,6 +23,12 @@ export interface Config {
   queuePrefix: string;
   /** Where received instances and analysis outputs are stored (instances/, outputs/). */
   dataDir: string;
+  /**
+   * Where instances and outputs live for the other machines (LUMBAR_STORAGE): `fs`, the data folder alone (the
+   * default); `s3`, also a bucket of an S3-compatible object store, so that the services share nothing but
+   * PostgreSQL, Redis and the bucket (packages/storage, docs/CONFIGURATION.md "Object store").
+   */
+  storage: StorageConfig;
   logLevel: string;
   dicom: {
     aeTitle: string;
@@ -75,6 +81,25 @@ export interface Config {
   api: { host: string; port: number; bootstrapApiKey: string | null };
   reconcileSeconds: number;
 }
+
+/** An S3-compatible bucket (LUMBAR_S3_*): AWS S3, MinIO, Ceph RGW, moto... */
+export interface S3Settings {
+  /** Endpoint URL (LUMBAR_S3_ENDPOINT), e.g. http://minio:9000; null = AWS S3 of the region. */
+  endpoint: string | null;
+  region: string;
+  bucket: string;
+  /** Key prefix, `` or ending in `/` (LUMBAR_S3_PREFIX): several installations can share one bucket. */
+  prefix: string;
+  /** Static credentials; null = the AWS SDK's default chain (AWS_ACCESS_KEY_ID..., profile, IAM role). */
+  accessKeyId: string | null;
+  secretAccessKey: string | null;
+  /** Path-style addressing (http://host/bucket/key), which MinIO and moto need; default true with an endpoint. */
+  forcePathStyle: boolean;
+  /** How long one request may take (connect and answer), ms, before it is tried again or fails. */
+  timeoutMs: number;
+}
+
+export type StorageConfig = { kind: 'fs' } | { kind: 's3'; s3: S3Settings };
 
 export const MR_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
 export const ENHANCED_MR_STORAGE = '1.2.840.10008.5.1.4.1.1.4.1';
@@ -284,22 +309,6 @@ export function readPem(variable: string, file: string): Buffer {
   }
 }
 
-/**
- * TLS options of the C-STORE SCU (dcmjs-dimse securityOptions) from config.export.tls, for `destination`
- * (`AE@host:port`; left out: as for any TLS destination); undefined = plain TCP to it.
- */
-export function exportTlsOptions(tls: Config['export']['tls'], destination?: string) {
-  if (!tls) return undefined;
-  if (destination !== undefined && tls.destinations && !tls.destinations.includes(destination))
-    return undefined;
-  return {
-    ca: readPem('LUMBAR_EXPORT_TLS_CA', tls.caFile),
-    cert: tls.certFile ? readPem('LUMBAR_EXPORT_TLS_CERT', tls.certFile) : undefined,
-    key: tls.keyFile ? readPem('LUMBAR_EXPORT_TLS_KEY', tls.keyFile) : undefined,
-    minVersion: 'TLSv1.2',
-  };
-}
-
 /** The analysis settings of a worker (part of loadConfig; `lumbar analyze` and the engine read them too). */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Config['worker'] {
   const gpus = list(env, 'LUMBAR_GPU_DEVICES', []);
@@ -320,6 +329,87 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Config['
   };
 }
 
+/** The settings LUMBAR_STORAGE=s3 reads; each must be left unset with LUMBAR_STORAGE=fs. */
+const S3_VARIABLES = [
+  'LUMBAR_S3_BUCKET',
+  'LUMBAR_S3_ENDPOINT',
+  'LUMBAR_S3_REGION',
+  'LUMBAR_S3_PREFIX',
+  'LUMBAR_S3_ACCESS_KEY_ID',
+  'LUMBAR_S3_SECRET_ACCESS_KEY',
+  'LUMBAR_S3_FORCE_PATH_STYLE',
+  'LUMBAR_S3_TIMEOUT_MS',
+] as const;
+
+/** LUMBAR_STORAGE and, for `s3`, the bucket's settings (docs/CONFIGURATION.md, "Object store"). */
+export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): StorageConfig {
+  const kind = (env.LUMBAR_STORAGE || 'fs').trim();
+  if (kind !== 'fs' && kind !== 's3')
+    throw new ConfigError(`LUMBAR_STORAGE: "${kind}" is not a storage kind (expected fs or s3)`);
+  if (kind === 'fs') {
+    const stray = S3_VARIABLES.find((v) => env[v]);
+    if (stray) throw new ConfigError(`${stray}: set only with LUMBAR_STORAGE=s3 (LUMBAR_STORAGE is fs)`);
+    return { kind };
+  }
+  const bucket = (env.LUMBAR_S3_BUCKET ?? '').trim();
+  if (!bucket) throw new ConfigError('LUMBAR_S3_BUCKET: missing (LUMBAR_STORAGE=s3 needs a bucket)');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..'))
+    throw new ConfigError(
+      `LUMBAR_S3_BUCKET: "${bucket}" is not a bucket name (3-63 lowercase letters, digits, . and -)`,
+    );
+  const rawEndpoint = (env.LUMBAR_S3_ENDPOINT ?? '').trim();
+  let endpoint: string | null = null;
+  if (rawEndpoint) {
+    let u: URL | null = null;
+    try {
+      u = new URL(rawEndpoint);
+    } catch {
+      /* refused below */
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password)
+      throw new ConfigError(
+        `LUMBAR_S3_ENDPOINT: "${rawEndpoint}" is not an http(s) URL without credentials (e.g. http://minio:9000)`,
+      );
+    endpoint = rawEndpoint.replace(/\/+$/, '');
+  }
+  const region = (env.LUMBAR_S3_REGION || env.AWS_REGION || 'us-east-1').trim();
+  if (!/^[a-z0-9-]{2,32}$/.test(region))
+    throw new ConfigError(`LUMBAR_S3_REGION: "${region}" is not a region name (e.g. us-east-1)`);
+  const rawPrefix = (env.LUMBAR_S3_PREFIX ?? '').trim().replace(/^\/+|\/+$/g, '');
+  if (
+    rawPrefix &&
+    (!/^[A-Za-z0-9._/-]{1,200}$/.test(rawPrefix) ||
+      rawPrefix.split('/').some((s) => !s || s === '.' || s === '..'))
+  )
+    throw new ConfigError(
+      `LUMBAR_S3_PREFIX: "${env.LUMBAR_S3_PREFIX}" is not a key prefix (letters, digits, . _ - separated by /)`,
+    );
+  const accessKeyId = env.LUMBAR_S3_ACCESS_KEY_ID || null;
+  const secretAccessKey = env.LUMBAR_S3_SECRET_ACCESS_KEY || null;
+  // a secret is never quoted back: only which of the two is missing
+  if ((accessKeyId === null) !== (secretAccessKey === null))
+    throw new ConfigError(
+      `${accessKeyId ? 'LUMBAR_S3_SECRET_ACCESS_KEY' : 'LUMBAR_S3_ACCESS_KEY_ID'}: missing (static credentials need both; ` +
+        'leave both unset for the AWS SDK default chain: AWS_ACCESS_KEY_ID, a profile, an IAM role)',
+    );
+  const pathStyle = (env.LUMBAR_S3_FORCE_PATH_STYLE ?? '').trim();
+  if (pathStyle && pathStyle !== 'true' && pathStyle !== 'false')
+    throw new ConfigError(`LUMBAR_S3_FORCE_PATH_STYLE: "${pathStyle}" is not true or false`);
+  return {
+    kind,
+    s3: {
+      endpoint,
+      region,
+      bucket,
+      prefix: rawPrefix ? `${rawPrefix}/` : '',
+      accessKeyId,
+      secretAccessKey,
+      forcePathStyle: pathStyle ? pathStyle === 'true' : endpoint !== null,
+      timeoutMs: int(env, 'LUMBAR_S3_TIMEOUT_MS', 10_000, 100, 600_000),
+    },
+  };
+}
+
 /**
  * The one configuration loader: every service reads its settings here, from the environment, once, at
  * start-up. A bad value stops the start with a sentence naming the variable. See docs/CONFIGURATION.md.
@@ -335,6 +425,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: env.LUMBAR_REDIS_URL ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     queuePrefix: env.LUMBAR_QUEUE_PREFIX ?? 'lumbar',
     dataDir: env.LUMBAR_DATA_DIR ?? 'var',
+    storage: loadStorageConfig(env),
     logLevel: env.LUMBAR_LOG_LEVEL ?? 'info',
     dicom: {
       aeTitle,
@@ -366,16 +457,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     reconcileSeconds: int(env, 'LUMBAR_RECONCILE_SECONDS', 60, 1),
   };
-}
-
-/** Whether a calling AE title from a host may associate, by the allow-list. */
-export function callerAllowed(
-  allowed: readonly { aeTitle: string; host: string }[],
-  aeTitle: string,
-  host: string,
-): boolean {
-  const h = host.replace(/^::ffff:/, '');
-  return allowed.some(
-    (a) => (a.aeTitle === '*' || a.aeTitle === aeTitle.trim()) && (a.host === '*' || a.host === h),
-  );
 }

@@ -5,3 +5,7 @@ export * from './repos/analyses';
 export * from './repos/exports';
 export * from './repos/audit';
 export * from './repos/api-keys';
+export * from './repos/studies';
+export * from './repos/findings';
+export * from './repos/dashboard';
+export * from './repos/health';

@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 export { UnrecoverableError, Worker, Queue, type Job } from 'bullmq';
 // Metrics the receiver, worker and exporter record in Redis for the API's /metrics (see metrics.ts).
 export * from './metrics';
+// The dependencies of the job handlers (worker and exporter): shared here, no service imports another.
+export type { WorkerDeps } from './deps';
 
 /** Queue names. Payloads hold database ids only: no patient data ever goes to Redis. */
 export const QUEUES = { studies: 'lumbar-studies', exports: 'lumbar-exports' } as const;

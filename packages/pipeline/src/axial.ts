@@ -8,9 +8,9 @@ import {
 import { classifierInput, gateInput, type GrayImage } from '@lumbar/imaging';
 import { CanonicalSlice, canonicalSlice } from './canonical';
 import { assignAxialSlice, type LabelledDisc } from './geometry';
-import { oodCheck, type GateResult } from './ood';
+import { oodCheck } from './ood';
 import { segmentBatch } from './segment';
-import type { AxialEvidence, Models, Predictor, SliceInput } from './types';
+import type { AxialAggregate, AxialEvidence, GateResult, Models, Predictor, SliceInput } from './types';
 
 export interface AxialSliceResult {
   slice: CanonicalSlice;
@@ -156,9 +156,6 @@ export async function axialStage(
     };
   });
 }
-
-/** How the axial slices of one level make one probability per class (FusionPolicy.axialAggregate). */
-export type AxialAggregate = 'mean' | 'max-herniation';
 
 const HERNIATION: readonly AxialClass[] = ['central', 'left', 'right'];
 

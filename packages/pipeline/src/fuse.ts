@@ -1,8 +1,7 @@
 import { AXIAL_CLASSES, AxialClass, SAGITTAL_CLASSES } from '@lumbar/core';
-import type { AxialAggregate } from './axial';
 import { OOD_REASON } from './ood';
+import type { AxialAggregate, Diagnosis } from './types';
 
-export type Diagnosis = AxialClass | 'indeterminate';
 export type AxialProbs = Record<AxialClass, number>;
 
 export interface LevelEvidence {

@@ -3,7 +3,8 @@
 // fused as before. The score is training/ood.py's (exact parity: test/parity/ood.test.ts).
 import { axialLevelEvidence } from './axial';
 import { DEFAULT_FUSION, fuseLevel } from './fuse';
-import { allOutOfDistribution, OOD_REASON, oodCheck, oodFeatures, oodScore, type OodModel } from './ood';
+import { allOutOfDistribution, OOD_REASON, oodCheck, oodFeatures, oodScore } from './ood';
+import type { OodModel } from './types';
 import type { AxialEvidence } from './types';
 
 const slice = (area: number, left: number, ood?: boolean): AxialEvidence => ({

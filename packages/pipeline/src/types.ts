@@ -1,8 +1,57 @@
 import type { AxialClass, DiscLevel, GradingProbabilities } from '@lumbar/core';
 import type { ImagePlane } from '@lumbar/dicom';
 import type { Box, GrayImage } from '@lumbar/imaging';
-import type { Diagnosis } from './fuse';
-import type { GateResult, OodModel, OodResult } from './ood';
+
+/** A level's finding: an axial class, or indeterminate (fuse.ts). */
+export type Diagnosis = AxialClass | 'indeterminate';
+
+/** How the axial slices of one level make one probability per class (FusionPolicy.axialAggregate). */
+export type AxialAggregate = 'mean' | 'max-herniation';
+
+/**
+ * Out-of-distribution check for axial disc crops (models/ax-ood/ood.json, written by `python -m training.ood fit`;
+ * the same features and score as training/ood.py, parity-tested in test/parity/ood.test.ts).
+ *
+ * Features: the 64x64 crop before CLAHE (`DiscCrop.resized`) resized to size x size (16) by the integer bilinear
+ * rule, / 255, row-major. Score: the squared Mahalanobis distance under a probabilistic PCA of the training
+ * crops, divided by the dimension D:
+ *   d = x - mean; z_i = components_i . d; r = d - sum_i z_i components_i;
+ *   score = (sum_i z_i^2 / variances_i + |r|^2 / residualVariance) / D
+ * A crop scoring above `threshold` (the 0.99 quantile on held-out in-distribution crops) is out of distribution.
+ */
+export interface OodModel {
+  /** For findings.json's model list: { name: 'ax-ood', version }. */
+  card: { name: string; version: string };
+  /** Side of the feature image (16). */
+  size: number;
+  mean: readonly number[];
+  components: ReadonlyArray<readonly number[]>;
+  variances: readonly number[];
+  residualVariance: number;
+  threshold: number;
+}
+
+/** What each classified axial slice carries (AxialEvidence.ood). */
+export interface OodResult {
+  score: number;
+  threshold: number;
+  outOfDistribution: boolean;
+}
+
+/**
+ * The axial slice gate on one slice (models/ax-slice-gate, training/slice_gate.py): P(the slice cuts a vertebral
+ * body or an endplate, not a disc) and P(T2-weighted), with the card's thresholds. A slice at or above the
+ * not-disc threshold is dropped before classification; a slice below the T2 threshold is out of distribution
+ * (the classifiers learnt T2 slices only).
+ */
+export interface GateResult {
+  notDisc: number;
+  t2: number;
+  notDiscThreshold: number;
+  t2Threshold: number;
+  /** t2 < t2Threshold: not T2-weighted, so unlike the training data. */
+  notT2: boolean;
+}
 
 /** One decoded slice with its geometry, as the pipeline receives it (no I/O here). */
 export interface SliceInput {

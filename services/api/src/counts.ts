@@ -1,4 +1,4 @@
-import type { PrismaClient } from '@lumbar/db';
+import { countExportsByStatus, countStudiesByStatus, type PrismaClient } from '@lumbar/db';
 import type { Queue, Queues } from '@lumbar/jobs';
 import { EXPORT_STATUSES, STUDY_STATUSES } from './schemas';
 
@@ -18,13 +18,13 @@ export function countByStatus<T extends readonly string[]>(
 
 /** Studies by status, every status present (the /metrics gauge and the dashboard). */
 export async function studyCounts(db: PrismaClient) {
-  const rows = await db.study.groupBy({ by: ['status'], _count: { _all: true } });
+  const rows = await countStudiesByStatus(db);
   return countByStatus(STUDY_STATUSES, rows);
 }
 
 /** DICOM exports by status, every status present (the /metrics gauge and the dashboard). */
 export async function exportCounts(db: PrismaClient) {
-  const rows = await db.export.groupBy({ by: ['status'], _count: { _all: true } });
+  const rows = await countExportsByStatus(db);
   return countByStatus(EXPORT_STATUSES, rows);
 }
 

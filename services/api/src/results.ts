@@ -1,9 +1,9 @@
 import { NotFoundError } from '@lumbar/core';
-import type { PrismaClient } from '@lumbar/db';
+import { findResultAnalysis, findStudy, type PrismaClient } from '@lumbar/db';
 import { Type } from 'typebox';
 import { DateTime, Nullable, STUDY_STATUSES } from './schemas';
 
-type Study = NonNullable<Awaited<ReturnType<PrismaClient['study']['findUnique']>>>;
+type Study = NonNullable<Awaited<ReturnType<typeof findStudy>>>;
 
 /** What a client sees of a study: identifiers of the examination, never the patient's name or id. */
 export const StudySummary = Type.Object({
@@ -35,7 +35,7 @@ export function studyView(s: Study) {
 }
 
 export async function requireStudy(db: PrismaClient, id: number): Promise<Study> {
-  const study = await db.study.findUnique({ where: { id } });
+  const study = await findStudy(db, id);
   if (!study) throw new NotFoundError(`study ${id} does not exist`);
   return study;
 }
@@ -45,11 +45,7 @@ export async function requireStudy(db: PrismaClient, id: number): Promise<Study>
  * being re-analysed keeps showing its previous results until the new ones are committed.
  */
 export async function resultAnalysis(db: PrismaClient, studyId: number) {
-  return db.analysis.findFirst({
-    where: { studyId, outputDir: { not: null } },
-    orderBy: { id: 'desc' },
-    include: { findings: { orderBy: { id: 'asc' } }, outputs: { orderBy: { file: 'asc' } } },
-  });
+  return findResultAnalysis(db, studyId);
 }
 
 /** The study and its current results; 404 when the study does not exist or has no results yet. */

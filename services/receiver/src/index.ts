@@ -3,6 +3,7 @@ import dimse from 'dcmjs-dimse';
 import { readPem, type Config, type Logger } from '@lumbar/core';
 import { openSqlRunner, type PrismaClient } from '@lumbar/db';
 import type { Queues } from '@lumbar/jobs';
+import { openObjectStore } from '@lumbar/storage';
 import { scpClass } from './scp';
 import { storeContext } from './store';
 
@@ -51,6 +52,8 @@ export async function startReceiver(deps: {
   const active = new Set<object>();
   // The instances' statement goes through a pg pool of its own (no ORM on the hot path; see recordInstances).
   const sql = openSqlRunner(config.databaseUrl, Math.min(4, config.dicom.maxAssociations));
+  // LUMBAR_STORAGE=s3: every instance also goes into the bucket before it is acknowledged (replicate.ts)
+  const objects = openObjectStore(config.storage);
   const Scp = scpClass({
     ...storeContext({
       db: deps.db,
@@ -59,6 +62,7 @@ export async function startReceiver(deps: {
       log,
       dataDir: config.dataDir,
       stableMs: config.stableSeconds * 1000,
+      objects,
     }),
     dicom: config.dicom,
     active,
@@ -75,6 +79,7 @@ export async function startReceiver(deps: {
   server.listen(where, { securityOptions: tlsOptions(config.dicom.tls) });
   await listening.catch(async (err: unknown) => {
     await sql.end().catch(() => undefined);
+    objects?.close();
     throw err;
   });
   const net = (server as unknown as { server: NetServer }).server;
@@ -108,6 +113,7 @@ export async function startReceiver(deps: {
       server.close();
       await closed;
       await sql.end().catch(() => undefined);
+      objects?.close();
       return { drained: open - cut, cut };
     },
   };

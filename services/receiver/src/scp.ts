@@ -2,8 +2,9 @@ import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import dimse from 'dcmjs-dimse';
-import { callerAllowed, type Config } from '@lumbar/core';
+import type { Config } from '@lumbar/core';
 import { dimseStatusLabel, metricsRecorder } from '@lumbar/jobs'; // metrics hook (issue 18)
+import { callerAllowed } from './callers';
 import { InstanceFile } from './instance-file';
 import { STATUS, storeInstance, type StoreContext, type StoreResult } from './store';
 

@@ -4,10 +4,12 @@ import { InputError, type Logger } from '@lumbar/core';
 import { pixelDataProblem, readPart10, type Dataset } from '@lumbar/dicom';
 import { audit, findInstance, type PrismaClient, type SqlRunner } from '@lumbar/db';
 import type { Queues } from '@lumbar/jobs';
+import type { ObjectStore } from '@lumbar/storage';
 import { StudyArmer } from './arm';
 import { DurableDirs } from './durable';
 import type { InstanceFile } from './instance-file';
 import { GroupRecorder } from './recorder';
+import { replicateInstance, type Replica } from './replicate';
 
 /** DIMSE statuses the receiver answers, as Orthanc and DCMTK do (docs/DICOM-CONFORMANCE.md). */
 export const STATUS = {
@@ -36,11 +38,13 @@ export interface StoreContext {
   dirs: DurableDirs;
   /** Stores in progress by SOP Instance UID: a second copy waits for the first (then it is a duplicate). */
   sopLocks: Map<string, Promise<unknown>>;
+  /** LUMBAR_STORAGE=s3: the bucket every instance is also put into before its row; absent or null for fs. */
+  objects?: ObjectStore | null;
 }
 
 /** The parts of a StoreContext that live as long as the receiver: group commit, re-arming, directories. */
 export function storeContext(
-  base: Pick<StoreContext, 'db' | 'queues' | 'log' | 'dataDir' | 'stableMs'> & { sql: SqlRunner },
+  base: Pick<StoreContext, 'db' | 'queues' | 'log' | 'dataDir' | 'stableMs' | 'objects'> & { sql: SqlRunner },
 ): StoreContext {
   const { sql, ...rest } = base;
   return {
@@ -101,8 +105,8 @@ type Lap = (name: string) => void;
 
 /**
  * Finishes one C-STORE: checks the streamed data set, links the file to `instances/<study>/<series>/<sop>.dcm`,
- * fsyncs the file and that directory, inserts its row (group commit), re-arms the study's debounce, and only
- * then answers success. Every failure becomes a status; nothing answered 0x0000 can be lost.
+ * fsyncs the file and that directory (with LUMBAR_STORAGE=s3 also puts it into the bucket: replicate.ts), inserts
+ * its row (group commit), re-arms the study's debounce, and only then answers success. Every failure becomes a status; nothing answered 0x0000 can be lost.
  */
 export async function storeInstance(ctx: StoreContext, file: InstanceFile): Promise<StoreResult> {
   const { command } = file;
@@ -247,6 +251,10 @@ async function place(
   if (syncFailure) return fail(STATUS.outOfResources, `cannot write to disk: ${syncFailure.message}`, true);
   await file.close();
   lap('fsync');
+  // 1b. LUMBAR_STORAGE=s3: the bucket's copy too, before the row (no row without its object) and the answer.
+  const replica: Replica = ctx.objects ? await replicateInstance(ctx.objects, final, uids) : { path: final };
+  if ('error' in replica) return fail(STATUS.outOfResources, `object store: ${replica.error}`, true);
+  if (ctx.objects) lap('replicate');
 
   // 2. The row (group commit with the instances of the other associations).
   let studyId: number;
@@ -258,7 +266,7 @@ async function place(
       sopInstanceUid: uids.sop,
       sopClassUid: uids.sopClass,
       transferSyntaxUid: command.transferSyntaxUid,
-      path: final,
+      path: replica.path,
       sizeBytes: file.size,
       sha256,
       callingAeTitle: command.callingAeTitle,
@@ -276,7 +284,7 @@ async function place(
       skippable = result.studyStatus.before === 'receiving' && result.studyStatus.after === 'receiving';
     } else {
       // Stored meanwhile under another path (another study or series), or by another receiver process.
-      if (result.path !== final) await rm(final, { force: true });
+      if (result.path !== replica.path) await rm(final, { force: true });
       studyId = await duplicate({ id: result.instanceId, sha256: result.sha256, studyId: result.studyId });
     }
   } catch (err) {

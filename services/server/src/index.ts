@@ -12,11 +12,12 @@ import {
   type Logger,
 } from '@lumbar/core';
 import { applyMigrations, ensureDatabase, openDb, waitForPostgres } from '@lumbar/db';
-import { openQueues, redisConnection, startProcessGauges, waitForRedis } from '@lumbar/jobs';
+import { openQueues, redisConnection, startProcessGauges, waitForRedis, type WorkerDeps } from '@lumbar/jobs';
+import { checkObjectStore } from '@lumbar/storage';
 import { startApi } from '@lumbar/api';
 import { startExporter } from '@lumbar/exporter';
 import { startReceiver } from '@lumbar/receiver';
-import { startReconciler, startStudyWorker, type WorkerDeps } from '@lumbar/worker';
+import { startReconciler, startStudyWorker } from '@lumbar/worker';
 
 export const SERVICES = ['receiver', 'worker', 'exporter', 'api'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -102,6 +103,15 @@ export async function serve(
     waitForPostgres(config.databaseUrl, { timeoutMs, missingDatabaseOk: migrate }),
   );
   await step(`reach ${redisWhere}`, () => waitForRedis(config.redisUrl, timeoutMs));
+  if (config.storage.kind === 's3') {
+    const { bucket, prefix, endpoint } = config.storage.s3;
+    const where = `s3://${bucket}/${prefix} at ${endpoint ?? 'AWS S3'} (LUMBAR_S3_BUCKET, LUMBAR_S3_ENDPOINT)`;
+    await step(`reach the object store ${where}`, () =>
+      checkObjectStore(config.storage).catch((err: unknown) => {
+        throw new Error((err as Error).message); // a plain reason: step() names the bucket and the settings
+      }),
+    );
+  }
   if (migrate) {
     await step(`prepare the database at ${dbWhere}`, async () => {
       await ensureDatabase(config.databaseUrl);

@@ -1,11 +1,3 @@
-import type { Config, Logger } from '@lumbar/core';
-import type { PrismaClient } from '@lumbar/db';
-import type { Queues } from '@lumbar/jobs';
-
-/** What every handler gets: I/O behind these, nothing global. */
-export interface WorkerDeps {
-  config: Config;
-  db: PrismaClient;
-  queues: Queues;
-  log: Logger;
-}
+// WorkerDeps lives in @lumbar/jobs (the exporter uses it too: no service imports another); kept here for the
+// modules of this service that import it from './deps'.
+export type { WorkerDeps } from '@lumbar/jobs';

@@ -1,6 +1,16 @@
 import { AnalysisPool, analysisSettings } from '@lumbar/analysis';
-import { Worker, QUEUES, metricsRecorder, type Job, type JobName, type MetricsRecorder } from '@lumbar/jobs';
+import { findStudyReceiveState } from '@lumbar/db';
+import {
+  Worker,
+  QUEUES,
+  metricsRecorder,
+  type Job,
+  type JobName,
+  type MetricsRecorder,
+  type WorkerDeps,
+} from '@lumbar/jobs';
 import type { ConnectionOptions } from 'bullmq';
+import { openObjectStore } from '@lumbar/storage';
 import {
   bullQueueExport,
   handleStudy,
@@ -9,7 +19,6 @@ import {
   type StudyJob,
 } from './study-handler';
 import { prismaStudyStore } from './store';
-import type { WorkerDeps } from './deps';
 
 export { reconcile, startReconciler } from './reconciler';
 export {
@@ -61,8 +70,7 @@ function timedAnalyzer(pool: AnalysisPool, metrics: MetricsRecorder): Analyzer {
  * Not awaited: a metric never holds a study up.
  */
 function observeReceiveToStable(deps: WorkerDeps, metrics: MetricsRecorder, studyId: number): void {
-  deps.db.study
-    .findUnique({ where: { id: studyId }, select: { status: true, lastReceivedAt: true } })
+  findStudyReceiveState(deps.db, studyId)
     .then((s) => {
       if (s?.status === 'receiving')
         metrics.observe('receiveToStable', {}, (Date.now() - s.lastReceivedAt.getTime()) / 1000);
@@ -105,7 +113,10 @@ export async function startStudyWorker(
     log: deps.log,
   });
   const metrics = metricsRecorder(deps.queues);
+  // LUMBAR_STORAGE=s3: instances from the bucket, outputs to it (study-handler.ts); fs: the data folder
+  const objects = openObjectStore(deps.config.storage);
   const handlerDeps: StudyHandlerDeps = {
+    objects,
     config: deps.config,
     log: deps.log,
     store: prismaStudyStore(deps.db),
@@ -141,6 +152,7 @@ export async function startStudyWorker(
         // both at once: BullMQ stops fetching and waits for the running handlers, which the pool lets
         // finish for the grace period and then answers with SHUTDOWN (the handler releases the study)
         await Promise.all([worker.close(), pool.close({ graceMs: w.shutdownGraceMs })]);
+        objects?.close();
       })()),
   };
 }

@@ -1,7 +1,7 @@
-import { armStudy } from '@lumbar/jobs';
+import { findExportsOwed, findStudiesOwedAnalysis, markLostSendsPending } from '@lumbar/db';
+import { armStudy, type WorkerDeps } from '@lumbar/jobs';
 import { bullQueueExport, queuePendingExports } from './study-handler';
 import { prismaStudyStore } from './store';
-import type { WorkerDeps } from './deps';
 
 /**
  * Postgres is the source of truth; Redis can lose jobs (a restart without persistence, an eviction). This
@@ -15,17 +15,7 @@ export async function reconcile(
   const { db, config } = deps;
   const quietBefore = new Date(now.getTime() - (config.stableSeconds + 5) * 1000);
   const lostBefore = new Date(now.getTime() - 2 * config.worker.analysisTimeoutMs);
-  const studies = await db.study.findMany({
-    where: {
-      OR: [
-        { status: 'receiving', lastReceivedAt: { lt: quietBefore } },
-        { status: 'queued', updatedAt: { lt: quietBefore } },
-        { status: 'analyzing', analyses: { some: { status: 'running', startedAt: { lt: lostBefore } } } },
-      ],
-    },
-    select: { id: true },
-    take: 500,
-  });
+  const studies = await findStudiesOwedAnalysis(db, { quietBefore, lostBefore });
   for (const s of studies) await armStudy(deps.queues, s.id, 0);
   // A pending export may only be waiting in BullMQ for its backoff: attempt n failed, the export went back to
   // pending, and BullMQ runs attempt n+1 backoffMs * 2^(n-1) later. It is lost only once it has been pending
@@ -37,21 +27,15 @@ export async function reconcile(
     24 * 3600_000,
   );
   const pendingBefore = new Date(quietBefore.getTime() - longestBackoffMs);
-  const exportsOwed = await db.export.findMany({
-    where: {
-      OR: [
-        { status: 'pending', updatedAt: { lt: pendingBefore } },
-        { status: 'sending', updatedAt: { lt: new Date(now.getTime() - 2 * config.export.timeoutMs) } },
-      ],
-    },
-    select: { id: true, analysisId: true },
-    take: 500,
+  const exportsOwed = await findExportsOwed(db, {
+    pendingBefore,
+    sendingBefore: new Date(now.getTime() - 2 * config.export.timeoutMs),
   });
   // A send that was lost mid-way goes back to pending, then is queued like any pending one.
-  await db.export.updateMany({
-    where: { id: { in: exportsOwed.map((e) => e.id) }, status: 'sending' },
-    data: { status: 'pending' },
-  });
+  await markLostSendsPending(
+    db,
+    exportsOwed.map((e) => e.id),
+  );
   let queuedExports = 0;
   const exportDeps = { store: prismaStudyStore(db), queueExport: bullQueueExport(deps) };
   for (const analysisId of new Set(exportsOwed.map((e) => e.analysisId))) {

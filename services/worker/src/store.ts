@@ -1,8 +1,12 @@
 import {
   ensureAnalysis,
+  findStudyForAnalysis,
+  listPendingExports,
   markAnalysisFailed,
   markAnalysisRunning,
+  releaseAnalysis,
   saveAnalysisResult,
+  setStudyStatus,
   type FindingInput,
   type OutputInput,
   type PrismaClient,
@@ -36,32 +40,14 @@ export interface StudyStore {
 /** The StudyStore of a running node. */
 export function prismaStudyStore(db: PrismaClient): StudyStore {
   return {
-    findStudy: (id) =>
-      db.study.findUnique({
-        where: { id },
-        select: { id: true, studyInstanceUid: true, status: true, lastReceivedAt: true },
-      }),
+    findStudy: (id) => findStudyForAnalysis(db, id),
     ensureAnalysis: (studyId, algorithm) => ensureAnalysis(db, studyId, algorithm),
-    markStudyAnalyzed: async (studyId) => {
-      await db.study.update({ where: { id: studyId }, data: { status: 'analyzed' } });
-    },
+    markStudyAnalyzed: (studyId) => setStudyStatus(db, studyId, 'analyzed'),
     markAnalysisRunning: (analysisId, studyId) => markAnalysisRunning(db, analysisId, studyId),
     markAnalysisFailed: (analysisId, studyId, why) => markAnalysisFailed(db, analysisId, studyId, why),
-    releaseAnalysis: async (analysisId, studyId, why) => {
-      await db.$transaction([
-        db.analysis.update({
-          where: { id: analysisId },
-          data: { status: 'queued', startedAt: null, lastError: why.slice(0, 4000) },
-        }),
-        db.study.update({ where: { id: studyId }, data: { status: 'queued' } }),
-      ]);
-    },
+    releaseAnalysis: (analysisId, studyId, why) => releaseAnalysis(db, analysisId, studyId, why),
     saveAnalysisResult: (a, findings, outputs, destinations) =>
       saveAnalysisResult(db, a, findings, outputs, destinations),
-    pendingExports: (analysisId) =>
-      db.export.findMany({
-        where: { analysisId, status: 'pending' },
-        select: { id: true, updatedAt: true },
-      }),
+    pendingExports: (analysisId) => listPendingExports(db, analysisId),
   };
 }

@@ -8,6 +8,7 @@ import {
   type FindingsDocument,
 } from '@lumbar/analysis';
 import { UnrecoverableError } from '@lumbar/jobs';
+import { FsObjectStore, type ObjectStore } from '@lumbar/storage';
 import { handleStudy, type StudyHandlerDeps, type StudyJob } from './study-handler';
 import type { StudyStore } from './store';
 
@@ -258,5 +259,70 @@ describe('the study handler (in-memory store and analyzer)', () => {
     await expect(handleStudy(deps, job({ data: { studyId: 99 } }))).rejects.toBeInstanceOf(
       UnrecoverableError,
     );
+  });
+});
+
+// LUMBAR_STORAGE=s3: the handler sees only the ObjectStore interface; a folder (FsObjectStore) stands in for the
+// bucket here. The real bucket (moto) is in packages/storage and test/integration/scale-out.test.ts.
+describe('the study handler with an object store (instances fetched, outputs put back)', () => {
+  function withObjects(answers: Array<string | AnalysisError>, objects?: ObjectStore) {
+    const t = setup(answers);
+    const bucket = new FsObjectStore(mkdtempSync(join(tmpdir(), 'lumbar-bucket-')));
+    const saved: string[] = [];
+    const save = t.store.saveAnalysisResult.bind(t.store);
+    t.store.saveAnalysisResult = async (a: Parameters<StudyStore['saveAnalysisResult']>[0], ...rest) => {
+      saved.push(a.outputDir);
+      return save(a, ...rest);
+    };
+    const seen: string[][] = [];
+    const analyze = t.analyzer.analyze.bind(t.analyzer);
+    t.analyzer.analyze = async (r) => {
+      seen.push(readdirSync(String(r.study), { recursive: true }).map(String).sort());
+      return analyze(r);
+    };
+    return { ...t, bucket, saved, seen, deps: { ...t.deps, objects: objects ?? bucket } };
+  }
+
+  it('analyses the instances fetched into a scratch folder and puts the outputs under outputs/<study>/<analysis>', async () => {
+    const { deps, bucket, saved, seen, analyzer, dataDir, store } = withObjects(['done']);
+    await bucket.put(`instances/${UID}/2.25.1/2.25.1.1.dcm`, Buffer.from('a'));
+    await bucket.put(`instances/${UID}/2.25.1/2.25.1.2.dcm`, Buffer.from('b'));
+    await bucket.put(`instances/${UID}9/2.25.2/2.25.2.1.dcm`, Buffer.from('another study'));
+    await expect(handleStudy(deps, job())).resolves.toBe('done');
+    expect(seen).toEqual([['2.25.1', join('2.25.1', '2.25.1.1.dcm'), join('2.25.1', '2.25.1.2.dcm')]]);
+    expect(analyzer.calls[0].study).toBe(join(dataDir, 'work', '1-1-7-0', 'instances'));
+    expect(await bucket.list('outputs/')).toEqual(['outputs/1/1/findings.json', 'outputs/1/1/sr.dcm']);
+    expect(saved).toEqual([bucket.location('outputs/1/1')]);
+    expect(store.studies.get(1)!.status).toBe('analyzed');
+    // nothing of the study stays on the worker: no instances/, no outputs/, the scratch folder gone
+    expect(readdirSync(dataDir)).toEqual(['work']);
+    expect(readdirSync(join(dataDir, 'work'))).toEqual([]);
+  });
+
+  it('a study with no instance in the store fails at once (BAD_INPUT)', async () => {
+    const { deps, store, analyzer } = withObjects(['never']);
+    await expect(handleStudy(deps, job())).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(store.analyses.get(1)).toMatchObject({ status: 'failed' });
+    expect(store.analyses.get(1)!.lastError).toMatch(/^BAD_INPUT: no instances of study/);
+    expect(analyzer.calls).toEqual([]);
+  });
+
+  it('a store that cannot be written is retried: not failed before the last attempt, no scratch left', async () => {
+    const t = withObjects(['one', 'two']);
+    const broken: ObjectStore = Object.assign(Object.create(t.bucket) as ObjectStore, {
+      putFile: async () => {
+        throw new Error('object store s3://x unavailable: ECONNREFUSED');
+      },
+    });
+    await t.bucket.put(`instances/${UID}/2.25.1/2.25.1.1.dcm`, Buffer.from('a'));
+    const deps = { ...t.deps, objects: broken };
+    await expect(handleStudy(deps, job())).rejects.toThrow(
+      /^INTERNAL: cannot store the outputs: .*ECONNREFUSED/,
+    );
+    expect(t.store.analyses.get(1)!.status).toBe('running');
+    expect(readdirSync(join(t.dataDir, 'work'))).toEqual([]);
+    await expect(handleStudy(deps, job({ attemptsMade: 2 }))).rejects.toThrow(/cannot store the outputs/);
+    expect(t.store.analyses.get(1)!.status).toBe('failed');
+    expect(t.saved).toEqual([]);
   });
 });

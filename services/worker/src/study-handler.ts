@@ -4,6 +4,13 @@ import { join } from 'node:path';
 import { AnalysisError, type AnalysisOutcome, type AnalyzeRequest } from '@lumbar/analysis';
 import { ALGORITHM, formatPeer, type Config, type Logger } from '@lumbar/core';
 import { queueExport, UnrecoverableError } from '@lumbar/jobs';
+import {
+  downloadPrefix,
+  outputsKey,
+  studyInstancesPrefix,
+  uploadDir,
+  type ObjectStore,
+} from '@lumbar/storage';
 import type { WorkerDeps } from './deps';
 import type { StudyStore } from './store';
 
@@ -22,6 +29,11 @@ export interface StudyHandlerDeps {
   store: StudyStore;
   analyzer: Analyzer;
   queueExport: QueueExport;
+  /**
+   * LUMBAR_STORAGE=s3: the bucket the study's instances are fetched from (into a scratch folder of this
+   * worker) and its outputs are put into (`outputs/<studyId>/<analysisId>/`); absent or null: the data folder.
+   */
+  objects?: ObjectStore | null;
 }
 
 /** The parts of a BullMQ job the handler reads. */
@@ -83,20 +95,34 @@ export async function handleStudy(deps: StudyHandlerDeps, job: StudyJob): Promis
     const n = await queuePendingExports(deps, analysis.id);
     return `already analysed; ${n} pending exports queued`;
   }
-  const studyDir = join(config.dataDir, 'instances', study.studyInstanceUid);
+  const objects = deps.objects ?? null;
+  const attempt = `${analysis.id}-${job.id ?? 'job'}-${job.attemptsMade}`;
+  // fs: the receiver's folder of the study, and outputs/<study>/<analysis> in the data folder. s3: a scratch
+  // folder of this worker (work/), filled from the bucket; the outputs go back to the bucket, then it goes.
+  const scratch = objects ? join(config.dataDir, 'work', `${study.id}-${attempt}`) : null;
+  const studyDir = scratch
+    ? join(scratch, 'instances')
+    : join(config.dataDir, 'instances', study.studyInstanceUid);
   const outRoot = join(config.dataDir, 'outputs', String(study.id));
-  const tmp = join(outRoot, `.tmp-${analysis.id}-${job.id ?? 'job'}-${job.attemptsMade}`);
-  const final = join(outRoot, String(analysis.id));
+  const tmp = scratch ? join(scratch, 'outputs') : join(outRoot, `.tmp-${attempt}`);
+  const final = objects
+    ? objects.location(outputsKey(study.id, analysis.id))
+    : join(outRoot, String(analysis.id));
+  const cleanUp = () => rm(scratch ?? tmp, { recursive: true, force: true });
   await Promise.all([
     store.markAnalysisRunning(analysis.id, study.id),
-    rm(tmp, { recursive: true, force: true }).then(() => mkdir(tmp, { recursive: true })),
+    rm(scratch ?? tmp, { recursive: true, force: true }).then(() => mkdir(tmp, { recursive: true })),
   ]);
   let outcome: AnalysisOutcome;
-  const tAnalysis = performance.now();
+  let fetched = 0;
+  const tFetch = performance.now();
+  let tAnalysis = tFetch;
   try {
+    if (objects) fetched = await fetchInstances(objects, study.studyInstanceUid, studyDir);
+    tAnalysis = performance.now();
     outcome = await deps.analyzer.analyze({ study: studyDir, outDir: tmp });
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
+    await cleanUp();
     const e = AnalysisError.from(err);
     const why = `${e.code}: ${e.message}`;
     if (e.code === 'SHUTDOWN') {
@@ -112,8 +138,23 @@ export async function handleStudy(deps: StudyHandlerDeps, job: StudyJob): Promis
   const tDone = performance.now();
   const analysisWallMs = tDone - tAnalysis;
   const doc = outcome.findings;
-  if (existsSync(final)) await rm(final, { recursive: true, force: true });
-  await rename(tmp, final);
+  if (objects) {
+    // the outputs in the bucket before the row that names them (a retry puts the same keys again)
+    try {
+      await uploadDir(objects, tmp, outputsKey(study.id, analysis.id));
+    } catch (err) {
+      const why = `INTERNAL: cannot store the outputs: ${err instanceof Error ? err.message : String(err)}`;
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1))
+        await store.markAnalysisFailed(analysis.id, study.id, why);
+      log.warn({ studyId: study.id, why }, 'analysis failed');
+      throw new Error(why);
+    } finally {
+      await cleanUp();
+    }
+  } else {
+    if (existsSync(final)) await rm(final, { recursive: true, force: true });
+    await rename(tmp, final);
+  }
   const tSave = performance.now();
   const exportsToQueue = await store.saveAnalysisResult(
     { analysisId: analysis.id, studyId: study.id, summary: doc.summary, document: doc, outputDir: final },
@@ -151,8 +192,10 @@ export async function handleStudy(deps: StudyHandlerDeps, job: StudyJob): Promis
       analysisMs: ms(outcome.analysisMs),
       poolMs: ms(analysisWallMs),
       handlerMs: ms(totalMs),
+      // LUMBAR_STORAGE=s3: the instances fetched from the bucket, and how long that took
+      ...(objects ? { fetched, fetchMs: ms(tAnalysis - tFetch) } : {}),
       steps: {
-        beforeMs: ms(tAnalysis - t0),
+        beforeMs: ms(tFetch - t0),
         moveMs: ms(tSave - tDone),
         saveMs: ms(tQueue - tSave),
         queueMs: ms(tEnd - tQueue),
@@ -161,4 +204,22 @@ export async function handleStudy(deps: StudyHandlerDeps, job: StudyJob): Promis
     'study analysed',
   );
   return doc.summary;
+}
+
+/**
+ * LUMBAR_STORAGE=s3: copies a study's instances from the bucket (`instances/<study>/`) into `dir`, as the
+ * receiver's folder has them (`<series>/<sop>.dcm`); returns how many. None there is the study's fault
+ * (BAD_INPUT); a bucket that cannot be read is retried (INTERNAL).
+ */
+async function fetchInstances(objects: ObjectStore, studyInstanceUid: string, dir: string): Promise<number> {
+  let keys: string[];
+  try {
+    keys = await downloadPrefix(objects, studyInstancesPrefix(studyInstanceUid), dir);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new AnalysisError('INTERNAL', `cannot fetch the study's instances: ${message}`);
+  }
+  if (keys.length === 0)
+    throw new AnalysisError('BAD_INPUT', `no instances of study ${studyInstanceUid} in the object store`);
+  return keys.length;
 }

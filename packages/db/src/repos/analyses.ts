@@ -116,3 +116,48 @@ export async function saveAnalysisResult(
     return ids;
   });
 }
+
+/** Back to queued (the node stopped while it ran): the analysis and its study, in one transaction. */
+export async function releaseAnalysis(db: PrismaClient, analysisId: number, studyId: number, why: string) {
+  await db.$transaction([
+    db.analysis.update({
+      where: { id: analysisId },
+      data: { status: 'queued', startedAt: null, lastError: why.slice(0, 4000) },
+    }),
+    db.study.update({ where: { id: studyId }, data: { status: 'queued' } }),
+  ]);
+}
+
+/**
+ * The analysis whose results a study shows: the newest one that has results (an output folder), with its
+ * findings (by id) and outputs (by file); null when none has.
+ */
+export async function findResultAnalysis(db: PrismaClient, studyId: number) {
+  return db.analysis.findFirst({
+    where: { studyId, outputDir: { not: null } },
+    orderBy: { id: 'desc' },
+    include: { findings: { orderBy: { id: 'asc' } }, outputs: { orderBy: { file: 'asc' } } },
+  });
+}
+
+/**
+ * The analyses that have results (oldest first), of one study (by Study Instance UID) and/or one analysis id,
+ * with their findings (by id) and what a report names of the study.
+ */
+export async function listAnalysesWithResults(
+  db: PrismaClient,
+  where: { studyInstanceUid?: string; analysisId?: number },
+) {
+  return db.analysis.findMany({
+    where: {
+      outputDir: { not: null },
+      id: where.analysisId,
+      study: where.studyInstanceUid ? { studyInstanceUid: where.studyInstanceUid } : undefined,
+    },
+    orderBy: { id: 'asc' },
+    include: {
+      findings: { orderBy: { id: 'asc' } },
+      study: { select: { studyInstanceUid: true, accessionNumber: true, studyDate: true } },
+    },
+  });
+}

@@ -141,6 +141,14 @@ export async function findApiKey(db: PrismaClient, prefix: string): Promise<ApiK
   return db.apiKey.findUnique({ where: { prefix }, select: INFO });
 }
 
+/** The scopes of the key with this prefix, whatever its state; null when there is none. */
+export async function findApiKeyScopes(
+  db: PrismaClient,
+  prefix: string,
+): Promise<{ scopes: string[] } | null> {
+  return db.apiKey.findUnique({ where: { prefix }, select: { scopes: true } });
+}
+
 /** `active`, `revoked` or `expired`, as of `now`. */
 export function apiKeyState(k: Pick<ApiKeyInfo, 'revokedAt' | 'expiresAt'>, now = new Date()) {
   if (k.revokedAt) return 'revoked' as const;

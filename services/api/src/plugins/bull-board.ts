@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import { audit, AUDIT_ACTIONS, checkApiKey } from '@lumbar/db';
+import { audit, AUDIT_ACTIONS, checkApiKey, findApiKey } from '@lumbar/db';
 import type { Api, ApiDeps } from '../deps';
 import { allows } from './auth';
 
@@ -129,7 +129,7 @@ export async function registerBullBoard(app: Api, deps: ApiDeps): Promise<void> 
       if (!prefix) {
         return deny(deps, request, reply, 401, null, 'send an admin API key, or log in from /dashboard');
       }
-      const key = await deps.db.apiKey.findUnique({ where: { prefix } });
+      const key = await findApiKey(deps.db, prefix);
       const now = new Date();
       if (!key || key.revokedAt || (key.expiresAt && key.expiresAt <= now)) {
         return deny(deps, request, reply, 401, prefix, 'the API key of this session is no longer valid');

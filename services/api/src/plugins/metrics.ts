@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { lastStudyReceivedAt } from '@lumbar/db';
 import { readSharedMetrics, SHARED_METRICS, type SharedMetricDef, type SharedSample } from '@lumbar/jobs';
 import type { Api, ApiDeps } from '../deps';
 import { exportCounts, queueCounts, studyCounts } from '../counts';
@@ -99,8 +100,8 @@ export function installMetrics(app: Api, deps: ApiDeps): void {
     collect() {
       return safe('last instance', async () => {
         // studies.last_received_at, not instances.received_at: the studies table is far smaller
-        const { _max } = await deps.db.study.aggregate({ _max: { lastReceivedAt: true } });
-        this.set(_max.lastReceivedAt ? _max.lastReceivedAt.getTime() / 1000 : 0);
+        const last = await lastStudyReceivedAt(deps.db);
+        this.set(last ? last.getTime() / 1000 : 0);
       })();
     },
   });

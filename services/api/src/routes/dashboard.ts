@@ -3,6 +3,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ALGORITHM } from '@lumbar/core';
+import {
+  dashboardActivity,
+  exportLatencySince,
+  findApiKeyScopes,
+  hourlyActivity,
+  latestStudiesWithResults,
+  stageTimingsSince,
+  type HourCount,
+} from '@lumbar/db';
 import { Type } from 'typebox';
 import type { RouteOptions } from '../deps';
 import { countByStatus, exportCounts, queueCounts, studyCounts } from '../counts';
@@ -116,16 +125,8 @@ type Db = RouteOptions['deps']['db'];
 /** Hourly counts of the last HOURS hours (oldest first, every hour present, empty ones as 0). */
 async function timeline(db: Db, now: Date) {
   const since = new Date(Math.floor(now.getTime() / 3600_000) * 3600_000 - (HOURS - 1) * 3600_000);
-  type Row = { hour: Date; n: bigint };
-  const [received, analysed, exported] = await Promise.all([
-    db.$queryRaw<Row[]>`SELECT date_trunc('hour', first_received_at) AS hour, count(*) AS n FROM studies
-      WHERE first_received_at >= ${since} GROUP BY 1`,
-    db.$queryRaw<Row[]>`SELECT date_trunc('hour', finished_at) AS hour, count(*) AS n FROM analyses
-      WHERE status = 'succeeded' AND finished_at >= ${since} GROUP BY 1`,
-    db.$queryRaw<Row[]>`SELECT date_trunc('hour', sent_at) AS hour, count(*) AS n FROM exports
-      WHERE status = 'succeeded' AND sent_at >= ${since} GROUP BY 1`,
-  ]);
-  const at = (rows: Row[], t: number) => Number(rows.find((r) => r.hour.getTime() === t)?.n ?? 0);
+  const { received, analysed, exported } = await hourlyActivity(db, since);
+  const at = (rows: HourCount[], t: number) => Number(rows.find((r) => r.hour.getTime() === t)?.n ?? 0);
   return Array.from({ length: HOURS }, (_, i) => {
     const t = since.getTime() + i * 3600_000;
     return {
@@ -139,12 +140,7 @@ async function timeline(db: Db, now: Date) {
 
 /** p50 and p95 of last instance -> export sent, over the exports sent since `since`. */
 async function latency(db: Db, since: Date) {
-  const [row] = await db.$queryRaw<{ n: bigint; p50: number | null; p95: number | null }[]>`
-    SELECT count(*) AS n,
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.sent_at - s.last_received_at)) AS p50,
-      percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM e.sent_at - s.last_received_at)) AS p95
-    FROM exports e JOIN analyses a ON a.id = e.analysis_id JOIN studies s ON s.id = a.study_id
-    WHERE e.status = 'succeeded' AND e.sent_at >= ${since}`;
+  const row = await exportLatencySince(db, since);
   const round = (v: number | null) => (v === null ? null : Math.round(Number(v) * 1000) / 1000);
   return {
     samples: Number(row?.n ?? 0),
@@ -155,14 +151,7 @@ async function latency(db: Db, since: Date) {
 
 /** p50 and p95 of each stage of the findings documents' timingsMs, analyses succeeded since `since`. */
 async function inference(db: Db, since: Date) {
-  const rows = await db.$queryRaw<{ stage: string; n: bigint; p50: number; p95: number }[]>`
-    SELECT t.key AS stage, count(*) AS n,
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY (t.value #>> '{}')::float8) AS p50,
-      percentile_cont(0.95) WITHIN GROUP (ORDER BY (t.value #>> '{}')::float8) AS p95
-    FROM analyses a, jsonb_each(CASE WHEN jsonb_typeof(a.document -> 'timingsMs') = 'object'
-      THEN a.document -> 'timingsMs' ELSE '{}'::jsonb END) AS t
-    WHERE a.status = 'succeeded' AND a.finished_at >= ${since} AND jsonb_typeof(t.value) = 'number'
-    GROUP BY t.key ORDER BY t.key`;
+  const rows = await stageTimingsSince(db, since);
   return rows.map((r) => ({
     stage: r.stage,
     samples: Number(r.n),
@@ -183,38 +172,7 @@ function keyImagesOf(doc: unknown): { n: number; title: string }[] {
 
 /** The latest studies with the findings of their newest analysis that has results, and its exports. */
 async function latestStudies(db: Db) {
-  const studies = await db.study.findMany({
-    orderBy: { id: 'desc' },
-    take: LATEST,
-    select: {
-      id: true,
-      studyInstanceUid: true,
-      status: true,
-      instanceCount: true,
-      lastReceivedAt: true,
-      analyses: {
-        where: { outputDir: { not: null } },
-        orderBy: { id: 'desc' },
-        take: 1,
-        select: {
-          summary: true,
-          document: true,
-          findings: { orderBy: { level: 'asc' }, select: { level: true, diagnosis: true, reason: true } },
-          exports: {
-            orderBy: { id: 'asc' },
-            select: {
-              id: true,
-              destination: true,
-              status: true,
-              attempts: true,
-              sentAt: true,
-              lastError: true,
-            },
-          },
-        },
-      },
-    },
-  });
+  const studies = await latestStudiesWithResults(db, LATEST);
   return studies.map((s) => {
     const a = s.analyses[0];
     return {
@@ -282,50 +240,19 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
       const now = new Date();
       const since = new Date(now.getTime() - 24 * 3600 * 1000);
       const prefix = request.actor.replace(/^api-key:/, '');
-      const [studies, exports, last, received, analyses, sent, failedAnalyses, failedExports] =
-        await Promise.all([
-          studyCounts(db),
-          exportCounts(db),
-          db.instance.aggregate({ _max: { receivedAt: true } }),
-          db.instance.count({ where: { receivedAt: { gte: since } } }),
-          db.analysis.groupBy({
-            by: ['status'],
-            where: { finishedAt: { gte: since } },
-            _count: { _all: true },
-          }),
-          db.export.groupBy({ by: ['status'], where: { updatedAt: { gte: since } }, _count: { _all: true } }),
-          db.analysis.findMany({
-            where: { status: 'failed' },
-            orderBy: [{ finishedAt: 'desc' }, { id: 'desc' }],
-            take: FAILURES,
-            select: {
-              id: true,
-              studyId: true,
-              lastError: true,
-              finishedAt: true,
-              createdAt: true,
-              study: { select: { studyInstanceUid: true } },
-            },
-          }),
-          db.export.findMany({
-            where: { status: 'failed' },
-            orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
-            take: FAILURES,
-            select: {
-              id: true,
-              destination: true,
-              lastError: true,
-              updatedAt: true,
-              analysis: { select: { studyId: true, study: { select: { studyInstanceUid: true } } } },
-            },
-          }),
-        ]);
+      const [studies, exports, activity] = await Promise.all([
+        studyCounts(db),
+        exportCounts(db),
+        dashboardActivity(db, since, FAILURES),
+      ]);
+      const { lastInstanceAt, instancesReceived, analysesByStatus, exportsByStatus } = activity;
+      const { failedAnalyses, failedExports } = activity;
       const [hours, lat, stages, latest, key] = await Promise.all([
         timeline(db, now),
         latency(db, since),
         inference(db, since),
         latestStudies(db),
-        db.apiKey.findUnique({ where: { prefix }, select: { scopes: true } }),
+        findApiKeyScopes(db, prefix),
       ]);
       let queues: Record<string, Record<(typeof QUEUE_STATES)[number], number>> | null;
       try {
@@ -356,17 +283,17 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
       ]
         .sort((a, b) => b.at.localeCompare(a.at))
         .slice(0, FAILURES);
-      const done = countByStatus(['succeeded', 'failed'] as const, analyses);
-      const sentOrNot = countByStatus(['succeeded', 'failed'] as const, sent);
+      const done = countByStatus(['succeeded', 'failed'] as const, analysesByStatus);
+      const sentOrNot = countByStatus(['succeeded', 'failed'] as const, exportsByStatus);
       return {
         generatedAt: now.toISOString(),
         algorithm: { name: ALGORITHM.name, version: ALGORITHM.version },
         studies,
         exports,
         queues,
-        lastInstanceAt: last._max.receivedAt ? last._max.receivedAt.toISOString() : null,
+        lastInstanceAt: lastInstanceAt ? lastInstanceAt.toISOString() : null,
         last24h: {
-          instancesReceived: received,
+          instancesReceived,
           analysesSucceeded: done.succeeded,
           analysesFailed: done.failed,
           exportsSucceeded: sentOrNot.succeeded,

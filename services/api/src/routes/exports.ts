@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ConflictError, NotFoundError, UnavailableError } from '@lumbar/core';
-import { audit, resetExport } from '@lumbar/db';
+import { audit, findExport, getExportWithStudy, listExportsPage, resetExport } from '@lumbar/db';
 import { queueExport } from '@lumbar/jobs';
 import { Type } from 'typebox';
 import type { RouteOptions } from '../deps';
@@ -20,10 +20,6 @@ const ExportItem = Type.Object({
   updatedAt: DateTime,
   sentAt: Nullable(DateTime),
 });
-
-const withStudy = {
-  analysis: { select: { studyId: true, study: { select: { studyInstanceUid: true } } } },
-} as const;
 
 type ExportRow = {
   id: number;
@@ -81,11 +77,7 @@ export const exportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
     async (request) => {
       const limit = request.query.limit ?? 50;
       const offset = request.query.offset ?? 0;
-      const where = { status: request.query.status };
-      const [rows, total] = await Promise.all([
-        db.export.findMany({ where, orderBy: { id: 'desc' }, take: limit, skip: offset, include: withStudy }),
-        db.export.count({ where }),
-      ]);
+      const { rows, total } = await listExportsPage(db, { status: request.query.status }, { limit, offset });
       return { items: rows.map(exportView), total, limit, offset };
     },
   );
@@ -105,11 +97,11 @@ export const exportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
     },
     async (request) => {
       const id = request.params.id;
-      const before = await db.export.findUnique({ where: { id } });
+      const before = await findExport(db, id);
       if (!before) throw new NotFoundError(`export ${id} does not exist`);
       const reset = await resetExport(db, id);
       if (!reset) {
-        const now = await db.export.findUnique({ where: { id } });
+        const now = await findExport(db, id);
         throw new ConflictError(
           `export ${id} is ${now?.status ?? before.status}: only a failed export can be retried`,
         );
@@ -136,7 +128,7 @@ export const exportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         subjectId: id,
         details: { jobId, destination: before.destination, previousAttempts: before.attempts },
       });
-      const row = await db.export.findUniqueOrThrow({ where: { id }, include: withStudy });
+      const row = await getExportWithStudy(db, id);
       return { export: exportView(row), jobId };
     },
   );

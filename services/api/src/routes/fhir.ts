@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { NotFoundError } from '@lumbar/core';
-import type { PrismaClient } from '@lumbar/db';
+import { listAnalysesWithResults, type PrismaClient } from '@lumbar/db';
 import { Type, type TSchema } from 'typebox';
 import type { RouteOptions } from '../deps';
 import { diagnosticReport, FHIR, reportId, searchBundle } from '../fhir';
@@ -37,18 +37,7 @@ function fhirJson<T extends TSchema>(schema: T) {
 
 /** DiagnosticReports of the analyses of a study that have results (newest algorithm version last). */
 async function reports(db: PrismaClient, where: { studyInstanceUid?: string; analysisId?: number }) {
-  const analyses = await db.analysis.findMany({
-    where: {
-      outputDir: { not: null },
-      id: where.analysisId,
-      study: where.studyInstanceUid ? { studyInstanceUid: where.studyInstanceUid } : undefined,
-    },
-    orderBy: { id: 'asc' },
-    include: {
-      findings: { orderBy: { id: 'asc' } },
-      study: { select: { studyInstanceUid: true, accessionNumber: true, studyDate: true } },
-    },
-  });
+  const analyses = await listAnalysesWithResults(db, where);
   return analyses.map((a) =>
     diagnosticReport({
       study: a.study,

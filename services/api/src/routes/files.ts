@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { NotFoundError } from '@lumbar/core';
+import { isObjectLocation, openObjectStore, type ObjectStore } from '@lumbar/storage';
 import { Type } from 'typebox';
 import type { RouteOptions } from '../deps';
 import { requireResult } from '../results';
@@ -29,6 +30,7 @@ const inside = (root: string, full: string) => full.startsWith(root + path.sep);
  */
 async function readOutput(outputDir: string, file: string, what: string): Promise<Buffer> {
   if (!isSafeOutputName(file)) throw new NotFoundError(`${what}: not a valid file name`);
+  if (isObjectLocation(outputDir)) throw new NotFoundError(`${what}: the outputs are in an object store`);
   const root = path.resolve(outputDir);
   const full = path.resolve(root, file);
   if (!inside(root, full)) throw new NotFoundError(`${what}: not in the output folder`);
@@ -44,6 +46,28 @@ async function readOutput(outputDir: string, file: string, what: string): Promis
   }
 }
 
+/**
+ * LUMBAR_STORAGE=s3: reads a file of an analysis' outputs from the bucket (`outputDir` is
+ * `s3://<bucket>/<prefix>outputs/<study>/<analysis>`); the same names are refused as on disk. A bucket that
+ * cannot be reached is an UnavailableError (503); outputs in another bucket or prefix than this node's are 404.
+ */
+async function readObjectOutput(
+  objects: ObjectStore | null,
+  outputDir: string,
+  file: string,
+  what: string,
+): Promise<Buffer> {
+  if (!isSafeOutputName(file)) throw new NotFoundError(`${what}: not a valid file name`);
+  const key = objects?.keyOf(outputDir);
+  if (!objects || !key) throw new NotFoundError(`${what}: the outputs are not in this node's object store`);
+  try {
+    return await objects.get(`${key}/${file}`);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new NotFoundError(`${what}: file missing`);
+    throw err;
+  }
+}
+
 /** The `filename` of a Content-Disposition: the base name, with any character outside [A-Za-z0-9._-] as _. */
 export function dispositionName(file: string): string {
   return path.posix.basename(file).replace(/[^A-Za-z0-9._-]/g, '_') || 'download';
@@ -52,23 +76,34 @@ export function dispositionName(file: string): string {
 /** Sends one DICOM output of an analysis as a Part 10 download, or 404 when it is not there. */
 async function sendDicom(
   reply: FastifyReply,
+  read: OutputReader,
   outputDir: string,
   output: { file: string } | undefined,
   what: string,
 ) {
   if (!output) throw new NotFoundError(`${what}: none`);
-  const bytes = await readOutput(outputDir, output.file, what);
+  const bytes = await read(outputDir, output.file, what);
   return reply
     .type('application/dicom')
     .header('content-disposition', `attachment; filename="${dispositionName(output.file)}"`)
     .send(bytes);
 }
 
+/** Reads one file of an analysis' outputs, wherever they are (disk or bucket). */
+type OutputReader = (outputDir: string, file: string, what: string) => Promise<Buffer>;
+
 const FILE_ERRORS = errors(...AUTH_ERRORS, 404);
 
 /** Downloads: the DICOM SEG (per view), the DICOM SR, and the key images as PNG. */
 export const fileRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { deps }) => {
   const { db } = deps;
+  // LUMBAR_STORAGE=s3: outputs whose outputDir is s3://... are read from the bucket; the others from disk
+  const objects = openObjectStore(deps.config.storage);
+  if (objects) app.addHook('onClose', async () => objects.close());
+  const read: OutputReader = (outputDir, file, what) =>
+    isObjectLocation(outputDir)
+      ? readObjectOutput(objects, outputDir, file, what)
+      : readOutput(outputDir, file, what);
 
   app.get(
     '/studies/:id/seg',
@@ -88,7 +123,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
       const { study, analysis } = await requireResult(db, request.params.id);
       const view = request.query.view;
       const seg = analysis.outputs.find((o) => o.kind === 'seg' && o.view === view);
-      return sendDicom(reply, analysis.outputDir, seg, `study ${study.id}: ${view} segmentation`);
+      return sendDicom(reply, read, analysis.outputDir, seg, `study ${study.id}: ${view} segmentation`);
     },
   );
 
@@ -108,7 +143,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
     async (request, reply) => {
       const { study, analysis } = await requireResult(db, request.params.id);
       const sr = analysis.outputs.find((o) => o.kind === 'sr');
-      return sendDicom(reply, analysis.outputDir, sr, `study ${study.id}: structured report`);
+      return sendDicom(reply, read, analysis.outputDir, sr, `study ${study.id}: structured report`);
     },
   );
 
@@ -125,11 +160,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
     async (request, reply) => {
       const { analysis } = await requireResult(db, request.params.id);
       const n = request.params.n;
-      const bytes = await readOutput(
-        analysis.outputDir,
-        path.join('key-images', `${n}.png`),
-        `key image ${n}`,
-      );
+      const bytes = await read(analysis.outputDir, path.join('key-images', `${n}.png`), `key image ${n}`);
       return reply.type('image/png').send(bytes);
     },
   );

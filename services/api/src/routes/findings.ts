@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ALGORITHM } from '@lumbar/core';
+import { listFindingsAfter } from '@lumbar/db';
 import { Type } from 'typebox';
 import { decodeCursor, encodeCursor } from '../cursor';
 import type { RouteOptions } from '../deps';
@@ -131,21 +132,7 @@ export const findingRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
     async (request) => {
       const after = decodeCursor(request.query.since);
       const limit = request.query.limit ?? 100;
-      const rows = await db.finding.findMany({
-        where: { id: { gt: after } },
-        orderBy: { id: 'asc' },
-        take: limit + 1,
-        include: {
-          analysis: {
-            select: {
-              studyId: true,
-              algorithmName: true,
-              algorithmVersion: true,
-              study: { select: { studyInstanceUid: true, accessionNumber: true } },
-            },
-          },
-        },
-      });
+      const rows = await listFindingsAfter(db, after, limit + 1);
       const page = rows.slice(0, limit);
       const last = page.length ? page[page.length - 1].id : after;
       return {

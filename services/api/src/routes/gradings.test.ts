@@ -10,6 +10,7 @@ import { buildApi } from '../app';
 import { useTestDatabase } from '../../../../test/helpers/db';
 import { makeTmpDir, removeDir } from '../../../../test/helpers/files';
 import { testConfig } from '../../../../test/helpers/services';
+import { mrInstance } from '../../../../test/helpers/seed';
 
 const t = useTestDatabase();
 let config: Config;
@@ -37,25 +38,10 @@ const grading = (level: string, grade: number) => ({
 });
 
 async function seed(uid: string, document: Record<string, unknown>): Promise<number> {
-  const r = await recordInstance(t.db, {
-    studyInstanceUid: uid,
-    seriesInstanceUid: `${uid}.1`,
-    sopInstanceUid: `${uid}.1.1`,
-    sopClassUid: '1.2.840.10008.5.1.4.1.1.4',
-    transferSyntaxUid: '1.2.840.10008.1.2.1',
-    path: `/nowhere/${uid}.dcm`,
-    sizeBytes: 1000,
-    sha256: 'ab'.repeat(32),
-    callingAeTitle: 'STORESCU',
-    patientId: 'P1',
-    patientName: 'Doe^Jane',
-    accessionNumber: null,
-    studyDate: '20240102',
-    studyDescription: 'MR LUMBAR SPINE',
-    modality: 'MR',
-    seriesNumber: 1,
-    seriesDescription: 'T2 SAG',
-  });
+  const r = await recordInstance(
+    t.db,
+    mrInstance(uid, { patientId: 'P1', patientName: 'Doe^Jane', accessionNumber: null }),
+  );
   const analysis = await ensureAnalysis(t.db, r.studyId, {
     name: ALGORITHM.name,
     version: ALGORITHM.version,

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { pingDatabase } from '@lumbar/db';
 import { Type } from 'typebox';
 import type { RouteOptions } from '../deps';
 import { AUTH_ERRORS, errors } from '../schemas';
@@ -65,7 +66,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
         }
       };
       const [postgres, redis] = await Promise.all([
-        probe('postgres', () => deps.db.$queryRaw`SELECT 1`),
+        probe('postgres', () => pingDatabase(deps.db)),
         probe('redis', () => deps.redis.ping()),
       ]);
       const ok = postgres === 'ok' && redis === 'ok';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { UnavailableError } from '@lumbar/core';
-import { audit, type Prisma } from '@lumbar/db';
+import { audit, findStudySeriesAndAnalyses, listStudiesPage, setStudyStatus } from '@lumbar/db';
 import type { JobPayloads } from '@lumbar/jobs';
 import { Type } from 'typebox';
 import type { RouteOptions } from '../deps';
@@ -79,17 +79,15 @@ export const studyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
       const q = request.query;
       const limit = q.limit ?? 50;
       const offset = q.offset ?? 0;
-      const where: Prisma.StudyWhereInput = {
-        status: q.status,
-        firstReceivedAt: {
-          gte: q.receivedFrom ? instantOf(q.receivedFrom) : undefined,
-          lt: q.receivedTo ? instantOf(q.receivedTo) : undefined,
+      const { rows, total } = await listStudiesPage(
+        db,
+        {
+          status: q.status,
+          receivedFrom: q.receivedFrom ? instantOf(q.receivedFrom) : undefined,
+          receivedTo: q.receivedTo ? instantOf(q.receivedTo) : undefined,
         },
-      };
-      const [rows, total] = await Promise.all([
-        db.study.findMany({ where, orderBy: { id: 'desc' }, take: limit, skip: offset }),
-        db.study.count({ where }),
-      ]);
+        { limit, offset },
+      );
       return { items: rows.map(studyView), total, limit, offset };
     },
   );
@@ -106,14 +104,7 @@ export const studyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
     },
     async (request) => {
       const study = await requireStudy(db, request.params.id);
-      const [series, analyses] = await Promise.all([
-        db.series.findMany({
-          where: { studyId: study.id },
-          orderBy: [{ seriesNumber: 'asc' }, { id: 'asc' }],
-          include: { _count: { select: { instances: true } } },
-        }),
-        db.analysis.findMany({ where: { studyId: study.id }, orderBy: { id: 'asc' } }),
-      ]);
+      const { series, analyses } = await findStudySeriesAndAnalyses(db, study.id);
       return {
         ...studyView(study),
         series: series.map((s) => ({
@@ -154,7 +145,7 @@ export const studyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
       const study = await requireStudy(db, request.params.id);
       const jobId = `reanalyze-${study.id}-${Date.now()}-${randomBytes(4).toString('hex')}`;
       // Status first: a worker that picks the job at once moves it on to `analyzing`, never back.
-      await db.study.update({ where: { id: study.id }, data: { status: 'queued' } });
+      await setStudyStatus(db, study.id, 'queued');
       try {
         await queues.studies.add(
           'study.reanalyze',
@@ -168,7 +159,7 @@ export const studyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
           },
         );
       } catch (err) {
-        await db.study.update({ where: { id: study.id }, data: { status: study.status } });
+        await setStudyStatus(db, study.id, study.status);
         request.log.warn({ studyId: study.id, err: (err as Error).message }, 'reanalyze: queue unavailable');
         throw new UnavailableError('the job queue is unavailable: try again later');
       }

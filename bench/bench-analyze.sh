@@ -5,7 +5,7 @@
 #  2. the real SPIDER sagittal slices of the sagittal classifier's held-out test patients: the level of
 #     herniation found by the sagittal path, against the grades (balanced accuracy);
 #  3. peak memory of the whole evaluation process.
-# Usage: scripts/bench-analyze.sh [N] [SEED]
+# Usage: bench/bench-analyze.sh [N] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-50}
@@ -19,4 +19,4 @@ args=(--phantom "$out")
 [ -d "$spider" ] && args+=(--spider "$spider")
 [ -f "$split" ] && args+=(--patients "$split")
 /usr/bin/time -f 'peak RSS %M KB, wall %e s' node packages/cli/dist/main.js evaluate "${args[@]}"
-node scripts/bench-unet.js models 50
+node bench/bench-unet.js models 50

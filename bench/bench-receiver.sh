@@ -5,8 +5,8 @@
 # of storescu on this machine, not durable), alternating, ROUNDS rounds of N studies each; prints instances/s
 # per run, the medians and the ratios. Needs Postgres and Redis on loopback (a database lumbar_bench is created
 # and dropped). With PARALLEL > 1, each run sends PARALLEL sets of N studies at once, one storescu (association)
-# per set. Set PROFILE=1 to print the receiver's per-phase profile (scripts/profile-receiver.sh does one run).
-# Usage: scripts/bench-receiver.sh [N_STUDIES=5] [ROUNDS=3] [PARALLEL=1]
+# per set. Set PROFILE=1 to print the receiver's per-phase profile (bench/profile-receiver.sh does one run).
+# Usage: bench/bench-receiver.sh [N_STUDIES=5] [ROUNDS=3] [PARALLEL=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times the phantom generator: N studies (default 100) with one worker per core, DICOM + masks + truth.
-# Prints wall time, studies/s, images/s and the output size. Usage: scripts/bench-phantom.sh [N] [SEED]
+# Prints wall time, studies/s, images/s and the output size. Usage: bench/bench-phantom.sh [N] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100}

@@ -4,7 +4,7 @@
 # prints, per phase of store.ts (its debug line "instance stored" carries `timingsMs`), the median, p95 and mean
 # in ms over every instance, the time between successive answers on one association, and the rate.
 # Needs Postgres and Redis on loopback (a database lumbar_profile is created and dropped).
-# Usage: scripts/profile-receiver.sh [N_STUDIES=5] [PARALLEL=1]     (KEEP=1 keeps the work folder and log;
+# Usage: bench/profile-receiver.sh [N_STUDIES=5] [PARALLEL=1]     (KEEP=1 keeps the work folder and log;
 # CPU_PROF=DIR writes the receiver's V8 CPU profile there, for chrome://inspect or speedscope)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,6 @@
 // Times one U-Net and one DiscNet inference on this machine (ONNX Runtime, CPU, one intra-op thread),
 // the way the pipeline runs them, with one intra-op thread and with the default (the cores, at most 4).
-// Usage: node scripts/bench-unet.js [MODELS_DIR] [RUNS]
+// Usage: node bench/bench-unet.js [MODELS_DIR] [RUNS]
 const path = require('node:path');
 const { OnnxModel, defaultIntraOpThreads } = require('../packages/inference/dist');
 
