@@ -3,7 +3,6 @@ import { storescu } from '../helpers/dcmtk';
 import { useTestDatabase } from '../helpers/db';
 import { findFiles, makeTmpDir, removeDir } from '../helpers/files';
 import { freePorts } from '../helpers/orthanc';
-import { generatePhantom } from '../helpers/phantom';
 import {
   checkStored,
   describe_,
@@ -12,9 +11,8 @@ import {
   note,
   sendFiles,
   startNode,
-  startRedis,
   type InstanceInfo,
-  type RedisServer,
+  useRedisAndPhantom,
 } from './lib';
 
 // Case 7, concurrency. (a) 50 associations at once, 10 instances each, LUMBAR_MAX_ASSOCIATIONS=64: all are
@@ -29,27 +27,18 @@ const PER_ASSOCIATION = 10;
 const CAP = 4;
 
 const t = useTestDatabase();
-let redis: RedisServer;
-let phantom: string;
+const fx = useRedisAndPhantom('conc', 7707, 14);
 let instances: InstanceInfo[];
 
-beforeAll(async () => {
-  redis = await startRedis();
-  phantom = makeTmpDir('faults-conc-phantom');
-  await generatePhantom(phantom, 7707, 14);
-  instances = describe_(findFiles(phantom, '.dcm'));
+beforeAll(() => {
+  instances = describe_(findFiles(fx.phantom, '.dcm'));
   expect(instances.length).toBeGreaterThanOrEqual(ASSOCIATIONS * PER_ASSOCIATION + 5);
-}, 120_000);
-
-afterAll(async () => {
-  await redis?.kill();
-  if (phantom) removeDir(phantom);
 });
 
 function nodeEnv(dataDir: string, port: number, cap: number) {
   return {
     LUMBAR_DATABASE_URL: t.url,
-    LUMBAR_REDIS_URL: redis.url,
+    LUMBAR_REDIS_URL: fx.redis.url,
     LUMBAR_QUEUE_PREFIX: 'faults-conc',
     LUMBAR_DATA_DIR: dataDir,
     LUMBAR_DICOM_PORT: String(port),

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { useTestDatabase } from '../helpers/db';
-import { findFiles, makeTmpDir, removeDir } from '../helpers/files';
+import { findFiles, makeTmpDir } from '../helpers/files';
 import { freePorts } from '../helpers/orthanc';
-import { generatePhantom, studyDirs } from '../helpers/phantom';
+import { studyDirs } from '../helpers/phantom';
 import {
   checkStored,
   describe_,
@@ -13,8 +13,7 @@ import {
   sendFiles,
   sleep,
   startNode,
-  startRedis,
-  type RedisServer,
+  useRedisAndPhantom,
 } from './lib';
 
 // Case 6, the data folder's disk full. LUMBAR_DATA_DIR is a 20 MB tmpfs this test mounts (it needs root and
@@ -39,18 +38,9 @@ if (cannotMount) note(`disk full: SKIPPED, ${cannotMount}`);
 const itMounted = cannotMount ? it.skip : it;
 
 const t = useTestDatabase();
-let redis: RedisServer;
-let phantom: string;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  phantom = makeTmpDir('faults-disk-phantom');
-  await generatePhantom(phantom, 6706, 1);
-}, 120_000);
+const fx = useRedisAndPhantom('disk', 6706, 1);
 
 afterAll(async () => {
-  await redis?.kill();
-  if (phantom) removeDir(phantom);
   if (!cannotMount) {
     const r = spawnSync('umount', [mountPoint]);
     if (r.status !== 0) spawnSync('umount', ['-l', mountPoint]);
@@ -67,7 +57,7 @@ describe('disk full in the data folder', () => {
       const [port] = await freePorts(1);
       const node = startNode(['receiver'], {
         LUMBAR_DATABASE_URL: t.url,
-        LUMBAR_REDIS_URL: redis.url,
+        LUMBAR_REDIS_URL: fx.redis.url,
         LUMBAR_QUEUE_PREFIX: 'faults-disk',
         LUMBAR_DATA_DIR: dataDir,
         LUMBAR_DICOM_PORT: String(port),
@@ -76,7 +66,7 @@ describe('disk full in the data folder', () => {
       });
       try {
         await node.started();
-        const study = describe_(findFiles(studyDirs(phantom)[0], '.dcm'));
+        const study = describe_(findFiles(studyDirs(fx.phantom)[0], '.dcm'));
         const instanceBytes = Math.max(...study.map((i) => statSync(i.file).size));
         // fill the disk but for room for ~15 instances
         const free = () => {

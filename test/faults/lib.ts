@@ -12,7 +12,7 @@ import type { PrismaClient } from '@lumbar/db';
 import { readPart10 } from '@lumbar/dicom';
 import { makeTmpDir, removeDir } from '../helpers/files';
 import { freePorts } from '../helpers/orthanc';
-import { cliMain } from '../helpers/phantom';
+import { cliMain, generatePhantom } from '../helpers/phantom';
 import { waitFor } from '../helpers/wait';
 
 dimse.log.setLevel('silent');
@@ -182,6 +182,29 @@ export async function startRedis(): Promise<RedisServer> {
   };
   await srv.start();
   return srv;
+}
+
+/**
+ * Jest hooks for a case whose node runs on its own Redis and is sent phantom studies: before all tests, starts a
+ * redis-server and generates `studies` phantom studies (seed `seed`) in a new folder `faults-<name>-phantom`;
+ * after them, kills the server and removes the folder. The fields are set once that beforeAll has run.
+ */
+export function useRedisAndPhantom(
+  name: string,
+  seed: number,
+  studies: number,
+): { redis: RedisServer; phantom: string } {
+  const state = { redis: null! as RedisServer, phantom: '' };
+  beforeAll(async () => {
+    state.redis = await startRedis();
+    state.phantom = makeTmpDir(`faults-${name}-phantom`);
+    await generatePhantom(state.phantom, seed, studies);
+  }, 120_000);
+  afterAll(async () => {
+    await state.redis?.kill();
+    if (state.phantom) removeDir(state.phantom);
+  });
+  return state;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -3,16 +3,14 @@ import { parseStorescu } from '../helpers/dcmtk';
 import { useTestDatabase } from '../helpers/db';
 import { findFiles, makeTmpDir, removeDir } from '../helpers/files';
 import { freePorts } from '../helpers/orthanc';
-import { generatePhantom } from '../helpers/phantom';
 import {
   checkStored,
   describe_,
   incomingFiles,
   note,
   startNode,
-  startRedis,
   type InstanceInfo,
-  type RedisServer,
+  useRedisAndPhantom,
 } from './lib';
 
 // Case 1, receiver crash. A 500-instance send (DCMTK storescu, one association per try) to `lumbar serve
@@ -26,21 +24,12 @@ const TOTAL = 500;
 const TRIALS = 10;
 
 const t = useTestDatabase();
-let redis: RedisServer;
-let phantom: string;
+const fx = useRedisAndPhantom('rx', 1701, 14); // about 38 instances a study: 14 studies hold 500
 let instances: InstanceInfo[];
 
-beforeAll(async () => {
-  redis = await startRedis();
-  phantom = makeTmpDir('faults-rx-phantom');
-  await generatePhantom(phantom, 1701, 14); // about 38 instances a study: 14 studies hold 500
-  instances = describe_(findFiles(phantom, '.dcm').slice(0, TOTAL));
+beforeAll(() => {
+  instances = describe_(findFiles(fx.phantom, '.dcm').slice(0, TOTAL));
   expect(instances).toHaveLength(TOTAL);
-}, 120_000);
-
-afterAll(async () => {
-  await redis?.kill();
-  if (phantom) removeDir(phantom);
 });
 
 /** storescu sending `files`; SIGKILLs `onKill` once `killAfter` responses have come and `extraMs` passed. */
@@ -85,7 +74,7 @@ describe('receiver crash (SIGKILL) during a 500-instance send', () => {
     const [port] = await freePorts(1);
     const env = {
       LUMBAR_DATABASE_URL: t.url,
-      LUMBAR_REDIS_URL: redis.url,
+      LUMBAR_REDIS_URL: fx.redis.url,
       LUMBAR_QUEUE_PREFIX: 'faults-rx',
       LUMBAR_DATA_DIR: dataDir,
       LUMBAR_DICOM_PORT: String(port),

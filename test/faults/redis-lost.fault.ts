@@ -1,9 +1,9 @@
 import { useTestDatabase } from '../helpers/db';
 import { findFiles, makeTmpDir, removeDir } from '../helpers/files';
 import { freePorts } from '../helpers/orthanc';
-import { generatePhantom, studyDirs } from '../helpers/phantom';
+import { studyDirs } from '../helpers/phantom';
 import { waitFor } from '../helpers/wait';
-import { note, sendFiles, sleep, startNode, startRedis, type RedisServer } from './lib';
+import { note, sendFiles, sleep, startNode, useRedisAndPhantom } from './lib';
 
 // Case 3, Redis lost. Five studies are received; one is being analysed and four wait in the queue (one
 // analysis process) when the node's Redis (a redis-server of this test, no persistence) is killed, started
@@ -12,19 +12,7 @@ import { note, sendFiles, sleep, startNode, startRedis, type RedisServer } from 
 // state (analysed), each with one analysis, without restarting the node.
 
 const t = useTestDatabase();
-let redis: RedisServer;
-let phantom: string;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  phantom = makeTmpDir('faults-redis-phantom');
-  await generatePhantom(phantom, 3703, 5);
-}, 120_000);
-
-afterAll(async () => {
-  await redis?.kill();
-  if (phantom) removeDir(phantom);
-});
+const fx = useRedisAndPhantom('redis', 3703, 5);
 
 describe('Redis lost while studies wait', () => {
   it('restart + FLUSHALL: the reconciler brings all 5 studies to a final state', async () => {
@@ -32,7 +20,7 @@ describe('Redis lost while studies wait', () => {
     const [port] = await freePorts(1);
     const node = startNode(['receiver', 'worker'], {
       LUMBAR_DATABASE_URL: t.url,
-      LUMBAR_REDIS_URL: redis.url,
+      LUMBAR_REDIS_URL: fx.redis.url,
       LUMBAR_QUEUE_PREFIX: 'faults-redis',
       LUMBAR_DATA_DIR: dataDir,
       LUMBAR_DICOM_PORT: String(port),
@@ -43,7 +31,7 @@ describe('Redis lost while studies wait', () => {
     });
     try {
       await node.started();
-      const sent = await Promise.all(studyDirs(phantom).map((d) => sendFiles(port, findFiles(d, '.dcm'))));
+      const sent = await Promise.all(studyDirs(fx.phantom).map((d) => sendFiles(port, findFiles(d, '.dcm'))));
       expect(sent.flatMap((s) => s.statuses).every((s) => s === 0)).toBe(true);
       expect(await t.db.study.count()).toBe(5);
       await waitFor(
@@ -55,10 +43,10 @@ describe('Redis lost while studies wait', () => {
       const waiting = await t.db.study.count({ where: { status: { in: ['receiving', 'queued'] } } });
       expect(waiting).toBeGreaterThanOrEqual(3); // they wait in Redis when it goes
 
-      await redis.kill();
+      await fx.redis.kill();
       await sleep(1000);
-      await redis.start();
-      redis.flushAll();
+      await fx.redis.start();
+      fx.redis.flushAll();
       const t0 = Date.now();
 
       const final = await waitFor(

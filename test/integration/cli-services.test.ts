@@ -5,6 +5,7 @@ import { cliMain, generatePhantom, studyDirs } from '../helpers/phantom';
 import { runTool } from '../helpers/run';
 import { databaseUrl, dropDatabase, useTestDatabase } from '../helpers/db';
 import { spawnServe, testConfig } from '../helpers/services';
+import { serveEnv } from '../helpers/serve-env';
 import { waitFor } from '../helpers/wait';
 
 const t = useTestDatabase();
@@ -57,15 +58,7 @@ describe('lumbar db / apikey / serve', () => {
   });
 
   it('serve starts the receiver and API and stops gracefully on SIGTERM', async () => {
-    const config = testConfig(t.url);
-    const node = spawnServe(['receiver', 'api'], {
-      LUMBAR_DATABASE_URL: t.url,
-      LUMBAR_DATA_DIR: config.dataDir,
-      LUMBAR_QUEUE_PREFIX: config.queuePrefix,
-      LUMBAR_DICOM_PORT: '0',
-      LUMBAR_API_PORT: '0',
-      LUMBAR_API_HOST: '127.0.0.1',
-    });
+    const node = spawnServe(['receiver', 'api'], serveEnv(t.url, { LUMBAR_API_HOST: '127.0.0.1' }));
     const started = await node.started();
     const health = await fetch(`http://127.0.0.1:${started.ports!.api}/healthz`);
     expect(health.status).toBe(200);
@@ -75,7 +68,6 @@ describe('lumbar db / apikey / serve', () => {
     expect(node.output()).toMatch(/"msg":"stopped"/);
   });
   it('serve logs a received and analysed study at info level without its patient name, ID or birth date', async () => {
-    const config = testConfig(t.url);
     const phantom = makeTmpDir('lumbar-logs-');
     await generatePhantom(phantom, 31337, 1);
     const study = studyDirs(phantom)[0];
@@ -87,15 +79,10 @@ describe('lumbar db / apikey / serve', () => {
       studyUid: await readTag(files[0], '0020,000d'),
     };
     for (const v of Object.values(identity)) expect((v ?? '').length).toBeGreaterThan(3);
-    const node = spawnServe([], {
-      LUMBAR_DATABASE_URL: t.url,
-      LUMBAR_DATA_DIR: config.dataDir,
-      LUMBAR_QUEUE_PREFIX: config.queuePrefix,
-      LUMBAR_DICOM_PORT: '0',
-      LUMBAR_API_PORT: '0',
-      LUMBAR_STABLE_SECONDS: '1',
-      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
-    });
+    const node = spawnServe(
+      [],
+      serveEnv(t.url, { LUMBAR_STABLE_SECONDS: '1', LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1' }),
+    );
     const { records } = node;
     try {
       const started = await node.started();

@@ -9,7 +9,7 @@ import { makeTmpDir } from '../helpers/files';
 import { freePorts, startOrthanc, type OrthancPeer } from '../helpers/orthanc';
 import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { useTestDatabase } from '../helpers/db';
-import { testConfig } from '../helpers/services';
+import { serveEnv } from '../helpers/serve-env';
 import { waitFor } from '../helpers/wait';
 
 // The operator dashboard in a real browser (Debian's chromium, headless), against a whole node on loopback:
@@ -54,24 +54,22 @@ beforeAll(async () => {
     aet: 'ORTHANC',
     modalities: { lumbar: ['LUMBAR', '127.0.0.1', dicomPort] },
   });
-  const cfg = testConfig(t.url);
-  running = await serve(undefined, {
-    LUMBAR_DATABASE_URL: t.url,
-    LUMBAR_DATA_DIR: cfg.dataDir,
-    LUMBAR_QUEUE_PREFIX: cfg.queuePrefix,
-    LUMBAR_DICOM_PORT: String(dicomPort),
-    LUMBAR_API_PORT: '0',
-    LUMBAR_API_HOST: '127.0.0.1',
-    LUMBAR_STABLE_SECONDS: '2',
-    // the second PACS is down until the test starts it: its export fails after one attempt
-    LUMBAR_DESTINATIONS: `ORTHANC@127.0.0.1:${orthanc.dicomPort},SECOND@127.0.0.1:${downPort}`,
-    LUMBAR_EXPORT_ATTEMPTS: '1',
-    LUMBAR_EXPORT_BACKOFF_MS: '0',
-    LUMBAR_EXPORT_TIMEOUT_MS: '5000',
-    LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
-    LUMBAR_BOOTSTRAP_API_KEY: ADMIN,
-    LUMBAR_LOG_LEVEL: 'silent',
-  });
+  running = await serve(
+    undefined,
+    serveEnv(t.url, {
+      LUMBAR_DICOM_PORT: String(dicomPort),
+      LUMBAR_API_HOST: '127.0.0.1',
+      LUMBAR_STABLE_SECONDS: '2',
+      // the second PACS is down until the test starts it: its export fails after one attempt
+      LUMBAR_DESTINATIONS: `ORTHANC@127.0.0.1:${orthanc.dicomPort},SECOND@127.0.0.1:${downPort}`,
+      LUMBAR_EXPORT_ATTEMPTS: '1',
+      LUMBAR_EXPORT_BACKOFF_MS: '0',
+      LUMBAR_EXPORT_TIMEOUT_MS: '5000',
+      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
+      LUMBAR_BOOTSTRAP_API_KEY: ADMIN,
+      LUMBAR_LOG_LEVEL: 'silent',
+    }),
+  );
   await createApiKey(t.db, ['read'], 'dashboard reader', READ);
   base = `http://127.0.0.1:${running.ports.api}`;
   const phantomOut = makeTmpDir('lumbar-dash-');

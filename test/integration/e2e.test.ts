@@ -6,7 +6,7 @@ import { findFiles, makeTmpDir } from '../helpers/files';
 import { freePorts, startOrthanc, type OrthancPeer } from '../helpers/orthanc';
 import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { useTestDatabase } from '../helpers/db';
-import { testConfig } from '../helpers/services';
+import { serveEnv } from '../helpers/serve-env';
 import { waitFor } from '../helpers/wait';
 
 // The product as a site runs it (`lumbar serve`: receiver, worker, exporter, API in one process), between
@@ -51,20 +51,18 @@ beforeAll(async () => {
     aet: 'ORTHANC',
     modalities: { lumbar: ['LUMBAR', '127.0.0.1', dicomPort] },
   });
-  const base = testConfig(t.url);
-  running = await serve(undefined, {
-    LUMBAR_DATABASE_URL: t.url,
-    LUMBAR_DATA_DIR: base.dataDir,
-    LUMBAR_QUEUE_PREFIX: base.queuePrefix,
-    LUMBAR_DICOM_PORT: String(dicomPort),
-    LUMBAR_API_PORT: '0',
-    LUMBAR_API_HOST: '127.0.0.1',
-    LUMBAR_STABLE_SECONDS: '2',
-    LUMBAR_DESTINATIONS: `ORTHANC@127.0.0.1:${orthanc.dicomPort}`,
-    LUMBAR_ALLOWED_CALLERS: 'ORTHANC@127.0.0.1,STORESCU@127.0.0.1',
-    LUMBAR_BOOTSTRAP_API_KEY: KEY,
-    LUMBAR_LOG_LEVEL: 'silent',
-  });
+  running = await serve(
+    undefined,
+    serveEnv(t.url, {
+      LUMBAR_DICOM_PORT: String(dicomPort),
+      LUMBAR_API_HOST: '127.0.0.1',
+      LUMBAR_STABLE_SECONDS: '2',
+      LUMBAR_DESTINATIONS: `ORTHANC@127.0.0.1:${orthanc.dicomPort}`,
+      LUMBAR_ALLOWED_CALLERS: 'ORTHANC@127.0.0.1,STORESCU@127.0.0.1',
+      LUMBAR_BOOTSTRAP_API_KEY: KEY,
+      LUMBAR_LOG_LEVEL: 'silent',
+    }),
+  );
   phantomOut = makeTmpDir('lumbar-e2e-');
   await generatePhantom(phantomOut, 2026, 2);
 });

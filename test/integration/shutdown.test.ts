@@ -2,7 +2,8 @@ import { storescu } from '../helpers/dcmtk';
 import { findFiles, makeTmpDir } from '../helpers/files';
 import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { useTestDatabase } from '../helpers/db';
-import { spawnServe, testConfig } from '../helpers/services';
+import { spawnServe } from '../helpers/services';
+import { serveEnv } from '../helpers/serve-env';
 import { waitFor } from '../helpers/wait';
 import { isAlive } from '../helpers/run';
 
@@ -40,17 +41,11 @@ async function sendAndWaitRunning(port: number, files: string[]) {
 
 describe('lumbar serve stops cleanly while a study is analysed', () => {
   it('with no grace: the study is released, the node and its pool exit, and a restart analyses it once', async () => {
-    const config = testConfig(t.url);
-    const env = {
-      LUMBAR_DATABASE_URL: t.url,
-      LUMBAR_DATA_DIR: config.dataDir,
-      LUMBAR_QUEUE_PREFIX: config.queuePrefix,
-      LUMBAR_DICOM_PORT: '0',
-      LUMBAR_API_PORT: '0',
+    const env = serveEnv(t.url, {
       LUMBAR_STABLE_SECONDS: '1',
       LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
       LUMBAR_RECONCILE_SECONDS: '1',
-    };
+    });
     const first = serve({ ...env, LUMBAR_SHUTDOWN_GRACE_MS: '0' });
     const started = await first.started();
     const running = await sendAndWaitRunning(started.ports!.dicom, studies[0]);
@@ -85,17 +80,13 @@ describe('lumbar serve stops cleanly while a study is analysed', () => {
   }, 300_000);
 
   it('with a grace period: the running study is finished before the node exits', async () => {
-    const config = testConfig(t.url);
-    const node = serve({
-      LUMBAR_DATABASE_URL: t.url,
-      LUMBAR_DATA_DIR: config.dataDir,
-      LUMBAR_QUEUE_PREFIX: config.queuePrefix,
-      LUMBAR_DICOM_PORT: '0',
-      LUMBAR_API_PORT: '0',
-      LUMBAR_STABLE_SECONDS: '1',
-      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
-      LUMBAR_SHUTDOWN_GRACE_MS: '120000',
-    });
+    const node = serve(
+      serveEnv(t.url, {
+        LUMBAR_STABLE_SECONDS: '1',
+        LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
+        LUMBAR_SHUTDOWN_GRACE_MS: '120000',
+      }),
+    );
     const started = await node.started();
     const running = await sendAndWaitRunning(started.ports!.dicom, studies[1]);
     const pids = node.poolPids();

@@ -1,10 +1,12 @@
-"""Tiny fake data trees in the phantom, SPIDER and Mendeley layouts (tests only)."""
+"""Tiny fake data trees in the phantom, SPIDER and Mendeley layouts, and the helpers that train on them (tests only)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -17,6 +19,7 @@ SAG_LEVEL_CLASSES = [  # (L4-L5, L5-S1) per patient, cycling: healthy, L4-L5, L5
     ("right", "left"),
 ]
 AXIAL_CYCLE = ["healthy", "bulge", "central", "left", "right"]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _noise(rng, h, w, base=40):
@@ -58,6 +61,13 @@ def make_phantom(root: str, n_patients: int = 10, per_view: int = 2, size: int =
     os.makedirs(os.path.join(root, "masks"), exist_ok=True)
     levels = ["T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"]
     samples, labels, truth = [], [], {}
+
+    def write(name, img, mask, ids, level):
+        """The image and mask PNGs of a sample and its samples.csv row (``ids``: patient to slice index)."""
+        cv2.imwrite(os.path.join(root, "images", name + ".png"), img)
+        cv2.imwrite(os.path.join(root, "masks", name + ".png"), mask)
+        samples.append([name, *ids, f"images/{name}.png", f"masks/{name}.png", size, size, 1.0, level])
+
     for p in range(n_patients):
         pid = f"P{p:04d}"
         l45, l51 = SAG_LEVEL_CLASSES[p % len(SAG_LEVEL_CLASSES)]
@@ -68,24 +78,7 @@ def make_phantom(root: str, n_patients: int = 10, per_view: int = 2, size: int =
         for s in range(per_view):
             name = f"{pid}_sag_T2_{s:02d}"
             img, mask = sagittal_image(rng, size, size)
-            cv2.imwrite(os.path.join(root, "images", name + ".png"), img)
-            cv2.imwrite(os.path.join(root, "masks", name + ".png"), mask)
-            samples.append(
-                [
-                    name,
-                    pid,
-                    f"1.2.{p}",
-                    "sagittal",
-                    "T2",
-                    s,
-                    f"images/{name}.png",
-                    f"masks/{name}.png",
-                    size,
-                    size,
-                    1.0,
-                    "",
-                ]
-            )
+            write(name, img, mask, [pid, f"1.2.{p}", "sagittal", "T2", s], "")
             for v in np.unique(mask[mask > 0]):
                 labels.append([name, pid, "sagittal", levels[v - 1], int(v), level_cls[levels[v - 1]]])
         for s in range(per_view):
@@ -93,24 +86,7 @@ def make_phantom(root: str, n_patients: int = 10, per_view: int = 2, size: int =
             level = "L4-L5" if s % 2 == 0 else "L5-S1"
             cls = ax_cls  # (fake data: axial classes cycle independently of the sagittal ones)
             img, mask = axial_image(rng, cls, levels.index(level) + 1, size, size)
-            cv2.imwrite(os.path.join(root, "images", name + ".png"), img)
-            cv2.imwrite(os.path.join(root, "masks", name + ".png"), mask)
-            samples.append(
-                [
-                    name,
-                    pid,
-                    f"1.2.{p}",
-                    "axial",
-                    "T2ax",
-                    s,
-                    f"images/{name}.png",
-                    f"masks/{name}.png",
-                    size,
-                    size,
-                    1.0,
-                    level,
-                ]
-            )
+            write(name, img, mask, [pid, f"1.2.{p}", "axial", "T2ax", s], level)
             labels.append([name, pid, "axial", level, levels.index(level) + 1, cls])
     with open(os.path.join(root, "samples.csv"), "w", newline="") as f:
         w = csv.writer(f)
@@ -227,3 +203,55 @@ def make_mendeley(root: str, patients=("0001", "0002"), size: int = 32, seed: in
             lab[:3, :] = 200
             cv2.imwrite(os.path.join(root, "Label_Images", f"L1_{p}_D{d}.png"), lab)
     return root
+
+
+def flags(**options) -> list[str]:
+    """Command-line options from keyword arguments, in their order: ``max_steps=3`` gives ``--max-steps 3``, a list
+    repeats the option (``data=[a, b]`` gives ``--data a --data b``)."""
+    argv: list[str] = []
+    for name, value in options.items():
+        for v in value if isinstance(value, list) else [value]:
+            argv += [f"--{name.replace('_', '-')}", str(v)]
+    return argv
+
+
+def tiny_axial(task: str, data: list[str], out: str, **options):
+    """The TrainConfig of a tiny axial run (one epoch, batches of 4, no progress bars or plots): for classification
+    2 steps at LR 1e-3, for segmentation 1 step of a [4, 8] U-Net on 32-pixel images; ``options`` override."""
+    from training.engine import TrainConfig
+
+    if task == "classification":
+        tiny = dict(max_steps=2, lr=1e-3)
+    else:
+        tiny = dict(max_steps=1, seg_size=32, filters=[4, 8])
+    base = dict(epochs=1, batch_size=4, progress=False, plots=False)
+    return TrainConfig(task=task, view="axial", data=data, out=out, **{**base, **tiny, **options})
+
+
+def disc_everywhere(run: str, dest: str | None = None) -> str:
+    """Makes the U-Net of ``run`` call every pixel disc (head bias 50: its crops are whole images) and saves its
+    checkpoint in ``dest`` (default: in place); returns that folder."""
+    import torch
+
+    from training.inference import load_checkpoint
+
+    ck = load_checkpoint(run)
+    ck["state_dict"]["head.bias"] = torch.full_like(ck["state_dict"]["head.bias"], 50.0)
+    dest = dest or run
+    os.makedirs(dest, exist_ok=True)
+    torch.save(ck, os.path.join(dest, "checkpoint.pt"))
+    return dest
+
+
+def run_json(*args: str, module: str = "training", env: dict[str, str] | None = None) -> dict:
+    """Runs ``python -m MODULE ARGS`` in a child process from the repository root (with PYTHONPATH set to it and
+    ``env`` added) and returns the JSON it prints last on stdout; raises CalledProcessError when it fails."""
+    r = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT, **(env or {})),
+        check=True,
+    )
+    return json.loads(r.stdout.strip().splitlines()[-1])

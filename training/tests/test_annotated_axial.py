@@ -4,8 +4,6 @@ augmentation (--augment-mri), --oversample, and training/experiments/axial_seg_r
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -15,7 +13,9 @@ from training import splits as S
 from training.cli import main
 from training.datasets import annotated, credits_for, detect_layout, load_records
 from training.engine import MRIAugment, TrainConfig, make_split, oversample_weights
+from training.tests import fakedata
 from training.tests.conftest import ROOT
+from training.tests.fakedata import flags
 
 REAL_ANN = os.path.join(ROOT, "annotations", "mendeley-axial")
 # (name stem, cut, contrast, split): 9 train (6 disc), 4 test (3 disc)
@@ -170,7 +170,7 @@ def test_oversample_weights():
 
 def test_train_evaluate_script(ann, phantom_dir, tmp_path):
     ann_dir, img_dir = ann
-    env = dict(os.environ, PYTHONPATH=ROOT, LUMBAR_MENDELEY_AXIAL_DIR=img_dir)
+    env = {"LUMBAR_MENDELEY_AXIAL_DIR": img_dir}
     run = str(tmp_path / "run")
     args = [
         "--task",
@@ -237,25 +237,9 @@ def test_train_evaluate_script(ann, phantom_dir, tmp_path):
     # the evaluation script: one JSON line with the figures, on the run's val part, the test part and a phantom
     keys = {"n", "n_disc", "n_no_disc", "dice", "mean_dice", "found", "found_area", "clean", "clean_area", "dice_all"}
     for part, extra in (("test", ["--phantom", phantom_dir]), ("val", ["--split", os.path.join(run, "split.json")])):
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "training.experiments.axial_seg_real",
-                run,
-                "--data",
-                ann_dir,
-                "--part",
-                part,
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            check=True,
+        res = fakedata.run_json(
+            run, "--data", ann_dir, "--part", part, *extra, module="training.experiments.axial_seg_real", env=env
         )
-        res = json.loads(r.stdout.strip().splitlines()[-1])
         assert res["part"] == part and res["runtime"] == "torch"
         assert keys <= set(res["real"]) and keys <= set(res["real"]["T1"]) and keys <= set(res["real"]["T2"])
         for k in ("found", "found_area", "clean", "clean_area", "mean_dice"):
@@ -267,27 +251,10 @@ def test_train_evaluate_script(ann, phantom_dir, tmp_path):
         else:
             assert res["real"]["n"] == sum(p.startswith("mendeley-axial:") for p in split["val"])
     # evaluate (the CLI) reads the layout too
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "training",
-            "evaluate",
-            "--model",
-            run,
-            "--data",
-            ann_dir,
-            "--split",
-            os.path.join(run, "split.json"),
-            "--part",
-            "test",
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
+    res = fakedata.run_json(
+        "evaluate",
+        *flags(model=run, data=ann_dir, split=os.path.join(run, "split.json"), part="test"),
+        "--quiet",
         env=env,
-        check=True,
     )
-    res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["layout"] == "annotated" and res["data_kind"] == "real" and res["n"] == len(test_ids)

@@ -15,6 +15,7 @@ import torch
 
 from training import grading as G
 from training.grading_discs import spine_discs, tilt_says_upside_down
+from training.tests import fakedata
 from training.tests.conftest import ROOT, SPIDER_REAL
 
 MODEL = os.path.join(ROOT, "models", "sag-grading")
@@ -199,19 +200,7 @@ def test_real_discs_carry_their_own_grades(tmp_path):
 @pytest.mark.parametrize("with_space", [False, True])
 def test_evaluate_command_prints_the_keys(tmp_path, with_space):
     root = real_subset(tmp_path, {"101", "104", "105", "106", "107", "108"}, with_space)
-    out = (
-        subprocess.run(
-            [sys.executable, "-m", "training", "evaluate", "--model", MODEL, "--data", root, "--quiet"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=dict(os.environ, PYTHONPATH=ROOT),
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    res = json.loads(out)
+    res = fakedata.run_json("evaluate", "--model", MODEL, "--data", root, "--quiet")
     for key in (
         "n_patients",
         "n_discs",

@@ -14,6 +14,7 @@ from training.engine import TrainConfig, cosine_factor, load_all, make_split, pr
 from training.inference import load_checkpoint
 from training.pack import PACK_FORMAT, is_packed, load_packed, pack
 from training.tests import fakedata
+from training.tests.fakedata import flags
 
 TINY_SEG = ["--seg-size", "32", "--filters", "4-8", "--quiet"]
 
@@ -87,32 +88,21 @@ def test_train_on_packed_cli(tmp_path, phantom_dir):
         main(
             [
                 "train",
-                "--task",
-                "seg",
-                "--view",
-                "axial",
-                "--data",
-                out_npz,
-                "--out",
-                run,
-                "--epochs",
-                "2",
-                "--max-steps",
-                "4",
-                "--batch-size",
-                "4",
-                "--optimizer",
-                "adam",
-                "--lr",
-                "1e-3",
-                "--lr-schedule",
-                "cosine",
-                "--monitor",
-                "metric",
-                "--workers",
-                "2",
-                "--filters",
-                "4-8",
+                *flags(
+                    task="seg",
+                    view="axial",
+                    data=out_npz,
+                    out=run,
+                    epochs=2,
+                    max_steps=4,
+                    batch_size=4,
+                    optimizer="adam",
+                    lr="1e-3",
+                    lr_schedule="cosine",
+                    monitor="metric",
+                    workers=2,
+                    filters="4-8",
+                ),
                 "--quiet",
             ]
         )
@@ -131,16 +121,7 @@ def test_train_on_packed_cli(tmp_path, phantom_dir):
         main(
             [
                 "train",
-                "--task",
-                "cls",
-                "--view",
-                "axial",
-                "--data",
-                out_npz,
-                "--out",
-                str(tmp_path / "x"),
-                "--max-steps",
-                "1",
+                *flags(task="cls", view="axial", data=out_npz, out=str(tmp_path / "x"), max_steps=1),
                 "--quiet",
             ]
         )
@@ -148,18 +129,14 @@ def test_train_on_packed_cli(tmp_path, phantom_dir):
         main(
             [
                 "train",
-                "--task",
-                "seg",
-                "--view",
-                "axial",
-                "--data",
-                out_npz,
-                "--split",
-                os.path.join(run, "split.json"),
-                "--out",
-                str(tmp_path / "y"),
-                "--max-steps",
-                "1",
+                *flags(
+                    task="seg",
+                    view="axial",
+                    data=out_npz,
+                    split=os.path.join(run, "split.json"),
+                    out=str(tmp_path / "y"),
+                    max_steps=1,
+                ),
                 *TINY_SEG,
             ]
         )
@@ -215,24 +192,8 @@ def test_png_roundtrip():
 
 def test_pack_add_predicted(tmp_path, phantom_dir):
     # a U-Net that calls every pixel disc: its crops are the whole image
-    seg = train(
-        TrainConfig(
-            task="segmentation",
-            view="axial",
-            data=[phantom_dir],
-            out=str(tmp_path / "seg"),
-            epochs=1,
-            max_steps=1,
-            batch_size=4,
-            seg_size=32,
-            filters=[4, 8],
-            progress=False,
-            plots=False,
-        )
-    )
-    ck = load_checkpoint(seg["run"])
-    ck["state_dict"]["head.bias"] = torch.full_like(ck["state_dict"]["head.bias"], 50.0)
-    torch.save(ck, os.path.join(seg["run"], "checkpoint.pt"))
+    seg = train(fakedata.tiny_axial("segmentation", [phantom_dir], str(tmp_path / "seg")))
+    fakedata.disc_everywhere(seg["run"])
     cfg = TrainConfig(task="classification", view="axial", data=[phantom_dir], seg_model=seg["run"], progress=False)
     out = str(tmp_path / "pred.npz")
     pack(cfg, out, add_predicted=["train", "val"])
@@ -262,20 +223,7 @@ def test_init_from_shipped_model_folder(tmp_path, phantom_dir):
     from training.inference import init_state_dict
     from training.models import build_model
 
-    run = train(
-        TrainConfig(
-            task="classification",
-            view="axial",
-            data=[phantom_dir],
-            out=str(tmp_path / "c"),
-            epochs=1,
-            max_steps=2,
-            batch_size=4,
-            lr=1e-3,
-            progress=False,
-            plots=False,
-        )
-    )["run"]
+    run = train(fakedata.tiny_axial("classification", [phantom_dir], str(tmp_path / "c")))["run"]
     export(run, str(tmp_path / "m"), name="ax-cls-discnet")
     ck = load_checkpoint(run)
     model = build_model("discnet", **ck["arch_kwargs"])
@@ -286,18 +234,8 @@ def test_init_from_shipped_model_folder(tmp_path, phantom_dir):
     with pytest.raises(ValueError):
         init_state_dict(str(tmp_path / "m"), build_model("discnet", num_classes=3))
     res = train(
-        TrainConfig(
-            task="classification",
-            view="axial",
-            data=[phantom_dir],
-            out=str(tmp_path / "c2"),
-            epochs=1,
-            max_steps=1,
-            batch_size=4,
-            lr=1e-3,
-            init=str(tmp_path / "m"),
-            progress=False,
-            plots=False,
+        fakedata.tiny_axial(
+            "classification", [phantom_dir], str(tmp_path / "c2"), max_steps=1, init=str(tmp_path / "m")
         )
     )
     assert os.path.isfile(res["checkpoint"])
@@ -306,38 +244,9 @@ def test_init_from_shipped_model_folder(tmp_path, phantom_dir):
 def test_evaluate_predicted_masks(tmp_path, phantom_dir):
     from training.evaluate import evaluate
 
-    seg = train(
-        TrainConfig(
-            task="segmentation",
-            view="axial",
-            data=[phantom_dir],
-            out=str(tmp_path / "seg"),
-            epochs=1,
-            max_steps=1,
-            batch_size=4,
-            seg_size=32,
-            filters=[4, 8],
-            progress=False,
-            plots=False,
-        )
-    )
-    ck = load_checkpoint(seg["run"])
-    ck["state_dict"]["head.bias"] = torch.full_like(ck["state_dict"]["head.bias"], 50.0)  # disc everywhere
-    torch.save(ck, os.path.join(seg["run"], "checkpoint.pt"))
-    cls = train(
-        TrainConfig(
-            task="classification",
-            view="axial",
-            data=[phantom_dir],
-            out=str(tmp_path / "cls"),
-            epochs=1,
-            max_steps=2,
-            batch_size=4,
-            lr=1e-3,
-            progress=False,
-            plots=False,
-        )
-    )
+    seg = train(fakedata.tiny_axial("segmentation", [phantom_dir], str(tmp_path / "seg")))
+    fakedata.disc_everywhere(seg["run"])
+    cls = train(fakedata.tiny_axial("classification", [phantom_dir], str(tmp_path / "cls")))
     gt = evaluate(cls["run"], phantom_dir, progress=False)
     pred = evaluate(cls["run"], phantom_dir, seg_model=seg["run"], progress=False, predicted_masks=True)
     assert gt["n"] == pred["n"] == 20 and "masks" in pred and "masks" not in gt

@@ -3,8 +3,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from training.engine import TrainConfig, train
 from training.export import export
 from training.inference import Runner, load_checkpoint
 from training.tests import fakedata
-from training.tests.conftest import ROOT
+from training.tests.fakedata import flags
 
 TINY_SEG = ["--seg-size", "32", "--filters", "4-8", "--quiet"]
 
@@ -33,26 +31,17 @@ def seg_run(tmp_path_factory, phantom_dir, spider_dir):
         main(
             [
                 "train",
-                "--task",
-                "seg",
-                "--view",
-                "sagittal",
-                "--data",
-                spider_dir,
-                "--data",
-                phantom_dir,
-                "--out",
-                out,
-                "--epochs",
-                "2",
-                "--max-steps",
-                "3",
-                "--batch-size",
-                "4",
-                "--optimizer",
-                "adam",
-                "--lr",
-                "1e-3",
+                *flags(
+                    task="seg",
+                    view="sagittal",
+                    data=[spider_dir, phantom_dir],
+                    out=out,
+                    epochs=2,
+                    max_steps=3,
+                    batch_size=4,
+                    optimizer="adam",
+                    lr="1e-3",
+                ),
                 *TINY_SEG,
             ]
         )
@@ -92,18 +81,7 @@ def test_seg_run_folder(seg_run):
 def test_seed_reproducible(tmp_path, phantom_dir):
     res = []
     for i in range(2):
-        cfg = TrainConfig(
-            task="classification",
-            view="axial",
-            data=[phantom_dir],
-            out=str(tmp_path / f"r{i}"),
-            epochs=1,
-            max_steps=2,
-            batch_size=4,
-            lr=1e-3,
-            progress=False,
-            plots=False,
-        )
+        cfg = fakedata.tiny_axial("classification", [phantom_dir], str(tmp_path / f"r{i}"))
         res.append(load_checkpoint(train(cfg)["run"])["state_dict"])
     assert all(torch.equal(res[0][k], res[1][k]) for k in res[0])
 
@@ -114,22 +92,9 @@ def test_cls_train_evaluate_export(tmp_path, phantom_dir, spider_dir):
         main(
             [
                 "train",
-                "--task",
-                "cls",
-                "--view",
-                "axial",
-                "--data",
-                phantom_dir,
-                "--out",
-                out,
-                "--epochs",
-                "2",
-                "--max-steps",
-                "4",
-                "--batch-size",
-                "4",
-                "--lr",
-                "1e-3",
+                *flags(
+                    task="cls", view="axial", data=phantom_dir, out=out, epochs=2, max_steps=4, batch_size=4, lr="1e-3"
+                ),
                 "--quiet",
             ]
         )
@@ -156,16 +121,7 @@ def test_cls_train_evaluate_export(tmp_path, phantom_dir, spider_dir):
     assert "test" in card["metrics"] and "data" in card["metrics"]
 
     # evaluate through the CLI: JSON last on stdout; ONNX and checkpoint agree
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    r = subprocess.run(
-        [sys.executable, "-m", "training", "evaluate", "--model", model_dir, "--data", phantom_dir, "--quiet"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    res = json.loads(r.stdout.strip().splitlines()[-1])
+    res = fakedata.run_json("evaluate", "--model", model_dir, "--data", phantom_dir, "--quiet")
     assert res["runtime"] == "onnx" and res["n"] == 20 and 0 <= res["accuracy"] <= 1
     assert set(res["per_class"]) == {"healthy", "bulge", "central", "left", "right"}
     from training.evaluate import evaluate
@@ -202,11 +158,7 @@ def test_onnx_matches_pytorch_segmentation_fixed_batch(tmp_path, seg_run):
 
 def test_sagittal_cls_with_predicted_masks(tmp_path, spider_dir, phantom_dir, seg_run):
     # A U-Net that predicts disc everywhere: crops = the whole image, so every SPIDER image is kept.
-    ck = load_checkpoint(seg_run)
-    ck["state_dict"]["head.bias"] = torch.full_like(ck["state_dict"]["head.bias"], 50.0)
-    seg_dir = tmp_path / "allseg"
-    seg_dir.mkdir()
-    torch.save(ck, seg_dir / "checkpoint.pt")
+    seg_dir = fakedata.disc_everywhere(seg_run, str(tmp_path / "allseg"))
     res = train(
         TrainConfig(
             task="classification",
@@ -252,20 +204,15 @@ def test_compare_crossval_gridsearch(tmp_path, mini_phantom):
         main(
             [
                 "compare",
-                "--view",
-                "sagittal",
-                "--data",
-                mini_phantom,
-                "--out",
-                out,
-                "--models",
-                "discnet,lenet,nin",
-                "--epochs",
-                "1",
-                "--max-steps",
-                "1",
-                "--batch-size",
-                "4",
+                *flags(
+                    view="sagittal",
+                    data=mini_phantom,
+                    out=out,
+                    models="discnet,lenet,nin",
+                    epochs=1,
+                    max_steps=1,
+                    batch_size=4,
+                ),
                 "--quiet",
             ]
         )
@@ -285,20 +232,7 @@ def test_compare_crossval_gridsearch(tmp_path, mini_phantom):
         main(
             [
                 "crossval",
-                "--task",
-                "cls",
-                "--view",
-                "axial",
-                "--data",
-                mini_phantom,
-                "--out",
-                out,
-                "--folds",
-                "3",
-                "--epochs",
-                "1",
-                "--max-steps",
-                "1",
+                *flags(task="cls", view="axial", data=mini_phantom, out=out, folds=3, epochs=1, max_steps=1),
                 "--quiet",
             ]
         )
@@ -323,30 +257,20 @@ def test_compare_crossval_gridsearch(tmp_path, mini_phantom):
         main(
             [
                 "gridsearch",
-                "--task",
-                "seg",
-                "--view",
-                "axial",
-                "--data",
-                mini_phantom,
-                "--out",
-                out,
-                "--epochs",
-                "1",
-                "--max-steps",
-                "1",
-                "--batch-sizes",
-                "2,4",
-                "--lrs",
-                "0.01",
-                "--filter-sets",
-                "4-8",
-                "--dropouts",
-                "0.1,0.2",
-                "--max-trials",
-                "3",
-                "--seg-size",
-                "32",
+                *flags(
+                    task="seg",
+                    view="axial",
+                    data=mini_phantom,
+                    out=out,
+                    epochs=1,
+                    max_steps=1,
+                    batch_sizes="2,4",
+                    lrs="0.01",
+                    filter_sets="4-8",
+                    dropouts="0.1,0.2",
+                    max_trials=3,
+                    seg_size=32,
+                ),
                 "--quiet",
             ]
         )
@@ -364,28 +288,13 @@ def test_compare_crossval_gridsearch(tmp_path, mini_phantom):
 def test_retrain_all(tmp_path, spider_dir, mini_phantom):
     models = str(tmp_path / "models")
     runs = str(tmp_path / "runs")
+    tiny = flags(max_steps=1, seg_epochs=1, cls_epochs=1, seg_size=32, filters="4-8")
     assert (
         main(
             [
                 "retrain-all",
-                "--spider",
-                spider_dir,
-                "--phantom",
-                mini_phantom,
-                "--models-dir",
-                models,
-                "--runs-dir",
-                runs,
-                "--max-steps",
-                "1",
-                "--seg-epochs",
-                "1",
-                "--cls-epochs",
-                "1",
-                "--seg-size",
-                "32",
-                "--filters",
-                "4-8",
+                *flags(spider=spider_dir, phantom=mini_phantom, models_dir=models, runs_dir=runs),
+                *tiny,
                 "--quiet",
             ]
         )
@@ -406,41 +315,12 @@ def test_retrain_all(tmp_path, spider_dir, mini_phantom):
     assert {c["kind"] for c in sag["training_data"]} == {"real", "synthetic"}
     assert any("CC BY 4.0" in c.get("citation", "") for c in sag["training_data"])
     # without --phantom only the SPIDER models are made
-    done = json.loads(
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "training",
-                "retrain-all",
-                "--spider",
-                spider_dir,
-                "--models-dir",
-                str(tmp_path / "m2"),
-                "--runs-dir",
-                str(tmp_path / "r2"),
-                "--max-steps",
-                "1",
-                "--seg-epochs",
-                "1",
-                "--cls-epochs",
-                "1",
-                "--seg-size",
-                "32",
-                "--filters",
-                "4-8",
-                "--only",
-                "ax-seg-unet,ax-cls-discnet",
-                "--quiet",
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=dict(os.environ, PYTHONPATH=ROOT),
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
+    done = fakedata.run_json(
+        "retrain-all",
+        *flags(spider=spider_dir, models_dir=str(tmp_path / "m2"), runs_dir=str(tmp_path / "r2")),
+        *tiny,
+        *flags(only="ax-seg-unet,ax-cls-discnet"),
+        "--quiet",
     )
     assert "skipped" in done["ax-seg-unet"] and "skipped" in done["ax-cls-discnet"]
 

@@ -19,21 +19,10 @@ from training.engine import COSINE_FLOOR, TrainConfig, check_seg_sizes, cosine_f
 from training.export import export
 from training.inference import Runner, load_checkpoint
 from training.pack import load_packed
+from training.tests.fakedata import flags
 
 SMALL = ["--seg-size", "64", "--filters", "8-16", "--quiet"]
-TRAIN_TINY = [
-    "--epochs",
-    "1",
-    "--max-steps",
-    "2",
-    "--batch-size",
-    "4",
-    "--optimizer",
-    "adam",
-    "--lr",
-    "1e-3",
-    "--no-eval-train",
-]
+TRAIN_TINY = [*flags(epochs=1, max_steps=2, batch_size=4, optimizer="adam", lr="1e-3"), "--no-eval-train"]
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -289,12 +278,7 @@ def test_check_seg_sizes():
 def test_train_refuses_bad_sizes(tmp_path, spider_dir):
     base = [
         "train",
-        "--task",
-        "seg",
-        "--view",
-        "sagittal",
-        "--data",
-        spider_dir,
+        *flags(task="seg", view="sagittal", data=spider_dir),
         *TRAIN_TINY,
         "--filters",
         "8-16",
@@ -326,14 +310,7 @@ def test_cosine_time_needs_time_limit(tmp_path, spider_dir):
         main(
             [
                 "train",
-                "--task",
-                "seg",
-                "--view",
-                "sagittal",
-                "--data",
-                spider_dir,
-                "--out",
-                str(tmp_path / "r"),
+                *flags(task="seg", view="sagittal", data=spider_dir, out=str(tmp_path / "r")),
                 *TRAIN_TINY,
                 "--lr-schedule",
                 "cosine-time",
@@ -346,34 +323,15 @@ def test_cosine_time_runs(tmp_path, spider_dir):
     run = str(tmp_path / "r")
     args = [
         "train",
-        "--task",
-        "seg",
-        "--view",
-        "sagittal",
-        "--data",
-        spider_dir,
-        "--out",
-        run,
-        "--epochs",
-        "2",
-        "--max-steps",
-        "3",
-        "--batch-size",
-        "4",
+        *flags(task="seg", view="sagittal", data=spider_dir, out=run, epochs=2, max_steps=3, batch_size=4),
     ]
     assert (
         main(
             [
                 *args,
-                "--optimizer",
-                "adam",
-                "--lr",
-                "1e-3",
+                *flags(optimizer="adam", lr="1e-3"),
                 "--no-eval-train",
-                "--lr-schedule",
-                "cosine-time",
-                "--time-limit",
-                "600",
+                *flags(lr_schedule="cosine-time", time_limit=600),
                 *SMALL,
             ]
         )
@@ -435,14 +393,7 @@ def smooth_run(tmp_path_factory, spider_dir):
         main(
             [
                 "train",
-                "--task",
-                "seg",
-                "--view",
-                "sagittal",
-                "--data",
-                spider_dir,
-                "--out",
-                run,
+                *flags(task="seg", view="sagittal", data=spider_dir, out=run),
                 *TRAIN_TINY,
                 "--crop-size",
                 "32",
@@ -539,24 +490,7 @@ def test_run_without_smooth_masks_is_nearest(tmp_path, spider_dir):
 
 def test_pack_smooth_masks_and_train_from_it(tmp_path, spider_dir):
     npz = str(tmp_path / "p.npz")
-    assert (
-        main(
-            [
-                "pack",
-                "--task",
-                "seg",
-                "--view",
-                "sagittal",
-                "--data",
-                spider_dir,
-                "--out",
-                npz,
-                "--smooth-masks",
-                *SMALL,
-            ]
-        )
-        == 0
-    )
+    assert main(["pack", *flags(task="seg", view="sagittal", data=spider_dir, out=npz), "--smooth-masks", *SMALL]) == 0
     meta, _, parts = load_packed(npz)
     assert meta["smooth_masks"] is True and meta["seg_size"] == 64
     # the packed targets are the smooth letterboxes of the masks
@@ -572,19 +506,9 @@ def test_pack_smooth_masks_and_train_from_it(tmp_path, spider_dir):
         main(
             [
                 "train",
-                "--task",
-                "seg",
-                "--view",
-                "sagittal",
-                "--data",
-                npz,
-                "--out",
-                run,
+                *flags(task="seg", view="sagittal", data=npz, out=run),
                 *TRAIN_TINY,
-                "--crop-size",
-                "32",
-                "--filters",
-                "8-16",
+                *flags(crop_size=32, filters="8-16"),
                 "--quiet",
             ]
         )

@@ -51,47 +51,34 @@ def test_transfer_freeze_then_finetune(tmp_path):
     assert not any(p.requires_grad for p in net.features.parameters())
     assert all(p.requires_grad for p in net.head.parameters())
 
+    def vgg16_tl(out, **options):
+        return train(
+            TrainConfig(
+                task="classification",
+                view="sagittal",
+                arch="vgg16-tl",
+                data=[phantom_dir],
+                out=out,
+                epochs=1,
+                max_steps=2,
+                pretrained=weights,
+                batch_size=4,
+                progress=False,
+                plots=False,
+                **options,
+            )
+        )
+
     # frozen phase only (no fine-tuning): backbone unchanged, head trained
     out1 = str(tmp_path / "frozen")
-    train(
-        TrainConfig(
-            task="classification",
-            view="sagittal",
-            arch="vgg16-tl",
-            data=[phantom_dir],
-            out=out1,
-            epochs=1,
-            max_steps=2,
-            finetune_epochs=0,
-            pretrained=weights,
-            batch_size=4,
-            progress=False,
-            plots=False,
-        )
-    )
+    vgg16_tl(out1, finetune_epochs=0)
     sd = load_checkpoint(out1)["state_dict"]
     assert torch.equal(sd["features.0.weight"], src.features[0].weight)
     assert torch.equal(sd["features.28.weight"], src.features[28].weight)
 
     # frozen + fine-tune at LR 1e-5: backbone moves (a little)
     out2 = str(tmp_path / "finetuned")
-    res = train(
-        TrainConfig(
-            task="classification",
-            view="sagittal",
-            arch="vgg16-tl",
-            data=[phantom_dir],
-            out=out2,
-            epochs=1,
-            max_steps=2,
-            finetune_epochs=1,
-            pretrained=weights,
-            batch_size=4,
-            progress=False,
-            plots=False,
-            patience=100,
-        )
-    )
+    res = vgg16_tl(out2, finetune_epochs=1, patience=100)
     sd = load_checkpoint(out2)["state_dict"]
     assert [h["phase"] for h in res["history"]] == ["frozen", "finetune"]
     assert not torch.equal(sd["features.28.weight"], src.features[28].weight)

@@ -431,6 +431,21 @@ function discTissue(d: Disc, a: number, b: number, u: number, out: Sample, soft 
   return false;
 }
 
+/** The canal behind a body or a disc (`halfDepth` its half depth; `index` 6 and up: the sacral canal, narrower and flatter). */
+function canalFrame(an: Anatomy, halfDepth: number, index: number) {
+  const cw = an.canal.halfWidth;
+  const cd = an.canal.halfDepth;
+  // centre of the canal, along b
+  const bc = halfDepth + 2.5 + cd;
+  const sacral = index >= 6;
+  // half width and half depth of the thecal sac
+  const sw = sacral ? cw * 0.8 : cw;
+  const sd = sacral ? cd * 0.55 : cd;
+  // the back of the epidural fat, where the posterior elements start
+  const back = bc + sd + 3.2;
+  return { bc, sacral, sw, sd, back };
+}
+
 /**
  * Canal, thecal sac, roots, ligaments and posterior elements, in the local frame of a body or a disc.
  * `atDisc` selects the facet joints (at disc level) or pedicles and transverse processes (at body level).
@@ -445,17 +460,12 @@ function posteriorTissue(
   atDisc: boolean,
   index: number,
 ): boolean {
-  const cw = an.canal.halfWidth;
-  const cd = an.canal.halfDepth;
-  const bc = halfDepth + 2.5 + cd;
-  const sacralCanal = index >= 6;
-  const sw = sacralCanal ? cw * 0.8 : cw;
-  const sd = sacralCanal ? cd * 0.55 : cd;
+  const { bc, sacral, sw, sd, back } = canalFrame(an, halfDepth, index);
   const ea = a / sw;
   const eb = (b - bc) / sd;
   const e = ea * ea + eb * eb;
   if (e < 1) {
-    if (!sacralCanal) {
+    if (!sacral) {
       const roots = an.roots;
       for (let i = 0; i < roots.length; i += 2) {
         const qa = a - roots[i];
@@ -477,7 +487,6 @@ function posteriorTissue(
     out.tissue = b > bc + sd * 0.6 && f > 0.55 ? T.Ligament : T.EpiduralFat;
     return true;
   }
-  const back = bc + sd + 3.2;
   if (atDisc) {
     // facet joints, postero-lateral to the canal at the level of the disc
     for (let side = 1; side >= -1; side -= 2) {
@@ -510,13 +519,7 @@ function bodyLevelBones(
   out: Sample,
   index: number,
 ): boolean {
-  const cw = an.canal.halfWidth;
-  const cd = an.canal.halfDepth;
-  const bc = halfDepth + 2.5 + cd;
-  const sacralCanal = index >= 6;
-  const sw = sacralCanal ? cw * 0.8 : cw;
-  const sd = sacralCanal ? cd * 0.55 : cd;
-  const back = bc + sd + 3.2;
+  const { bc, sacral, sw, back } = canalFrame(an, halfDepth, index);
   // pedicles
   if (
     Math.abs(a) > sw - 1 &&
@@ -531,7 +534,7 @@ function bodyLevelBones(
   }
   // transverse processes
   if (
-    !sacralCanal &&
+    !sacral &&
     Math.abs(a) >= sw + 7 &&
     Math.abs(a) < sw + 32 * an.size &&
     Math.abs(b - bc) < 4 &&
@@ -551,7 +554,7 @@ function bodyLevelBones(
   // spinous process, pointing postero-inferiorly
   const depth = b - back;
   const half = real ? 4.5 : 3.5;
-  if (!sacralCanal && depth > 0 && depth < 40 * an.size && Math.abs(a) < half) {
+  if (!sacral && depth > 0 && depth < 40 * an.size && Math.abs(a) < half) {
     const uc = -2 - 0.3 * depth;
     if (Math.abs(u - uc) < 8.5 - depth * 0.06) {
       out.tissue = Math.abs(a) > (real ? 3.6 : 2.2) ? T.Cortex : T.Marrow;
@@ -635,14 +638,8 @@ function posteriorReal(
   index: number,
   discHalfHeight: number,
 ): boolean {
-  const cw = an.canal.halfWidth;
-  const cd = an.canal.halfDepth;
-  const bc = halfDepth + 2.5 + cd;
-  const sacral = index >= 6;
-  const sw = sacral ? cw * 0.8 : cw;
-  const sd = sacral ? cd * 0.55 : cd;
+  const { bc, sacral, sw, sd, back } = canalFrame(an, halfDepth, index);
   const aa = Math.abs(a);
-  const back = bc + sd + 3.2;
   // thecal sac: a rounded triangle, wide in front and narrowing behind (trefoil-like at the lower levels); in
   // front it reaches the back of the disc and of the body (which are classified first), so that it fills the
   // disc's posterior notch and CSF lies against the annulus as on real T2 slices

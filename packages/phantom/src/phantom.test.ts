@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { DISC_LEVELS } from '@lumbar/core';
 import {
   Dataset,
@@ -16,6 +15,7 @@ import {
 } from '@lumbar/dicom';
 import { execFileSync } from 'node:child_process';
 import { decodeGrayPng } from '@lumbar/phantom';
+import { hashTree } from '../../../test/helpers/files';
 
 // The generator runs as users run it: the built CLI in its own process (jest's sandbox makes the
 // per-pixel rendering an order of magnitude slower, so the tests never render inside it).
@@ -65,19 +65,6 @@ function readStudy(dir: string): Series[] {
           return { file: f, ds, plane: imagePlaneOf(ds), mask };
         }),
     }));
-}
-
-function hashTree(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string) => {
-    for (const f of readdirSync(d).sort()) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else h.update(relative(dir, p)).update(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
 }
 
 /** Patient coordinates of every pixel of an image whose mask equals `label`. */

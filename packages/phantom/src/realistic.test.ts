@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { Anatomy, Disc, Sample, T, classify, planStudy } from '@lumbar/phantom';
+import { hashTree } from '../../../test/helpers/files';
 
 // The realistic style (docs/PHANTOM.md, "Realism"): its shapes, checked on the classifier of points (no rendering
 // inside jest), and its determinism through the built CLI, as users run it.
@@ -170,19 +170,6 @@ const CLI = join(__dirname, '..', '..', 'cli', 'dist', 'main.js');
 function phantom(...args: string[]): string {
   return execFileSync(process.execPath, [CLI, 'phantom', ...args, '--quiet'], { encoding: 'utf8' });
 }
-function hashTree(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string) => {
-    for (const f of readdirSync(d).sort()) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else h.update(relative(dir, p)).update(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
-}
-
 describe('realistic phantom style: CLI', () => {
   const root = mkdtempSync(join(tmpdir(), 'phantom-realistic-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
