@@ -6,7 +6,13 @@ import path from 'node:path';
 import { DISC_LEVELS, type DiscLevel } from '@lumbar/core';
 import { DISC_CODES, diagnosisCodes, type DiagnosisName } from '@lumbar/dicom';
 import type { AnalysisResult } from '@lumbar/pipeline';
-import { buildDicomOutputs, findingsDocument, readSourceImages, type DicomOutput } from '@lumbar/analysis';
+import {
+  OUTLINE_TRACKING_ID,
+  buildDicomOutputs,
+  findingsDocument,
+  readSourceImages,
+  type DicomOutput,
+} from '@lumbar/analysis';
 import { STATUS_SUCCESS, dciodvfy, dsrdump, storescu } from '../helpers/dcmtk';
 import { findFiles, makeTmpDir, removeDir } from '../helpers/files';
 import { useOrthanc } from '../helpers/orthanc';
@@ -215,7 +221,25 @@ describe('DICOM outputs of a phantom study (seed 3: L4-L5 bulge, L5-S1 right her
     expect(sr.title).toEqual(['126000', 'DCM', 'Imaging Measurement Report']);
     expect(sr.observers).toEqual(['lumbar-ai']);
     const isGrading = (g: ReadBack['srs'][number]['groups'][number]) => g.finding[0] === 'DISC-GRADING';
-    const levelGroups = sr.groups.filter((g) => !isGrading(g));
+    const isOutline = (g: ReadBack['srs'][number]['groups'][number]) =>
+      g.trackingId.startsWith(OUTLINE_TRACKING_ID);
+    const levelGroups = sr.groups.filter((g) => !isGrading(g) && !isOutline(g));
+    // one outline group per disc found on the sagittal slice: its area, inferred from its outline there
+    const outlines = sr.groups.filter(isOutline);
+    expect(outlines.map((g) => g.trackingId.slice(OUTLINE_TRACKING_ID.length))).toEqual(
+      DISC_LEVELS.filter((l) => findings.discs.some((d) => d.level === l)).map((l) => `:${l} disc outline`),
+    );
+    for (const g of outlines) {
+      const level = g.trackingId.split(':').pop()!.replace(' disc outline', '');
+      expect(g.template).toBe('1501');
+      expect(g.findingSites).toEqual([[DISC_CODES[level].value, 'SCT', DISC_CODES[level].meaning]]);
+      expect(g.measurements).toHaveLength(1);
+      expect(g.measurements[0]).toMatchObject({
+        name: ['42798000', 'SCT', 'Area'],
+        unit: ['mm2', 'UCUM', 'mm2'],
+        value: findings.discs.find((d) => d.level === level)!.areaMm2,
+      });
+    }
     expect(levelGroups.map((g) => g.trackingId)).toEqual(findings.levels.map((l) => `${l.level} disc`));
     for (const [i, level] of findings.levels.entries()) {
       const g = levelGroups[i];

@@ -6,9 +6,15 @@
 // No browser globals are needed: the loader and the report reader run in plain Node.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { discLabel, type DiscLevel } from '@lumbar/core';
-import { DISC_CODES } from '@lumbar/dicom';
-import { buildDicomOutputs, findingsDocument, readSourceImages, type DicomOutput } from '@lumbar/analysis';
+import { DISC_LEVELS, discLabel, type DiscLevel } from '@lumbar/core';
+import { DISC_CODES, type SourceImage } from '@lumbar/dicom';
+import {
+  OUTLINE_TRACKING_ID,
+  buildDicomOutputs,
+  findingsDocument,
+  readSourceImages,
+  type DicomOutput,
+} from '@lumbar/analysis';
 import { makeTmpDir, removeDir } from '../helpers/files';
 import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { phantomAnalysis, type PhantomTruth } from '../helpers/phantom-analysis';
@@ -16,6 +22,12 @@ import { runTool } from '../helpers/run';
 import { repoRoot } from '../helpers/shared';
 
 const READER = path.join(repoRoot, 'test', 'viewer', 'read_with_adapters.mjs');
+
+const cross = (a: readonly number[], b: readonly number[]) => [
+  a[1] * b[2] - a[2] * b[1],
+  a[2] * b[0] - a[0] * b[2],
+  a[0] * b[1] - a[1] * b[0],
+];
 
 type Code = [string, string, string];
 
@@ -41,6 +53,15 @@ interface ViewerReadBack {
     template: string;
     toolState?: Record<string, number>;
     toolStateError?: string;
+    contours?: Array<{
+      sopInstanceUid: string | null;
+      closed: boolean;
+      points: number;
+      world: number[][];
+      trackingUid: string | null;
+      finding: Code | null;
+      findingSites: Code[];
+    }>;
     groups: Array<{
       trackingId: string;
       trackingUid: string;
@@ -61,6 +82,7 @@ describe('viewers read what we write (@cornerstonejs/adapters 5.14, dcmjs)', () 
   let findings: ReturnType<typeof findingsDocument>;
   let analysis: Awaited<ReturnType<typeof phantomAnalysis>>;
   let back: ViewerReadBack;
+  let sources: SourceImage[];
 
   const doc = (file: string) => findings.dicom.find((d) => d.file === file)!;
 
@@ -71,7 +93,8 @@ describe('viewers read what we write (@cornerstonejs/adapters 5.14, dcmjs)', () 
     const truth: PhantomTruth = JSON.parse(readFileSync(path.join(tmp, 'in', 'truth.json'), 'utf8'))
       .studies[0];
     analysis = await phantomAnalysis(study, truth);
-    const built = await buildDicomOutputs(analysis.result, await readSourceImages(analysis.sourceFiles), {
+    sources = await readSourceImages(analysis.sourceFiles);
+    const built = await buildDicomOutputs(analysis.result, sources, {
       createdAt: new Date('2026-01-02T03:04:05Z'),
     });
     expect(built.warnings).toEqual([]);
@@ -157,11 +180,14 @@ describe('viewers read what we write (@cornerstonejs/adapters 5.14, dcmjs)', () 
     const srDoc = doc('sr.dcm');
     expect(sr.sopInstanceUid).toBe(srDoc.sopInstanceUid);
     expect(sr.template).toBe('1500');
-    // generateToolState reads the document without error and makes no Cornerstone annotation of it: our groups
-    // carry no SCOORD/SCOORD3D and no "Cornerstone3DTools@^0.1.0:<tool>" tracking identifier (what it needs).
+    // generateToolState reads the document without error. Only the disc outlines (TID 1410, tracking identifier
+    // "Cornerstone3DTools@^0.1.0:PlanarFreehandROI...") become annotations: the level and grading groups carry
+    // numbers and a segment, no SCOORD, which is what the adapters need.
     expect(sr.toolStateError).toBeUndefined();
-    expect(sr.toolState).toEqual({});
-    const levelGroups = sr.groups.filter((g) => g.finding?.[0] !== 'DISC-GRADING');
+    expect(sr.toolState).toEqual({ PlanarFreehandROI: analysis.result.discs.length });
+    const levelGroups = sr.groups.filter(
+      (g) => g.finding?.[0] !== 'DISC-GRADING' && !g.trackingId.startsWith(OUTLINE_TRACKING_ID),
+    );
     expect(levelGroups.map((g) => g.trackingId)).toEqual(findings.levels.map((l) => `${l.level} disc`));
     for (const [i, level] of findings.levels.entries()) {
       const g = levelGroups[i];
@@ -185,6 +211,37 @@ describe('viewers read what we write (@cornerstonejs/adapters 5.14, dcmjs)', () 
         lf.evidence.sagittal!.sopInstanceUid,
       ]) {
         expect(g.images).toContain(uid);
+      }
+    }
+  });
+
+  it('the SR: a viewer draws each disc found on the sagittal slice as a closed outline on that slice', () => {
+    const { sr } = back;
+    const sagittalSop = analysis.result.masks.find((m) => m.view === 'sagittal')!.sopInstanceUid;
+    const plane = sources.find((x) => x.sopInstanceUid === sagittalSop)!.planes[0]!;
+    const normal = cross(plane.row, plane.col);
+    const segmentUid = (level: DiscLevel) =>
+      back.segs[0].segments!.find((x) => x.label === `${level} disc`)!.trackingUid;
+    const outlines = sr.groups.filter((g) => g.trackingId.startsWith(OUTLINE_TRACKING_ID));
+    expect(outlines.map((g) => g.trackingId)).toEqual(
+      DISC_LEVELS.filter((l) => analysis.result.discs.some((d) => d.level === l)).map(
+        (l) => `${OUTLINE_TRACKING_ID}:${l} disc outline`,
+      ),
+    );
+    for (const g of outlines) expect(g.numbers).toBe(1); // the area, inferred from the outline (SCOORD)
+    expect(sr.contours).toHaveLength(analysis.result.discs.length);
+    for (const [i, c] of sr.contours!.entries()) {
+      const level = outlines[i].trackingId.split(':').pop()!.replace(' disc outline', '') as DiscLevel;
+      expect(c.sopInstanceUid).toBe(sagittalSop);
+      expect(c.closed).toBe(true);
+      expect(c.points).toBeGreaterThanOrEqual(4);
+      expect(c.findingSites).toEqual([[DISC_CODES[level].value, 'SCT', DISC_CODES[level].meaning]]);
+      // the same tracked disc as the sagittal SEG's segment of that level
+      expect(c.trackingUid).toBe(segmentUid(level));
+      // every point lies in the sagittal slice's plane (world mm)
+      for (const p of c.world) {
+        const d = [0, 1, 2].map((k) => p[k] - plane.position[k]);
+        expect(Math.abs(d[0] * normal[0] + d[1] * normal[1] + d[2] * normal[2])).toBeLessThan(0.01);
       }
     }
   });

@@ -180,7 +180,13 @@ if (spec.sr) {
   const { ds } = readDataset(spec.sr);
   // OHIF hands generateToolState the naturalised instance of its metadata store (dcmjs' naturalizeDataset)
   const dataset = ds;
-  const sopToImageId = Object.fromEntries([...instances.keys()].map((id) => [sopOf(id), id]));
+  // keyed as OHIF keys it for these adapters: by SOP Instance UID, and by "<uid>:<frame>" (SCOORD lookups)
+  const sopToImageId = Object.fromEntries(
+    [...instances.keys()].flatMap((id) => [
+      [sopOf(id), id],
+      [`${sopOf(id)}:1`, id],
+    ]),
+  );
   sr = {
     sopInstanceUid: dataset.SOPInstanceUID,
     template: one(dataset.ContentTemplateSequence)?.TemplateIdentifier,
@@ -192,6 +198,21 @@ if (spec.sr) {
       metaData,
     );
     sr.toolState = Object.fromEntries(Object.entries(toolState).map(([k, v]) => [k, v.length]));
+    // the closed contours a viewer draws (PlanarFreehandROI): where, how many points, and what they say
+    sr.contours = (toolState.PlanarFreehandROI ?? []).map((m) => {
+      const contour = m.annotation?.data?.contour ?? {};
+      const polyline = contour.polyline ?? [];
+      return {
+        sopInstanceUid: sopOf(m.annotation?.metadata?.referencedImageId) ?? null,
+        closed: contour.closed === true,
+        points: polyline.length,
+        // world coordinates (mm): their spread along the image plane's normal must be ~0
+        world: polyline.map((p) => [...p]),
+        trackingUid: m.TrackingUniqueIdentifier ?? null,
+        finding: code(m.finding),
+        findingSites: (m.findingSites ?? []).map(code),
+      };
+    });
   } catch (e) {
     sr.toolStateError = String(e?.message ?? e);
   }

@@ -7,6 +7,7 @@ import { report } from './dicom/report';
 import { segmentations } from './dicom/segmentations';
 
 export { SERIES_NUMBERS, type DicomOutput } from './dicom/context';
+export { OUTLINE_TRACKING_ID } from './dicom/report';
 
 /**
  * The DICOM outputs of one analysis: a SEG per source series that has disc masks, a TID 1500 SR and a

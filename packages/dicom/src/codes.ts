@@ -68,6 +68,9 @@ export const CODES = {
   referencedSegment: code('121191', 'DCM', 'Referenced Segment'), // CID 7250
   sourceImageForSegmentation: code('121233', 'DCM', 'Source image for segmentation'),
   sourceOfMeasurement: code('121112', 'DCM', 'Source of Measurement'),
+  imageRegion: code('111030', 'DCM', 'Image Region'), // TID 320: the SCOORD a measurement is inferred from
+  area: code('42798000', 'SCT', 'Area'), // CID 7470
+  squareMillimetre: code('mm2', 'UCUM', 'mm2'),
   summary: code('121111', 'DCM', 'Summary'),
   comment: code('121106', 'DCM', 'Comment'),
   algorithmName: code('111001', 'DCM', 'Algorithm Name'),

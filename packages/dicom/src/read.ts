@@ -36,7 +36,12 @@ export function readPart10(buf: Buffer, name = 'buffer', opts: ReadOptions = {})
   } catch (err) {
     fail(err);
   }
-  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  // dcmjs wants an ArrayBuffer of its own (a copy). A header-only read copies only the bytes before Pixel
+  // Data's value: dcmjs stops at its tag anyway, and the receiver no longer copies (and collects) a whole
+  // instance per C-STORE for a few kilobytes of header. The walk above already checked the rest.
+  const end =
+    opts.headerOnly && structure?.pixelDataValueOffset != null ? structure.pixelDataValueOffset : buf.length;
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + end);
   const options = { untilTag: opts.headerOnly ? PIXEL_DATA : null, includeUntilTagValue: false };
   let msg;
   try {

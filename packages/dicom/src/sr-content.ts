@@ -4,7 +4,13 @@ import { Dataset, ds } from './write';
 /** SR content items (PS3.3 C.17.3), as naturalized datasets: small builders for the SR writers. */
 
 export type Relationship =
-  'CONTAINS' | 'HAS OBS CONTEXT' | 'HAS CONCEPT MOD' | 'HAS ACQ CONTEXT' | 'HAS PROPERTIES' | 'INFERRED FROM';
+  | 'CONTAINS'
+  | 'HAS OBS CONTEXT'
+  | 'HAS CONCEPT MOD'
+  | 'HAS ACQ CONTEXT'
+  | 'HAS PROPERTIES'
+  | 'INFERRED FROM'
+  | 'SELECTED FROM';
 
 const named = (rel: Relationship | null, valueType: string, name: Code): Dataset => ({
   ...(rel ? { RelationshipType: rel } : {}),
@@ -72,5 +78,25 @@ export function imageItem(
       },
     ],
     ...(children.length ? { ContentSequence: children } : {}),
+  };
+}
+
+/**
+ * A SCOORD item (PS3.3 C.18.6): a closed or open POLYLINE in the image's pixel coordinates (column, row;
+ * (0,0) is the top left corner of the top left pixel), SELECTED FROM the image (and frame) it lies on.
+ */
+export function scoordItem(
+  rel: Relationship,
+  name: Code,
+  points: readonly number[],
+  image: { sopClassUid: string; sopInstanceUid: string; frameNumber?: number },
+): Dataset {
+  if (points.length < 4 || points.length % 2) throw new Error('a POLYLINE needs at least two (x, y) points');
+  const { ConceptNameCodeSequence: _none, ...selected } = imageItem('SELECTED FROM', name, image);
+  return {
+    ...named(rel, 'SCOORD', name),
+    GraphicType: 'POLYLINE',
+    GraphicData: points.map((v) => Math.round(v * 100) / 100),
+    ContentSequence: [selected],
   };
 }

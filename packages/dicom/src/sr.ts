@@ -1,7 +1,7 @@
 import { Code, CODES, isPrivate, privateSchemeItem } from './codes';
 import { DerivedIds, derivedCommon, sameStudy, withCharacterSet } from './derived';
 import { SourceImage, referencedSeries } from './source-image';
-import { codeValueItem, container, imageItem, numItem, textItem, uidItem } from './sr-content';
+import { codeValueItem, container, imageItem, numItem, scoordItem, textItem, uidItem } from './sr-content';
 import type { Dataset } from './write';
 
 export const COMPREHENSIVE_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.33';
@@ -28,6 +28,11 @@ export interface SrMeasurement {
   /** Measurement Method (TID 300 HAS CONCEPT MOD), e.g. the grading system of a grade. */
   method?: Code;
   sources: SrImageRef[];
+  /**
+   * TID 300 INFERRED FROM a SCOORD (TID 320): the region measured, a polyline (x0, y0, x1, y1, ...; closed:
+   * the first point repeated) in the pixel coordinates of one image.
+   */
+  region?: { image: SrImageRef; points: number[] };
 }
 
 /** One TID 1501 measurement group: TID 1411 when it cites a segment, plain TID 1501 otherwise. */
@@ -165,6 +170,9 @@ function measurementGroup(g: SrMeasurementGroup, report: MeasurementReportInput[
     ...g.measurements.map((m) =>
       numItem('CONTAINS', m.name, m.value, m.unit, [
         ...(m.method ? [codeValueItem('HAS CONCEPT MOD', CODES.measurementMethod, m.method)] : []),
+        ...(m.region
+          ? [scoordItem('INFERRED FROM', CODES.imageRegion, m.region.points, imageRef(m.region.image))]
+          : []),
         ...m.sources.map((s) => imageItem('INFERRED FROM', CODES.sourceOfMeasurement, imageRef(s))),
       ]),
     ),
@@ -181,6 +189,7 @@ function evidence(input: MeasurementReportInput) {
   ];
   for (const g of input.groups) {
     if (g.segment) refs.push(g.segment, ...g.segment.sources.map((s) => s.source));
+    for (const m of g.measurements) if (m.region) refs.push(m.region.image.source);
     for (const m of g.measurements) refs.push(...m.sources.map((s) => s.source));
   }
   return refs;

@@ -50,6 +50,11 @@ export interface Part10Structure {
   dataSetOffset: number;
   /** Top-level Pixel Data, if any: its value length (native) or its fragments (encapsulated). */
   pixelData: { encapsulated: false; bytes: number } | { encapsulated: true; fragments: number } | null;
+  /**
+   * Byte offset just past the header of the top-level Pixel Data element (where its value or first item
+   * starts); null without one. Everything a header-only read needs lies before it.
+   */
+  pixelDataValueOffset: number | null;
   /** True when the data set is deflated: only the meta information was walked (dcmjs inflates the rest). */
   deflated: boolean;
 }
@@ -96,6 +101,7 @@ const isSequenceTag = (tag: number) => dictionary[tagName(tag)]?.vr === 'SQ';
 class Walker {
   private pos = 0;
   pixelData: Part10Structure['pixelData'] = null;
+  pixelDataValueOffset: number | null = null;
 
   constructor(
     private readonly buf: Buffer,
@@ -236,6 +242,7 @@ class Walker {
       }
       if (length === UNDEFINED) {
         if (tag === PIXEL_DATA_TAG && depth === 0 && (vr === 'OB' || vr === 'OW' || s.implicit)) {
+          this.pixelDataValueOffset = this.pos;
           this.fragments(s, bound);
         } else if (vr === 'SQ' || vr === 'implicit') {
           this.sequence(s, null, bound, depth + 1);
@@ -258,7 +265,10 @@ class Walker {
       if (vr === 'SQ') {
         this.sequence(s, this.pos + length, bound, depth + 1);
       } else {
-        if (tag === PIXEL_DATA_TAG && depth === 0) this.pixelData = { encapsulated: false, bytes: length };
+        if (tag === PIXEL_DATA_TAG && depth === 0) {
+          this.pixelData = { encapsulated: false, bytes: length };
+          this.pixelDataValueOffset = this.pos;
+        }
         this.pos += length;
       }
     }
@@ -329,7 +339,7 @@ export function checkPart10Structure(buf: Buffer, visit?: (e: ElementInfo) => vo
   const w = new Walker(buf, visit);
   const { transferSyntaxUid, dataSetOffset } = w.meta();
   if (transferSyntaxUid === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN) {
-    return { transferSyntaxUid, dataSetOffset, pixelData: null, deflated: true };
+    return { transferSyntaxUid, dataSetOffset, pixelData: null, pixelDataValueOffset: null, deflated: true };
   }
   const syntax: Syntax = {
     implicit: transferSyntaxUid === IMPLICIT_VR_LITTLE_ENDIAN,
@@ -337,7 +347,13 @@ export function checkPart10Structure(buf: Buffer, visit?: (e: ElementInfo) => vo
   };
   w.dataSet(syntax, buf.length, buf.length, 0);
   w.end();
-  return { transferSyntaxUid, dataSetOffset, pixelData: w.pixelData, deflated: false };
+  return {
+    transferSyntaxUid,
+    dataSetOffset,
+    pixelData: w.pixelData,
+    pixelDataValueOffset: w.pixelDataValueOffset,
+    deflated: false,
+  };
 }
 
 /** Every element, item and fragment header of a well-formed Part 10 buffer, in file order (for test tools). */

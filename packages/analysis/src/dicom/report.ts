@@ -16,6 +16,14 @@ import {
 } from '@lumbar/dicom';
 import type { DiscGrading, LevelFinding } from '@lumbar/pipeline';
 import { SERIES_NUMBERS, type BuiltSeg, type Context, type DicomOutput } from './context';
+import { outline } from './outline';
+
+/**
+ * The tracking identifier of the disc outlines: a free-text identifier (TID 1501) that Cornerstone3D's SR
+ * adapters, as OHIF uses them, take for a closed freehand contour, so a viewer draws each outline on the
+ * sagittal slice it was found on. The level follows, for a reader.
+ */
+export const OUTLINE_TRACKING_ID = 'Cornerstone3DTools@^0.1.0:PlanarFreehandROI';
 
 /** Where the grader's numbers come from, said in each grading group (the SR has no other place for it). */
 export const GRADING_SOURCE =
@@ -35,9 +43,10 @@ export function report(ctx: Context, segs: BuiltSeg[], sources: SourceImage[]): 
     (a, b) => DISC_LEVELS.indexOf(a.level) - DISC_LEVELS.indexOf(b.level),
   );
   const gradingGroups = graded.map((g) => gradingGroup(ctx, g, segs));
+  const outlines = outlineGroups(ctx);
   const dataset = measurementReportDataset({
     sources,
-    groups: [...groups, ...gradingGroups].map((g) => g.group),
+    groups: [...groups, ...gradingGroups].map((g) => g.group).concat(outlines),
     summary: ctx.result.summary,
     disclaimer: ALGORITHM.disclaimer,
     observer: {
@@ -175,4 +184,48 @@ function measurementGroup(
     },
     segment: cited.segment,
   };
+}
+
+/**
+ * One group per disc the sagittal segmentation found (top down): its area on that slice (findings.json's
+ * `discs[].areaMm2`), INFERRED FROM its outline there (a closed POLYLINE along the mask's pixel edges), with
+ * the level's tracking UID; the finding is the level's diagnosis where a level was reported, else the disc
+ * itself. A viewer draws these outlines without reading the SEG.
+ */
+function outlineGroups(ctx: Context): SrMeasurementGroup[] {
+  const sag = ctx.result.masks.find((m) => m.view === 'sagittal');
+  const maps = sag ? Object.values(sag.levels) : [];
+  if (!sag || maps.length === 0) return [];
+  const { width, height } = maps[0];
+  const image: SrImageRef = { source: ctx.source(sag.sopInstanceUid), frame: sag.frame };
+  const discs = [...ctx.result.discs].sort(
+    (a, b) => DISC_LEVELS.indexOf(a.level) - DISC_LEVELS.indexOf(b.level),
+  );
+  return discs.flatMap(({ level, areaMm2 }) => {
+    const label = discLabel(level);
+    const data = new Uint8Array(width * height);
+    for (const m of maps) for (let i = 0; i < data.length; i++) if (m.data[i] === label) data[i] = 1;
+    const points = outline({ width, height, data });
+    if (points.length === 0) return [];
+    const reported = ctx.result.levels.find((l) => l.level === level);
+    return [
+      {
+        trackingId: `${OUTLINE_TRACKING_ID}:${level} disc outline`,
+        trackingUid: ctx.trackingUid(level),
+        finding: reported ? diagnosisCodes(reported.diagnosis).finding : DISC_CODES[level],
+        findingSite: DISC_CODES[level],
+        evaluations: [],
+        measurements: [
+          {
+            name: CODES.area,
+            value: areaMm2,
+            unit: CODES.squareMillimetre,
+            sources: [],
+            region: { image, points },
+          },
+        ],
+        segment: null,
+      },
+    ];
+  });
 }
