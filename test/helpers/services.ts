@@ -14,6 +14,8 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     LUMBAR_DICOM_PORT: '0',
     LUMBAR_API_PORT: '0',
     LUMBAR_LOG_LEVEL: 'silent',
+    // the C-STORE SCP implementation under test (LUMBAR_DICOM_SCP=lean|dcmjs-dimse npx jest ...)
+    ...(process.env.LUMBAR_DICOM_SCP ? { LUMBAR_DICOM_SCP: process.env.LUMBAR_DICOM_SCP } : {}),
     ...env,
   });
 }

@@ -5,6 +5,7 @@ import {
   checkModelsDir,
   ConfigError,
   databaseUrlVariable,
+  DEFAULT_DICOM_SCP,
   loadConfig,
   parseExecutionProviders,
   parseIntraOpThreads,
@@ -29,6 +30,15 @@ describe('loadConfig', () => {
     expect([c.dicom.host, c.api.host]).toEqual(['127.0.0.1', '127.0.0.1']);
     const open = loadConfig({ LUMBAR_DICOM_HOST: '0.0.0.0', LUMBAR_API_HOST: '10.0.0.7' });
     expect([open.dicom.host, open.api.host]).toEqual(['0.0.0.0', '10.0.0.7']);
+  });
+
+  it('selects the C-STORE SCP with LUMBAR_DICOM_SCP', () => {
+    expect(loadConfig({}).dicom.scp).toBe(DEFAULT_DICOM_SCP);
+    expect(loadConfig({ LUMBAR_DICOM_SCP: 'lean' }).dicom.scp).toBe('lean');
+    expect(loadConfig({ LUMBAR_DICOM_SCP: 'dcmjs-dimse' }).dicom.scp).toBe('dcmjs-dimse');
+    expect(() => loadConfig({ LUMBAR_DICOM_SCP: 'dcmtk' })).toThrow(
+      /LUMBAR_DICOM_SCP: "dcmtk" is not one of lean, dcmjs-dimse/,
+    );
   });
 
   it('reads DICOM TLS files: server only, or mutual with a CA', () => {

@@ -43,6 +43,9 @@ export interface Config {
     /** DICOM over TLS on the listening port (PEM files); null = plain TCP. With `caFile`, callers must show a
      * certificate signed by it (mutual TLS). */
     tls: { certFile: string; keyFile: string; caFile: string | null } | null;
+    /** The C-STORE SCP implementation (LUMBAR_DICOM_SCP): `lean` (services/receiver/src/dimse, on node:net) or
+     * `dcmjs-dimse` (the npm package). */
+    scp: DicomScpKind;
   };
   /** Quiet period after the last instance of a study before it is analysed. */
   stableSeconds: number;
@@ -196,6 +199,18 @@ function list(env: NodeJS.ProcessEnv, name: string, dflt: string[]): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** The C-STORE SCP implementations the receiver has (LUMBAR_DICOM_SCP). */
+export const DICOM_SCP_KINDS = ['lean', 'dcmjs-dimse'] as const;
+export type DicomScpKind = (typeof DICOM_SCP_KINDS)[number];
+export const DEFAULT_DICOM_SCP: DicomScpKind = 'lean';
+
+function dicomScp(env: NodeJS.ProcessEnv): DicomScpKind {
+  const raw = env.LUMBAR_DICOM_SCP?.trim() || DEFAULT_DICOM_SCP;
+  if (!(DICOM_SCP_KINDS as readonly string[]).includes(raw))
+    throw new ConfigError(`LUMBAR_DICOM_SCP: "${raw}" is not one of ${DICOM_SCP_KINDS.join(', ')}`);
+  return raw as DicomScpKind;
 }
 
 function dicomTls(env: NodeJS.ProcessEnv): Config['dicom']['tls'] {
@@ -440,6 +455,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sopClasses: list(env, 'LUMBAR_SOP_CLASSES', [MR_STORAGE, ENHANCED_MR_STORAGE]),
       transferSyntaxes: list(env, 'LUMBAR_TRANSFER_SYNTAXES', DEFAULT_TRANSFER_SYNTAXES),
       tls: dicomTls(env),
+      scp: dicomScp(env),
     },
     stableSeconds: int(env, 'LUMBAR_STABLE_SECONDS', 15, 0, 86400),
     destinations,

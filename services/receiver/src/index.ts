@@ -4,7 +4,8 @@ import { readPem, type Config, type Logger } from '@lumbar/core';
 import { openSqlRunner, type PrismaClient } from '@lumbar/db';
 import type { Queues } from '@lumbar/jobs';
 import { openObjectStore } from '@lumbar/storage';
-import { scpClass } from './scp';
+import { createLeanServer } from './dimse/server';
+import { scpClass, type ScpContext } from './scp';
 import { storeContext } from './store';
 
 export { STATUS, storeInstance, type StoreResult } from './store';
@@ -37,7 +38,53 @@ function tlsOptions(tls: Config['dicom']['tls']) {
     ca,
     requestCert: ca !== undefined,
     rejectUnauthorized: ca !== undefined,
-    minVersion: 'TLSv1.2',
+    minVersion: 'TLSv1.2' as const,
+  };
+}
+
+/** A listening SCP: its net/tls server, when it listens, and how to close what is still open. */
+interface Listener {
+  server: NetServer;
+  listening: Promise<void>;
+  /** Stops listening (if not yet) and closes every connection still open. */
+  closeAll(): void;
+}
+
+/** LUMBAR_DICOM_SCP=dcmjs-dimse: the npm package's Server with the SCP class of scp.ts. */
+function dcmjsScp(ctx: ScpContext, config: Config): Listener {
+  const server = new dimse.Server(scpClass(ctx));
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('listening', () => resolve());
+    server.once('networkError', (err: Error) => reject(err));
+  });
+  server.on('networkError', (err: Error) => ctx.log.warn({ err: err.message }, 'DICOM network error'));
+  // dcmjs-dimse hands its first argument to net/tls Server.listen(), which also takes { port, host }: that is
+  // how the receiver binds one address (its typings say number).
+  const where = { port: config.dicom.port, host: config.dicom.host } as unknown as number;
+  server.listen(where, { securityOptions: tlsOptions(config.dicom.tls) });
+  return {
+    server: (server as unknown as { server: NetServer }).server,
+    listening,
+    closeAll: () => server.close(),
+  };
+}
+
+/** LUMBAR_DICOM_SCP=lean: the receiver's own PS3.8/PS3.7 layer on node:net / node:tls (./dimse). */
+function leanScp(ctx: ScpContext, config: Config): Listener {
+  const { server, destroyAll } = createLeanServer(ctx, tlsOptions(config.dicom.tls));
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('listening', () => resolve());
+    server.once('error', reject);
+  });
+  server.on('error', (err: Error) => ctx.log.warn({ err: err.message }, 'DICOM network error'));
+  server.listen({ port: config.dicom.port, host: config.dicom.host });
+  return {
+    server,
+    listening,
+    closeAll: () => {
+      if (server.listening) server.close();
+      destroyAll();
+    },
   };
 }
 
@@ -54,7 +101,7 @@ export async function startReceiver(deps: {
   const sql = openSqlRunner(config.databaseUrl, Math.min(4, config.dicom.maxAssociations));
   // LUMBAR_STORAGE=s3: every instance also goes into the bucket before it is acknowledged (replicate.ts)
   const objects = openObjectStore(config.storage);
-  const Scp = scpClass({
+  const ctx = {
     ...storeContext({
       db: deps.db,
       sql,
@@ -66,23 +113,14 @@ export async function startReceiver(deps: {
     }),
     dicom: config.dicom,
     active,
-  });
-  const server = new dimse.Server(Scp);
-  const listening = new Promise<void>((resolve, reject) => {
-    server.once('listening', () => resolve());
-    server.once('networkError', (err: Error) => reject(err));
-  });
-  server.on('networkError', (err: Error) => log.warn({ err: err.message }, 'DICOM network error'));
-  // dcmjs-dimse hands its first argument to net/tls Server.listen(), which also takes { port, host }: that is
-  // how the receiver binds one address (its typings say number).
-  const where = { port: config.dicom.port, host: config.dicom.host } as unknown as number;
-  server.listen(where, { securityOptions: tlsOptions(config.dicom.tls) });
-  await listening.catch(async (err: unknown) => {
+  };
+  const scp = config.dicom.scp === 'lean' ? leanScp(ctx, config) : dcmjsScp(ctx, config);
+  await scp.listening.catch(async (err: unknown) => {
     await sql.end().catch(() => undefined);
     objects?.close();
     throw err;
   });
-  const net = (server as unknown as { server: NetServer }).server;
+  const net = scp.server;
   const { port, address } = net.address() as AddressInfo;
   log.info(
     {
@@ -90,6 +128,7 @@ export async function startReceiver(deps: {
       host: config.dicom.host,
       port,
       tls: config.dicom.tls ? (config.dicom.tls.caFile ? 'mutual' : 'server') : 'off',
+      scp: config.dicom.scp,
     },
     'DICOM receiver listening',
   );
@@ -110,7 +149,7 @@ export async function startReceiver(deps: {
           cut ? 'associations still open at shutdown: closed' : 'open associations finished before shutdown',
         );
       // 3. whatever is left (an idle association held open past the grace period) is closed
-      server.close();
+      scp.closeAll();
       await closed;
       await sql.end().catch(() => undefined);
       objects?.close();
