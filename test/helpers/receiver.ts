@@ -5,7 +5,7 @@ import type { PrismaClient } from '@lumbar/db';
 import { readPart10 } from '@lumbar/dicom';
 import { openQueues, redisConnection, type Queues } from '@lumbar/jobs';
 import { startReceiver, type Receiver } from '@lumbar/receiver';
-import { exportTlsOptions } from '../../services/exporter/src/tls';
+import { exportTlsOptions } from '@lumbar/exporter';
 import { findFiles, makeTmpDir } from './files';
 import { generatePhantom, studyDirs } from './phantom';
 import { runTool } from './run';

@@ -10,7 +10,7 @@ import {
   type TestReceiver,
 } from '../helpers/receiver';
 import { testConfig } from '../helpers/services';
-import { exportTlsOptions } from '../../services/exporter/src/tls';
+import { exportTlsOptions } from '@lumbar/exporter';
 
 // The exporter (C-STORE SCU) over DICOM TLS, against our own receiver (TLS and plain ones).
 const t = useTestDatabase();

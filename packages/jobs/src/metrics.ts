@@ -162,7 +162,15 @@ export function redisRecorder(redis: Redis, prefix: string): MetricsRecorder {
     SHARED_METRICS[metric].labels.map((l: string) => cleanLabel(labels[l] ?? ''));
   return {
     inc(metric, labels, by = 1) {
-      send((m) => m.hincrbyfloat(key, field(SHARED_METRICS[metric].name, values(metric, labels)), by));
+      // one command is atomic on its own: no MULTI/EXEC around it (the receiver counts every instance)
+      try {
+        if (redis.status !== 'ready') return;
+        redis
+          .hincrbyfloat(key, field(SHARED_METRICS[metric].name, values(metric, labels)), by)
+          .catch(() => undefined);
+      } catch {
+        /* never in the caller's way */
+      }
     },
     observe(metric, labels, value) {
       const def: SharedMetricDef = SHARED_METRICS[metric];

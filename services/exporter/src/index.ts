@@ -11,6 +11,7 @@ import { exportTlsOptions } from './tls';
 
 export { cStore, type SendResult } from './scu';
 export { classifySend, isStored, type SendVerdict } from './classify';
+export { exportTlsOptions } from './tls';
 
 /**
  * `export.send`: C-STORE the SEG, SR and key images of one analysis to one destination. A7xx (out of

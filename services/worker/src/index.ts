@@ -30,7 +30,7 @@ export {
   type StudyJob,
 } from './study-handler';
 export { prismaStudyStore, type StudyStore } from './store';
-export type { WorkerDeps } from './deps';
+export type { WorkerDeps } from '@lumbar/jobs';
 
 type Handler = (deps: StudyHandlerDeps, job: StudyJob) => Promise<string>;
 

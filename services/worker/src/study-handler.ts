@@ -11,7 +11,7 @@ import {
   uploadDir,
   type ObjectStore,
 } from '@lumbar/storage';
-import type { WorkerDeps } from './deps';
+import type { WorkerDeps } from '@lumbar/jobs';
 import type { StudyStore } from './store';
 
 /** Whatever analyses a study: the pool of analysis processes in production, an in-memory fake in unit tests. */
