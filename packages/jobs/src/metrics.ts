@@ -148,29 +148,28 @@ export function metricsRecorder(queues: Queues): MetricsRecorder {
 
 export function redisRecorder(redis: Redis, prefix: string): MetricsRecorder {
   const key = metricsKey(prefix);
-  const send = (build: (m: ReturnType<Redis['multi']>) => void) => {
+  /** Runs one Redis call without waiting for it: down or closing, the metric is lost, the caller not delayed. */
+  const fire = (call: () => Promise<unknown>) => {
     try {
-      if (redis.status !== 'ready') return; // down or closing: the metric is lost, the caller is not delayed
-      const m = redis.multi();
-      build(m);
-      m.exec().catch(() => undefined);
+      if (redis.status !== 'ready') return;
+      call().catch(() => undefined);
     } catch {
       /* never in the caller's way */
     }
   };
+  /** Several commands in one MULTI/EXEC, so that a histogram's bucket, sum and count move together. */
+  const send = (build: (m: ReturnType<Redis['multi']>) => void) =>
+    fire(() => {
+      const m = redis.multi();
+      build(m);
+      return m.exec();
+    });
   const values = (metric: SharedMetricKey, labels: Record<string, string>) =>
     SHARED_METRICS[metric].labels.map((l: string) => cleanLabel(labels[l] ?? ''));
   return {
     inc(metric, labels, by = 1) {
       // one command is atomic on its own: no MULTI/EXEC around it (the receiver counts every instance)
-      try {
-        if (redis.status !== 'ready') return;
-        redis
-          .hincrbyfloat(key, field(SHARED_METRICS[metric].name, values(metric, labels)), by)
-          .catch(() => undefined);
-      } catch {
-        /* never in the caller's way */
-      }
+      fire(() => redis.hincrbyfloat(key, field(SHARED_METRICS[metric].name, values(metric, labels)), by));
     },
     observe(metric, labels, value) {
       const def: SharedMetricDef = SHARED_METRICS[metric];

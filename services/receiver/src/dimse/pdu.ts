@@ -223,19 +223,22 @@ export function encodeAssociateAc(ac: AssociateAc): Buffer {
       ),
     );
   }
-  const max = Buffer.alloc(4);
-  max.writeUInt32BE(ac.maxPduLength);
-  parts.push(
-    item(
-      ITEM.userInformation,
-      Buffer.concat([
-        item(ITEM.maxLength, max),
-        item(ITEM.implementationClassUid, latin1(ac.implementationClassUid)),
-        item(ITEM.implementationVersionName, latin1(ac.implementationVersionName)),
-      ]),
-    ),
-  );
+  parts.push(userInformation(ac.maxPduLength, ac.implementationClassUid, ac.implementationVersionName));
   return pdu(PDU.associateAc, Buffer.concat(parts));
+}
+
+/** The User Information item (PS3.8 9.3.2.3 / 9.3.3.3): maximum length, implementation class UID and version name. */
+function userInformation(maxPduLength: number, classUid: string, versionName?: string): Buffer {
+  const max = Buffer.alloc(4);
+  max.writeUInt32BE(maxPduLength);
+  return item(
+    ITEM.userInformation,
+    Buffer.concat([
+      item(ITEM.maxLength, max),
+      item(ITEM.implementationClassUid, latin1(classUid)),
+      ...(versionName === undefined ? [] : [item(ITEM.implementationVersionName, latin1(versionName))]),
+    ]),
+  );
 }
 
 /** An A-ASSOCIATE-RQ PDU (PS3.8 9.3.2): the requestor's side, for tests and tools. */
@@ -257,17 +260,7 @@ export function encodeAssociateRq(rq: {
     for (const ts of pc.transferSyntaxes) subs.push(item(ITEM.transferSyntax, latin1(ts)));
     parts.push(item(ITEM.presentationContextRq, Buffer.concat([Buffer.from([pc.id, 0, 0, 0]), ...subs])));
   }
-  const max = Buffer.alloc(4);
-  max.writeUInt32BE(rq.maxPduLength);
-  parts.push(
-    item(
-      ITEM.userInformation,
-      Buffer.concat([
-        item(ITEM.maxLength, max),
-        item(ITEM.implementationClassUid, latin1(rq.implementationClassUid)),
-      ]),
-    ),
-  );
+  parts.push(userInformation(rq.maxPduLength, rq.implementationClassUid));
   return pdu(PDU.associateRq, Buffer.concat(parts));
 }
 
