@@ -39,17 +39,40 @@ done
 
 files=$(find "$work/in" -name '*.dcm' | wc -l)
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # user + system clock ticks of the receiver process
+# user and system clock ticks of every process named $1 (all Postgres backends, Redis), summed
+cpu_of() { for p in $(pgrep -x "$1"); do awk '{ print $14, $15 }' "/proc/$p/stat" 2>/dev/null; done | awk '{ u += $1; s += $2 } END { print u + 0, s + 0 }'; }
 rx=$(pgrep -P "${pids[0]}" -f 'main.js serve receiver' || echo "${pids[0]}")
 cpu0=$(cpu "$rx")
+rx0=$(awk '{ print $14, $15 }' "/proc/$rx/stat")
+pg0=$(cpu_of postgres)
+redis0=$(cpu_of redis-server)
 start=$(date +%s.%N)
-spids=()
-for d in "$work"/in/*/; do
-  storescu -aet PROFILE -aec LUMBAR +sd +r +sp '*.dcm' 127.0.0.1 "$port" "$d" 2>> "$work/storescu.err" &
-  spids+=($!)
-done
-for p in "${spids[@]}"; do wait "$p" || { cat "$work/storescu.err"; exit 1; }; done
+# the senders run in a subshell whose `times` gives their CPU (user and system of its waited-for children)
+scu=$(
+  spids=()
+  for d in "$work"/in/*/; do
+    storescu -aet PROFILE -aec LUMBAR +sd +r +sp '*.dcm' 127.0.0.1 "$port" "$d" 2>> "$work/storescu.err" &
+    spids+=($!)
+  done
+  for p in "${spids[@]}"; do wait "$p" || { cat "$work/storescu.err" >&2; exit 1; }; done
+  times > "$work/times" # not in a pipeline: there `times` runs in a subshell without these children
+  tail -1 "$work/times"
+)
 end=$(date +%s.%N)
 cpu1=$(cpu "$rx")
+rx1=$(awk '{ print $14, $15 }' "/proc/$rx/stat")
+pg1=$(cpu_of postgres)
+redis1=$(cpu_of redis-server)
+hz=$(getconf CLK_TCK)
+# CPU per instance by process: where the machine's two cores go (bash `times` prints e.g. 0m1.234s 0m0.567s)
+awk -v files="$files" -v hz="$hz" -v rx0="$rx0" -v rx1="$rx1" -v pg0="$pg0" -v pg1="$pg1" -v r0="$redis0" -v r1="$redis1" -v scu="$scu" '
+  function ms(a, b, i) { split(a, x, " "); split(b, y, " "); return (y[i] - x[i]) * 1000 / hz / files }
+  function t(s) { split(s, p, /[ms]/); return (p[1] * 60 + p[2]) * 1000 / files }
+  BEGIN {
+    split(scu, c, " ")
+    printf "CPU ms per instance (user+system): receiver %.2f+%.2f, postgres %.2f+%.2f, redis %.2f+%.2f, storescu %.2f+%.2f\n",
+      ms(rx0, rx1, 1), ms(rx0, rx1, 2), ms(pg0, pg1, 1), ms(pg0, pg1, 2), ms(r0, r1, 1), ms(r0, r1, 2), t(c[1]), t(c[2])
+  }'
 sleep 0.3 # the last debug lines
 redis-cli --scan --pattern 'lumbar-profile:*' 2>/dev/null | xargs -r redis-cli del >/dev/null 2>&1 || true
 

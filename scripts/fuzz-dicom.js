@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * Bounded, seeded fuzzing of the DICOM read and decode path (packages/dicom: checkPart10Structure,
- * readPart10 with and without headerOnly, pixelDataProblem, decodeFrames and its frame decoders).
+ * readPart10 with and without headerOnly, pixelDataProblem, decodeFrames and its frame decoders), and of the
+ * receiver's lean read (readIndexFields), which must reach the same verdict as the dcmjs header-only read:
+ * the same row fields, or both refusing the file.
  * Mutates the real samples (bit flips, byte insertions and deletions, length and VR field tampering,
  * truncation, chunk duplication) and runs each input in a child process with a per-input watchdog.
  *
@@ -42,12 +44,53 @@ async function child() {
         if (!(err instanceof dicom.StructureError)) problems.push(`checkPart10Structure: ${describe(err)}`);
       }
     }
+    // What the receiver would do with the input by either read: store a row with these fields, or refuse it
+    // (0xC000) for this reason.
+    const verdict = (read) => {
+      const fields = read();
+      if (fields.pixelDataProblem) return { refused: fields.pixelDataProblem };
+      try {
+        dicom.indexUids(fields);
+      } catch (err) {
+        return { refused: err.message };
+      }
+      return { fields };
+    };
+    let viaDcmjs = { refused: 'error' };
     try {
       const head = dicom.readPart10(buf, 'fuzz', { headerOnly: true });
-      dicom.pixelDataProblem(head);
+      viaDcmjs = verdict(() => dicom.indexFieldsOf(head));
     } catch (err) {
       if (!(err instanceof LumbarError)) problems.push(`readPart10 headerOnly: ${describe(err)}`);
     }
+    let lean = { refused: 'error' };
+    try {
+      lean = verdict(() => dicom.readIndexFields(buf, 'fuzz'));
+    } catch (err) {
+      if (!(err instanceof LumbarError)) problems.push(`readIndexFields: ${describe(err)}`);
+    }
+    // Where both would store it, the fields are the same, but for those dcmjs lost (null: it stopped reading
+    // after a non-key attribute with a wrong VR). Where only dcmjs would, the lean read refused a UID with
+    // characters a UID cannot have (dcmjs drops them and files the instance under another UID); where only
+    // the lean read would, dcmjs failed on, or lost the elements after, a non-key attribute with a wrong VR or
+    // value, which the structure walk read through (DCMTK and Orthanc store such files too). Any other
+    // disagreement is a finding.
+    let agreement = 'same';
+    if (lean.fields && viaDcmjs.fields) {
+      for (const [k, v] of Object.entries(lean.fields)) {
+        const theirs = viaDcmjs.fields[k];
+        if (v === theirs) continue;
+        if (theirs === null) agreement = 'dcmjsLost';
+        else
+          problems.push(
+            `disagreement: readIndexFields ${k} ${JSON.stringify(v)}, dcmjs ${JSON.stringify(theirs)}`,
+          );
+      }
+    } else if (viaDcmjs.fields) {
+      agreement = 'dcmjsOnly';
+      if (!/is not a valid UID/.test(lean.refused))
+        problems.push(`disagreement: readIndexFields refused (${lean.refused.slice(0, 200)}), dcmjs stored`);
+    } else if (lean.fields) agreement = 'leanOnly';
     try {
       const ds = dicom.readPart10(buf, 'fuzz');
       await dicom.decodeFrames(ds, 'fuzz');
@@ -55,7 +98,7 @@ async function child() {
     } catch (err) {
       if (!(err instanceof LumbarError)) problems.push(`readPart10/decodeFrames: ${describe(err)}`);
     }
-    process.send({ id: msg.id, outcome, problems, ms: performance.now() - t0 });
+    process.send({ id: msg.id, outcome, agreement, problems, ms: performance.now() - t0 });
   });
   process.send({ ready: true });
 }
@@ -245,7 +288,17 @@ async function parent(args) {
       worker.send({ id, buf });
     });
 
-  const counts = { inputs: 0, typed: 0, decoded: 0, failing: 0, restarts: 0, byKind: {} };
+  const counts = {
+    inputs: 0,
+    typed: 0,
+    decoded: 0,
+    failing: 0,
+    restarts: 0,
+    storedByLeanReadOnly: 0,
+    storedByDcmjsOnly: 0,
+    fieldsDcmjsLost: 0,
+    byKind: {},
+  };
   const findings = [];
   let slowest = { ms: 0 };
   const deadline = Date.now() + args.seconds * 1000;
@@ -268,6 +321,9 @@ async function parent(args) {
     else if (r.problems.length) problem = r.problems.join('; ');
     else {
       counts[r.outcome]++;
+      if (r.agreement === 'leanOnly') counts.storedByLeanReadOnly++;
+      if (r.agreement === 'dcmjsOnly') counts.storedByDcmjsOnly++;
+      if (r.agreement === 'dcmjsLost') counts.fieldsDcmjsLost++;
       if (r.ms > slowest.ms) slowest = { ms: Math.round(r.ms), source: src.name, kind };
     }
     if (problem) {
@@ -276,7 +332,10 @@ async function parent(args) {
       const name = `${path.basename(src.name, '.dcm')}-${kinds[0]}-${sha}.dcm`;
       fs.writeFileSync(path.join(findingsDir, name), input.buf);
       let fixture = null;
-      if (input.buf.length <= args.maxFixtureBytes) {
+      // A disagreement between the receiver's read and dcmjs is not a file every reader must refuse (what
+      // fuzz-fixtures.test.ts replays): it stays in the findings, for a case in index-fields.test.ts.
+      const disagreementOnly = !r.hung && !r.crashed && r.problems.every((p) => p.startsWith('disagreement'));
+      if (input.buf.length <= args.maxFixtureBytes && !disagreementOnly) {
         fs.mkdirSync(args.fixtures, { recursive: true });
         fixture = path.join(args.fixtures, name);
         fs.writeFileSync(fixture, input.buf);

@@ -23,3 +23,4 @@ export * from './sr-content';
 export * from './sr';
 export * from './secondary-capture';
 export * from './structure';
+export * from './index-fields';

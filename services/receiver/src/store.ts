@@ -1,7 +1,7 @@
 import { link, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, type Logger } from '@lumbar/core';
-import { pixelDataProblem, readPart10, type Dataset } from '@lumbar/dicom';
+import { indexUids, readIndexFields, type IndexFields } from '@lumbar/dicom';
 import { audit, findInstance, type PrismaClient, type SqlRunner } from '@lumbar/db';
 import type { Queues } from '@lumbar/jobs';
 import type { ObjectStore } from '@lumbar/storage';
@@ -67,23 +67,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-const UID = /^[0-9]+(\.[0-9]+)*$/;
-
-const text = (v: unknown): string | null => {
-  if (v === undefined || v === null || v === '') return null;
-  if (Array.isArray(v)) return text(v[0]);
-  if (typeof v === 'object' && v && 'Alphabetic' in v) return text((v as { Alphabetic: unknown }).Alphabetic);
-  return String(v);
-};
-
-function uidOf(ds: Dataset, keyword: string): string {
-  const v = text(ds[keyword]);
-  if (!v) throw new InputError(`${keyword} is missing`);
-  if (!UID.test(v) || v.length > 64)
-    throw new InputError(`${keyword} "${v.slice(0, 70)}" is not a valid UID`);
-  return v;
-}
-
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 const errno = (err: unknown) => (err as NodeJS.ErrnoException | null)?.code;
 
@@ -128,20 +111,16 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
   const synced = file.persist();
   lap('receive');
 
-  let ds: Dataset;
+  let ds: IndexFields;
   let uids: Uids;
   try {
-    ds = readPart10(await file.bytes(), command.sopInstanceUid, { headerOnly: true });
-    uids = {
-      study: uidOf(ds, 'StudyInstanceUID'),
-      series: uidOf(ds, 'SeriesInstanceUID'),
-      sop: uidOf(ds, 'SOPInstanceUID'),
-      sopClass: uidOf(ds, 'SOPClassUID'),
-    };
+    // The structure walk of every element length to the end of the file, keeping the values the row needs
+    // (dcmjs only where the lean read might read a value differently: index-fields.ts).
+    ds = readIndexFields(await file.bytes(), command.sopInstanceUid);
+    uids = indexUids(ds);
     // Every SOP class we accept is an image: a data set cut short before or inside its Pixel Data is
-    // refused here (readPart10 has already walked every element length to the end of the file).
-    const problem = pixelDataProblem(ds);
-    if (problem) throw new InputError(problem);
+    // refused here.
+    if (ds.pixelDataProblem) throw new InputError(ds.pixelDataProblem);
   } catch (err) {
     ctx.log.warn(
       { err: message(err), sopInstanceUid: command.sopInstanceUid },
@@ -183,7 +162,7 @@ async function linkInPlace(ctx: StoreContext, from: string, dir: string, final: 
 async function place(
   ctx: StoreContext,
   file: InstanceFile,
-  ds: Dataset,
+  ds: IndexFields,
   uids: Uids,
   synced: Promise<void>,
   lap: Lap,
@@ -270,14 +249,15 @@ async function place(
       sizeBytes: file.size,
       sha256,
       callingAeTitle: command.callingAeTitle,
-      patientId: text(ds.PatientID),
-      patientName: text(ds.PatientName),
-      accessionNumber: text(ds.AccessionNumber),
-      studyDate: text(ds.StudyDate),
-      studyDescription: text(ds.StudyDescription),
-      modality: text(ds.Modality),
-      seriesNumber: Number.isFinite(Number(text(ds.SeriesNumber))) ? Number(text(ds.SeriesNumber)) : null,
-      seriesDescription: text(ds.SeriesDescription),
+      patientId: ds.patientId,
+      patientName: ds.patientName,
+      accessionNumber: ds.accessionNumber,
+      studyDate: ds.studyDate,
+      studyDescription: ds.studyDescription,
+      modality: ds.modality,
+      seriesNumber:
+        ds.seriesNumber !== null && Number.isFinite(Number(ds.seriesNumber)) ? Number(ds.seriesNumber) : null,
+      seriesDescription: ds.seriesDescription,
     });
     if (result.stored) {
       studyId = result.studyId;
