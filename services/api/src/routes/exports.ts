@@ -109,6 +109,9 @@ export const exportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       // The generation the worker's reconciler would use for this pending export: both give one job id.
       const generation = String(reset.updatedAt.getTime());
       const jobId = `export-${id}-${generation}`;
+      // The export as reset (pending), read before it is queued: an exporter may claim it at once, and the
+      // answer should not depend on that race (test/faults/pacs-down.fault.ts once read 'sending').
+      const row = await getExportWithStudy(db, id);
       try {
         await queueExport(queues, id, {
           attempts: config.export.attempts,
@@ -128,7 +131,6 @@ export const exportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         subjectId: id,
         details: { jobId, destination: before.destination, previousAttempts: before.attempts },
       });
-      const row = await getExportWithStudy(db, id);
       return { export: exportView(row), jobId };
     },
   );
