@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,5 +68,26 @@ describe('InstanceFile', () => {
     expect(bytes.length).toBe(readFileSync(f.path).length);
     expect(bytes.equals(readFileSync(f.path))).toBe(true);
     await f.discard();
+  });
+
+  it('gives the SHA-256 of the data set, kept in memory or streamed past the limit', async () => {
+    const sha = (bufs: Buffer[]) => {
+      const h = createHash('sha256');
+      for (const b of bufs) h.update(b);
+      return h.digest('hex');
+    };
+    const small = [Buffer.alloc(1000, 1), Buffer.alloc(333, 2)];
+    const kept = await stream(small);
+    expect(await kept.sha256()).toBe(sha(small));
+    await kept.discard();
+    // past KEEP_IN_MEMORY_BYTES: the chunks kept so far are hashed when streaming starts, then the rest
+    const chunks = Array.from({ length: Math.ceil(KEEP_IN_MEMORY_BYTES / (1 << 20)) + 2 }, (_, i) =>
+      Buffer.alloc(1 << 20, i + 1),
+    );
+    const streamed = await stream(chunks);
+    expect(await streamed.sha256()).toBe(sha(chunks));
+    const file = readFileSync(streamed.path);
+    expect(sha([file.subarray(file.length - streamed.size)])).toBe(sha(chunks));
+    await streamed.discard();
   });
 });

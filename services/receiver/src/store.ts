@@ -109,6 +109,9 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
   // The file is written (one writev) and fsynced while the data set is checked in memory and linked in
   // place; it never rejects (a failure is in file.failure, checked before the row).
   const synced = file.persist();
+  // the data set's SHA-256, on the thread pool meanwhile (instance-file.ts)
+  const digest = file.sha256();
+  digest.catch(() => undefined); // awaited in place(); a refused instance never asks
   lap('receive');
 
   let ds: IndexFields;
@@ -138,7 +141,9 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
     await synced;
     return fail(STATUS.dataSetDoesNotMatchSopClass, 'SOP Class/Instance UID differ from the command');
   }
-  const result = await withSopLock(ctx.sopLocks, uids.sop, () => place(ctx, file, ds, uids, synced, lap));
+  const result = await withSopLock(ctx.sopLocks, uids.sop, () =>
+    place(ctx, file, ds, uids, { synced, digest }, lap),
+  );
   if (result.status === STATUS.success)
     ctx.log.debug({ sopInstanceUid: uids.sop, timingsMs: t }, 'instance stored');
   return result;
@@ -164,13 +169,13 @@ async function place(
   file: InstanceFile,
   ds: IndexFields,
   uids: Uids,
-  synced: Promise<void>,
+  /** The file's fsync (never rejects: a failure is in file.failure) and the data set's SHA-256. */
+  { synced, digest }: { synced: Promise<void>; digest: Promise<string> },
   lap: Lap,
 ): Promise<StoreResult> {
   const { command } = file;
   const dir = join(ctx.dataDir, 'instances', uids.study, uids.series);
   const final = join(dir, `${uids.sop}.dcm`);
-  const sha256 = file.hash.digest('hex');
   const fail = async (status: number, comment: string, placed: boolean): Promise<StoreResult> => {
     if (placed) await rm(final, { force: true }).catch(() => undefined);
     await synced;
@@ -180,7 +185,7 @@ async function place(
   };
   const duplicate = async (existing: { id: number; sha256: string; studyId: number }) => {
     // Already stored: answered as a success, not stored twice.
-    if (existing.sha256 !== sha256) {
+    if (existing.sha256 !== (await digest)) {
       ctx.log.warn({ sopInstanceUid: uids.sop }, 'instance re-sent with different content: first copy kept');
       await audit(ctx.db, {
         actor: `dicom:${command.callingAeTitle}`,
@@ -228,7 +233,13 @@ async function place(
   }
   const syncFailure = file.failure as Error | null; // set by persist()
   if (syncFailure) return fail(STATUS.outOfResources, `cannot write to disk: ${syncFailure.message}`, true);
-  await file.close();
+  const closed = file.close(); // while the row is recorded
+  let sha256: string;
+  try {
+    sha256 = await digest;
+  } catch (err) {
+    return fail(STATUS.outOfResources, `cannot read the instance back: ${message(err)}`, true);
+  }
   lap('fsync');
   // 1b. LUMBAR_STORAGE=s3: the bucket's copy too, before the row (no row without its object) and the answer.
   const replica: Replica = ctx.objects ? await replicateInstance(ctx.objects, final, uids) : { path: final };
@@ -270,6 +281,7 @@ async function place(
   } catch (err) {
     return fail(STATUS.outOfResources, `database unavailable: ${message(err)}`, true);
   }
+  await closed;
   lap('insert');
   return armed(ctx, studyId, skippable, lap);
 }
