@@ -6,6 +6,7 @@
 # per run, the medians and the ratios. Needs Postgres and Redis on loopback (a database lumbar_bench is created
 # and dropped). With PARALLEL > 1, each run sends PARALLEL sets of N studies at once, one storescu (association)
 # per set. Set PROFILE=1 to print the receiver's per-phase profile (bench/profile-receiver.sh does one run).
+# Also prints the server side's CPU per instance: ours (receiver, Postgres, Redis) against Orthanc's process.
 # Usage: bench/bench-receiver.sh [N_STUDIES=5] [ROUNDS=3] [PARALLEL=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,7 @@ level=warn
 LUMBAR_DATABASE_URL=$db LUMBAR_DATA_DIR=$work/var LUMBAR_DICOM_PORT=$ours_port LUMBAR_ALLOWED_CALLERS='*@127.0.0.1' \
   LUMBAR_QUEUE_PREFIX=lumbar-bench LUMBAR_LOG_LEVEL=$level LUMBAR_STABLE_SECONDS=3600 LUMBAR_MAX_ASSOCIATIONS=16 \
   node packages/cli/dist/main.js serve receiver > "$work/lumbar.log" 2>&1 &
+ours_pid=$!
 pids+=($!)
 orthanc_port=$(free_port)
 orthanc_http=$(free_port)
@@ -52,6 +54,7 @@ cat > "$work/orthanc.json" <<JSON
   "DicomPort": $orthanc_port, "HttpPort": $orthanc_http, "RemoteAccessAllowed": false, "Plugins": [], "SaveJobs": false }
 JSON
 /usr/sbin/Orthanc "$work/orthanc.json" > "$work/orthanc.log" 2>&1 &
+orthanc_pid=$!
 pids+=($!)
 storescp_port=$(free_port)
 mkdir -p "$work/storescp"
@@ -77,9 +80,18 @@ rate() { # rate AEC PORT DIR -> instances/s (one storescu per subfolder of DIR, 
   awk -v f="$files" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", f / (e - s) }'
 }
 ours=(); orth=(); scp=()
+# Server-side CPU (user + system clock ticks): ours is the receiver, every Postgres process and Redis; Orthanc
+# is its one process (its index is SQLite, in-process). storescp forks per association: not counted.
+ticks() { for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }'; }
+ours_ticks() { ticks "$ours_pid" $(pgrep -x postgres) $(pgrep -x redis-server); }
+ours_cpu=0; orth_cpu=0
 for r in $(seq 1 "$rounds"); do
+  c0=$(ours_ticks)
   ours+=("$(rate LUMBAR "$ours_port" "$work/in-ours-$r")")
+  ours_cpu=$((ours_cpu + $(ours_ticks) - c0))
+  c0=$(ticks "$orthanc_pid")
   orth+=("$(rate ORTHANC "$orthanc_port" "$work/in-orthanc-$r")")
+  orth_cpu=$((orth_cpu + $(ticks "$orthanc_pid") - c0))
   scp+=("$(rate STORESCP "$storescp_port" "$work/in-storescp-$r")")
   echo "round $r: lumbar receiver ${ours[-1]} instances/s, Orthanc ${orth[-1]} instances/s, storescp ${scp[-1]} instances/s"
 done
@@ -91,6 +103,9 @@ echo "instances sent to lumbar: $sent over $rounds rounds, $parallel association
 [ "$stored" -eq "$sent" ] || { echo "MISMATCH: lumbar stored $stored of $sent instances"; exit 1; }
 awk -v a="$mo" -v b="$mr" -v s="$ms" -v c="$(nproc)" -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
   printf "median: lumbar receiver %.1f instances/s, Orthanc %.1f, storescp (not durable) %.1f; lumbar/Orthanc %.2f, lumbar/storescp %.2f (%d cores, load %s)\n", a, b, s, a / b, a / s, c, l }'
+sent_orthanc=$(find "$work"/in-orthanc-* -name '*.dcm' | wc -l)
+awk -v a="$ours_cpu" -v n="$sent" -v b="$orth_cpu" -v m="$sent_orthanc" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+  printf "server CPU per instance (user+system): lumbar receiver+Postgres+Redis %.2f ms, Orthanc %.2f ms\n", a * 1000 / hz / n, b * 1000 / hz / m }'
 if [ -n "${PROFILE:-}" ]; then
   node -e '
     const phases = {};

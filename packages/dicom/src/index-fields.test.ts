@@ -85,6 +85,32 @@ describe('readIndexFields: the receiver reads what dcmjs reads', () => {
     },
   );
 
+  it('reads the same from the chunks an instance arrived in as from one buffer, copying only its start', () => {
+    // chunks of 1 byte to 300 KB: the walk over the first 64 KiB, then more when it must (encapsulated Pixel
+    // Data, an enhanced MR's functional groups), gives what the whole buffer gives, or the same refusal
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const cut = (buf: Buffer): Buffer[] => {
+      const parts: Buffer[] = [];
+      for (let at = 0; at < buf.length;) {
+        const n = 1 + rand(rand(2) ? 300_000 : 200);
+        parts.push(buf.subarray(at, at + n));
+        at += n;
+      }
+      return parts;
+    };
+    const files = [...SAMPLES, ...corpus.filter((_, i) => i % 4 === 0), ...FUZZ];
+    for (const file of files) {
+      const buf = readFileSync(file);
+      const parts = cut(buf);
+      expect({ file, read: outcome(() => readIndexFields(parts, 'f')) }).toEqual({
+        file,
+        read: outcome(() => readIndexFields(buf, 'f')),
+      });
+    }
+    expect(SAMPLES.some((f) => readFileSync(f).length > 4 * 64 * 1024)).toBe(true);
+  });
+
   it('the malformed corpus and the fuzz fixtures: the same verdict, file by file, mostly without dcmjs', () => {
     const files = [...corpus, ...FUZZ];
     expect(corpus.length).toBeGreaterThanOrEqual(200);

@@ -1,6 +1,6 @@
 import { InputError } from '@lumbar/core';
 import { pixelDataProblem, readPart10 } from './read';
-import { checkPart10Structure, type ElementInfo, type Part10Structure } from './structure';
+import { checkPart10Structure, NeedMoreBytes, type ElementInfo, type Part10Structure } from './structure';
 import type { Dataset } from './write';
 
 /**
@@ -99,7 +99,8 @@ function integerString(v: string): number {
  * (a deflated data set, a non-ASCII text value, an attribute with another VR than the standard's, a repeated
  * attribute), so that readIndexFields() can hand the file to readPart10.
  */
-export function leanIndexFields(buf: Buffer, name = 'buffer'): IndexFields {
+export function leanIndexFields(buf: Buffer, name = 'buffer', totalLength?: number): IndexFields {
+  const size = totalLength ?? buf.length;
   if (buf.length < 132 || buf.toString('latin1', 128, 132) !== 'DICM') {
     throw new InputError(`${name}: not a DICOM Part 10 file (no DICM preamble)`, { file: name });
   }
@@ -118,7 +119,8 @@ export function leanIndexFields(buf: Buffer, name = 'buffer'): IndexFields {
     seen.add(e.tag);
     const from = e.valueOffset;
     const to = e.valueOffset + e.length;
-    if (to > buf.length) return; // the walk fails on it next
+    if (to > size) return; // the walk fails on it next
+    if (to > buf.length) throw new NeedMoreBytes(to);
     if (expected === 'US') {
       if (e.length < 2) image[(im as { key: ImageKey }).key] = null;
       else image[im!.key] = e.bigEndian ? buf.readUInt16BE(from) : buf.readUInt16LE(from);
@@ -131,9 +133,9 @@ export function leanIndexFields(buf: Buffer, name = 'buffer'): IndexFields {
   };
   let structure: Part10Structure;
   try {
-    structure = checkPart10Structure(buf, visit);
+    structure = checkPart10Structure(buf, visit, size);
   } catch (err) {
-    if (err instanceof NeedsFullRead) throw err;
+    if (err instanceof NeedsFullRead || err instanceof NeedMoreBytes) throw err;
     const reason = err instanceof Error ? err.message : String(err);
     throw new InputError(`${name}: cannot parse DICOM: ${reason}`, { file: name });
   }
@@ -189,18 +191,47 @@ export function indexFieldsOf(ds: Dataset): IndexFields {
   };
 }
 
+/** How much of an instance the lean read tries first: the attributes before Pixel Data fit, in MR images. */
+const FIRST_BYTES = 64 * 1024;
+
+/** The first n bytes of the parts, as one buffer (the first part itself when it holds them). */
+function firstBytes(parts: Buffer[], n: number): Buffer {
+  if (parts[0].length >= n) return parts[0].subarray(0, n);
+  const out = Buffer.allocUnsafe(n);
+  let at = 0;
+  for (const p of parts) {
+    if (at >= n) break;
+    at += p.copy(out, at, 0, Math.min(p.length, n - at));
+  }
+  return out;
+}
+
 /**
  * The receiver's read of an incoming instance: the lean read where it gives what dcmjs would (the common
  * case: a few microseconds per file instead of about a millisecond), readPart10 where it might not. Both
  * walk the whole structure first, so a damaged file is refused by either with the same InputError.
  * index-fields.test.ts holds them equal on the samples, the phantom and the malformed corpus.
+ *
+ * `source` may be the file as the chunks it arrived in: the lean read then copies only its first 64 KiB (more
+ * if the walk needs them: encapsulated Pixel Data, elements after Pixel Data), never the whole instance.
  */
-export function readIndexFields(buf: Buffer, name = 'buffer'): IndexFields {
-  try {
-    return leanIndexFields(buf, name);
-  } catch (err) {
-    if (!(err instanceof NeedsFullRead)) throw err;
-    return indexFieldsOf(readPart10(buf, name, { headerOnly: true }));
+export function readIndexFields(source: Buffer | Buffer[], name = 'buffer'): IndexFields {
+  const parts = (Array.isArray(source) ? source : [source]).filter((p) => p.length > 0);
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  if (parts.length === 0) return leanIndexFields(Buffer.alloc(0), name);
+  let want = Math.min(total, FIRST_BYTES);
+  for (;;) {
+    try {
+      return leanIndexFields(firstBytes(parts, want), name, total);
+    } catch (err) {
+      if (err instanceof NeedMoreBytes && want < total) {
+        want = Math.min(total, Math.max(want * 4, err.at));
+        continue;
+      }
+      if (!(err instanceof NeedsFullRead)) throw err;
+      const whole = parts.length === 1 ? parts[0] : Buffer.concat(parts, total);
+      return indexFieldsOf(readPart10(whole, name, { headerOnly: true }));
+    }
   }
 }
 

@@ -98,15 +98,37 @@ const dictionary = dcmjs.data.DicomMetaDictionary.dictionary as Record<string, {
 /** Implicit VR: whether the data dictionary makes this tag a sequence. */
 const isSequenceTag = (tag: number) => dictionary[tagName(tag)]?.vr === 'SQ';
 
+/**
+ * Thrown by a walk over the first bytes of a file only (checkPart10Structure with `totalLength`) when it must
+ * read past them: the caller gives it more bytes, or the whole file.
+ */
+export class NeedMoreBytes extends Error {
+  constructor(readonly at: number) {
+    super(`the walk needs the bytes at ${at}`);
+    this.name = 'NeedMoreBytes';
+  }
+}
+
 class Walker {
   private pos = 0;
   pixelData: Part10Structure['pixelData'] = null;
   pixelDataValueOffset: number | null = null;
+  /** The file's length: the buffer's, or more when the buffer holds only its first bytes. */
+  private readonly size: number;
 
   constructor(
     private readonly buf: Buffer,
     private readonly visit?: (e: ElementInfo) => void,
-  ) {}
+    totalLength?: number,
+  ) {
+    this.size = totalLength ?? buf.length;
+  }
+
+  /** The buffer, checked to hold the n bytes at `at` (past its end but within the file: NeedMoreBytes). */
+  private bytes(at: number, n: number): Buffer {
+    if (at + n > this.buf.length) throw new NeedMoreBytes(at + n);
+    return this.buf;
+  }
 
   private report(s: Syntax, tag: number, vr: string, offset: number, depth: number): void {
     if (!this.visit) return;
@@ -134,7 +156,7 @@ class Walker {
   private need(n: number, end: number, what: string): void {
     if (this.pos + n > end) {
       this.fail(
-        end === this.buf.length
+        end === this.size
           ? `file ends inside ${what} (truncated)`
           : `${what} runs past the end of its item or sequence`,
       );
@@ -142,11 +164,13 @@ class Walker {
   }
 
   private u16(s: Syntax, at: number): number {
-    return s.bigEndian ? this.buf.readUInt16BE(at) : this.buf.readUInt16LE(at);
+    const b = this.bytes(at, 2);
+    return s.bigEndian ? b.readUInt16BE(at) : b.readUInt16LE(at);
   }
 
   private u32(s: Syntax, at: number): number {
-    return s.bigEndian ? this.buf.readUInt32BE(at) : this.buf.readUInt32LE(at);
+    const b = this.bytes(at, 4);
+    return s.bigEndian ? b.readUInt32BE(at) : b.readUInt32LE(at);
   }
 
   private tag(s: Syntax): number {
@@ -159,15 +183,15 @@ class Walker {
     this.pos = 132;
     let ts: string | null = null;
     let elements = 0;
-    while (this.pos + 4 <= this.buf.length && this.buf.readUInt16LE(this.pos) === 0x0002) {
+    while (this.pos + 4 <= this.size && this.bytes(this.pos, 2).readUInt16LE(this.pos) === 0x0002) {
       const start = this.pos;
       const tag = this.tag(s);
-      const { vr, length } = this.header(s, this.buf.length, tag);
+      const { vr, length } = this.header(s, this.size, tag);
       this.report(s, tag, vr, start, -1);
       if (length === UNDEFINED) this.fail(`file meta element ${tagName(tag)} has an undefined length`, start);
-      this.need(length, this.buf.length, `the value of file meta element ${tagName(tag)} (${vr})`);
+      this.need(length, this.size, `the value of file meta element ${tagName(tag)} (${vr})`);
       if (tag === 0x00020010) {
-        ts = this.buf
+        ts = this.bytes(this.pos, length)
           .toString('latin1', this.pos, this.pos + length)
           .replace(/[\0 ]+$/, '')
           .trim();
@@ -192,7 +216,7 @@ class Walker {
       return { vr: s.implicit && isSequenceTag(tag) ? 'SQ' : 'implicit', length };
     }
     this.need(8, end, `the header of element ${tagName(tag)}`);
-    const vr = this.buf.toString('latin1', this.pos + 4, this.pos + 6);
+    const vr = this.bytes(this.pos + 4, 2).toString('latin1', this.pos + 4, this.pos + 6);
     if (LONG_VRS.has(vr)) {
       this.need(12, end, `the header of element ${tagName(tag)}`);
       const length = this.u32(s, this.pos + 8);
@@ -257,7 +281,7 @@ class Walker {
       if (this.pos + length > bound) {
         this.fail(
           `element ${tagName(tag)} declares ${length} bytes, past the end of its ` +
-            (bound === this.buf.length ? 'file' : 'item or sequence') +
+            (bound === this.size ? 'file' : 'item or sequence') +
             ` (${bound - this.pos} left)`,
           start,
         );
@@ -327,7 +351,7 @@ class Walker {
   }
 
   end(): void {
-    if (this.pos !== this.buf.length) this.fail(`${this.buf.length - this.pos} bytes after the last element`);
+    if (this.pos !== this.size) this.fail(`${this.size - this.pos} bytes after the last element`);
   }
 }
 
@@ -335,8 +359,18 @@ class Walker {
  * Walks a whole Part 10 buffer (preamble and "DICM" already checked by the caller). Throws a
  * StructureError naming the defect and its offset; returns the transfer syntax and the Pixel Data layout.
  */
-export function checkPart10Structure(buf: Buffer, visit?: (e: ElementInfo) => void): Part10Structure {
-  const w = new Walker(buf, visit);
+export function checkPart10Structure(
+  buf: Buffer,
+  visit?: (e: ElementInfo) => void,
+  /**
+   * The file's length when `buf` holds only its first bytes: the walk skips values without reading them (the
+   * Pixel Data of a native image, usually the last element, is never read), and throws NeedMoreBytes if it
+   * must read a header past `buf`.
+   */
+  totalLength?: number,
+): Part10Structure {
+  const size = totalLength ?? buf.length;
+  const w = new Walker(buf, visit, size);
   const { transferSyntaxUid, dataSetOffset } = w.meta();
   if (transferSyntaxUid === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN) {
     return { transferSyntaxUid, dataSetOffset, pixelData: null, pixelDataValueOffset: null, deflated: true };
@@ -345,7 +379,7 @@ export function checkPart10Structure(buf: Buffer, visit?: (e: ElementInfo) => vo
     implicit: transferSyntaxUid === IMPLICIT_VR_LITTLE_ENDIAN,
     bigEndian: transferSyntaxUid === EXPLICIT_VR_BIG_ENDIAN,
   };
-  w.dataSet(syntax, buf.length, buf.length, 0);
+  w.dataSet(syntax, size, size, 0);
   w.end();
   return {
     transferSyntaxUid,

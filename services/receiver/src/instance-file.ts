@@ -1,4 +1,4 @@
-import { createHash, randomUUID, webcrypto, type Hash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -106,10 +106,9 @@ export class InstanceFile extends Writable {
   private keptBytes = 0;
   private handleClosed = false;
   private persisted: Promise<void> | undefined;
-  /** The whole file, once bytes() has put the kept chunks together. */
-  private whole: Buffer | null = null;
-  /** SHA-256 of the data set as it streams (only once it no longer fits in memory: see sha256()). */
-  private streamHash: Hash | null = null;
+  /** SHA-256 of the data set, updated as it arrives. */
+  private readonly hash = createHash('sha256');
+  private digest: string | undefined;
 
   /**
    * @param command what the C-STORE command and its presentation context said: the SOP Class and Instance
@@ -143,18 +142,13 @@ export class InstanceFile extends Writable {
    * what is kept is written and every further chunk streams to the file as it comes.
    */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.hash.update(chunk);
     this.size += chunk.length;
     if (this.kept && this.keptBytes + chunk.length <= KEEP_IN_MEMORY_BYTES) {
       this.kept.push(chunk);
       this.keptBytes += chunk.length;
       return cb();
     }
-    if (!this.streamHash) {
-      // streaming from here on: what was kept (the data set part) is hashed first
-      this.streamHash = createHash('sha256');
-      for (const b of this.kept?.slice(1) ?? []) this.streamHash.update(b);
-    }
-    this.streamHash.update(chunk);
     // the header and what was kept go first, in the same writev
     const pending = this.kept ? [...this.kept, chunk] : [chunk];
     const at = this.header.length + this.size - pending.reduce((n, b) => n + b.length, 0);
@@ -197,23 +191,25 @@ export class InstanceFile extends Writable {
     }
   }
 
-  /**
-   * SHA-256 (hex) of the data set as received, without the meta header. An instance kept in memory is hashed
-   * in one go off the main thread (WebCrypto runs on the thread pool), while its file is fsynced; a larger one
-   * was hashed as it streamed.
-   */
+  /** SHA-256 (hex) of the data set as received, without the meta header. */
   async sha256(): Promise<string> {
     await this.received();
-    if (this.streamHash) return this.streamHash.digest('hex');
-    const whole = await this.bytes();
-    const digest = await webcrypto.subtle.digest('SHA-256', whole.subarray(this.header.length));
-    return Buffer.from(digest).toString('hex');
+    return (this.digest ??= this.hash.digest('hex'));
+  }
+
+  /**
+   * The Part 10 file as the chunks it arrived in (the meta header first), without copying them; a large
+   * instance, not kept in memory, is read back from its file as one chunk.
+   */
+  async parts(): Promise<Buffer[]> {
+    await this.received();
+    return this.kept ? [...this.kept] : [await this.bytes()];
   }
 
   /** The whole Part 10 file: the bytes kept in memory, or read back from the file for a large instance. */
   async bytes(): Promise<Buffer> {
     await this.received();
-    if (this.kept) return (this.whole ??= Buffer.concat(this.kept, this.keptBytes));
+    if (this.kept) return Buffer.concat(this.kept, this.keptBytes);
     const fh = await this.handle;
     if (!fh) throw this.failure ?? new Error('no file');
     const buf = Buffer.allocUnsafe(this.header.length + this.size);
@@ -227,7 +223,6 @@ export class InstanceFile extends Writable {
   async close(): Promise<void> {
     await this.persisted;
     this.kept = null;
-    this.whole = null;
     if (this.handleClosed) return;
     this.handleClosed = true;
     const fh = await this.handle;

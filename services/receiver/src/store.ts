@@ -119,7 +119,7 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
   try {
     // The structure walk of every element length to the end of the file, keeping the values the row needs
     // (dcmjs only where the lean read might read a value differently: index-fields.ts).
-    ds = readIndexFields(await file.bytes(), command.sopInstanceUid);
+    ds = readIndexFields(await file.parts(), command.sopInstanceUid);
     uids = indexUids(ds);
     // Every SOP class we accept is an image: a data set cut short before or inside its Pixel Data is
     // refused here.

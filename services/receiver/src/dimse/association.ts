@@ -18,7 +18,7 @@ import {
   ABORT_REASON,
   ABORT_SOURCE,
   decodeAssociateRq,
-  decodePData,
+  decodePDataParts,
   encodeAbort,
   encodeAssociateAc,
   encodeAssociateRj,
@@ -135,8 +135,8 @@ export class Association {
     if (this.state === 'closing') return;
     this.reader.push(chunk);
     try {
-      for (let p = this.reader.next(); p; p = this.closing() ? null : this.reader.next())
-        this.onPdu(p.type, p.body);
+      for (let p = this.reader.nextParts(); p; p = this.closing() ? null : this.reader.nextParts())
+        this.onPdu(p.type, p.parts);
     } catch (err) {
       if (err instanceof PduError) return this.abort(err.reason, err.message);
       this.ctx.log.error(
@@ -151,14 +151,16 @@ export class Association {
     return this.state === 'closing';
   }
 
-  private onPdu(type: number, body: Buffer): void {
+  /** One PDU: its body as one buffer, but a P-DATA-TF's as the slices of the chunks it came in. */
+  private onPdu(type: number, parts: Buffer[]): void {
+    if (type === PDU.pData && this.state !== 'idle') return this.onPData(parts);
+    const body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     if (type === PDU.abort) return this.onPeerAbort();
     if (this.state === 'idle') {
       if (type !== PDU.associateRq)
         throw new PduError(`PDU 0x${type.toString(16)} before A-ASSOCIATE-RQ`, ABORT_REASON.unexpectedPdu);
       return this.onAssociateRq(decodeAssociateRq(body));
     }
-    if (type === PDU.pData) return this.onPData(body);
     if (type === PDU.releaseRq) return this.onReleaseRq();
     throw new PduError(
       `unexpected PDU 0x${type.toString(16)} on an open association`,
@@ -230,8 +232,8 @@ export class Association {
     return { result: PC_RESULT.transferSyntaxesNotSupported, transferSyntax: fallback };
   }
 
-  private onPData(body: Buffer): void {
-    for (const pdv of decodePData(body)) {
+  private onPData(body: Buffer[]): void {
+    for (const pdv of decodePDataParts(body)) {
       if (!this.contexts.has(pdv.contextId))
         throw new PduError(`PDV on presentation context ${pdv.contextId}, not accepted`);
       if (pdv.command) {
@@ -243,8 +245,10 @@ export class Association {
             ABORT_REASON.unexpectedPduParameter,
           );
         this.commandContext = pdv.contextId;
-        this.commandParts.push(pdv.data);
-        this.commandBytes += pdv.data.length;
+        for (const d of pdv.data) {
+          this.commandParts.push(d);
+          this.commandBytes += d.length;
+        }
         if (this.commandBytes > MAX_COMMAND_BYTES)
           throw new PduError(
             `command set over ${MAX_COMMAND_BYTES} bytes`,
@@ -268,7 +272,8 @@ export class Association {
         const incoming = this.incoming;
         if (!incoming || incoming.contextId !== pdv.contextId)
           throw new PduError('data set fragment without its command', ABORT_REASON.unexpectedPduParameter);
-        if (incoming.file && !incoming.file.write(pdv.data)) this.backPressure(incoming.file);
+        for (const d of pdv.data)
+          if (incoming.file && !incoming.file.write(d)) this.backPressure(incoming.file);
         if (pdv.last) {
           this.incoming = null;
           this.onDataSet(incoming);

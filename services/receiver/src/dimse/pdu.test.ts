@@ -2,6 +2,7 @@ import {
   ABORT_REASON,
   decodeAssociateRq,
   decodePData,
+  decodePDataParts,
   encodeAbort,
   encodeAssociateAc,
   encodeAssociateRj,
@@ -187,6 +188,46 @@ describe('PS3.8 PDUs', () => {
       expect(types).toEqual([1, 4, 4, 4, 5]);
       expect(r.pending).toBe(0);
     }
+  });
+
+  it('gives P-DATA-TF bodies as slices of the chunks, never copied, with the same PDVs', () => {
+    // two PDVs per PDU (a command and a data fragment), chunks of any size, PDV headers straddling chunks
+    const data = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+    const body = Buffer.concat([
+      Buffer.from('00000004' + '0103' + 'abcd', 'hex'), // a command fragment, 2 bytes
+      Buffer.from('00000fa2' + '0302', 'hex'), // 4000 data bytes, last
+      data.subarray(0, 4000),
+    ]);
+    const stream = Buffer.concat([
+      pdu(PDU.pData, body),
+      encodeRelease(5),
+      ...encodePData(3, false, data, 777),
+    ]);
+    for (const step of [1, 3, 7, 100, 1000, stream.length]) {
+      const r = new PduReader(1 << 20);
+      const got: { type: number; parts: Buffer[] }[] = [];
+      for (let at = 0; at < stream.length; at += step) {
+        r.push(stream.subarray(at, at + step));
+        for (let p = r.nextParts(); p; p = r.nextParts()) got.push(p);
+      }
+      expect(got.map((p) => p.type)).toEqual([4, 5, ...encodePData(3, false, data, 777).map(() => 4)]);
+      const first = decodePDataParts(got[0].parts);
+      expect(first.map((v) => [v.contextId, v.command, v.last])).toEqual([
+        [1, true, true],
+        [3, false, true],
+      ]);
+      expect(Buffer.concat(first[0].data).toString('hex')).toBe('abcd');
+      expect(Buffer.concat(first[1].data)).toEqual(data.subarray(0, 4000));
+      // every slice is a view of a pushed chunk (no copy) once the chunks are big enough to hold a PDV header
+      if (step >= 7) expect(first[1].data.every((d) => d.buffer === stream.buffer)).toBe(true);
+      const rest = got.slice(2).flatMap((p) => decodePDataParts(p.parts));
+      expect(Buffer.concat(rest.flatMap((v) => v.data))).toEqual(data);
+      expect(rest.map((v) => v.last).filter(Boolean)).toHaveLength(1);
+      expect(r.pending).toBe(0);
+    }
+    expect(() => decodePDataParts([Buffer.from('0000', 'hex'), Buffer.from('0010', 'hex')])).toThrow(
+      /does not fit|cut short/,
+    );
   });
 
   it('refuses an oversized PDU and an unknown PDU type from the header alone', () => {

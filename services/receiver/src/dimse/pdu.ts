@@ -309,21 +309,50 @@ export function encodePData(
 
 /** The PDVs of a P-DATA-TF body (views into `body`, no copy). */
 export function decodePData(body: Buffer): Pdv[] {
-  const out: Pdv[] = [];
-  let at = 0;
-  if (body.length === 0) throw new PduError('P-DATA-TF without a PDV');
-  while (at < body.length) {
-    if (at + 6 > body.length) throw new PduError('PDV header cut short');
-    const len = body.readUInt32BE(at);
-    if (len < 2 || at + 4 + len > body.length) throw new PduError(`PDV length ${len} does not fit its PDU`);
-    const mch = body[at + 5];
-    out.push({
-      contextId: body[at + 4],
-      command: (mch & 1) === 1,
-      last: (mch & 2) === 2,
-      data: body.subarray(at + 6, at + 4 + len),
-    });
-    at += 4 + len;
+  return decodePDataParts([body]).map((v) => ({
+    ...v,
+    data: v.data.length === 1 ? v.data[0] : Buffer.concat(v.data),
+  }));
+}
+
+/** A PDV whose value is given as slices of the chunks the PDU arrived in. */
+export type PdvParts = Omit<Pdv, 'data'> & { data: Buffer[] };
+
+/**
+ * The PDVs of a P-DATA-TF body given as consecutive slices (the socket's chunks it spans): each PDV's value
+ * is a list of slices of them, never copied (a 6-byte PDV header that straddles two chunks is).
+ */
+export function decodePDataParts(body: Buffer[]): PdvParts[] {
+  const out: PdvParts[] = [];
+  let part = 0;
+  let off = 0;
+  let remaining = body.reduce((n, b) => n + b.length, 0);
+  /** The next n bytes as slices, advancing. */
+  const slices = (n: number): Buffer[] => {
+    const got: Buffer[] = [];
+    while (n > 0) {
+      const b = body[part];
+      const take = Math.min(n, b.length - off);
+      if (take > 0) got.push(b.subarray(off, off + take));
+      off += take;
+      n -= take;
+      if (off === b.length) {
+        part++;
+        off = 0;
+      }
+    }
+    return got;
+  };
+  if (remaining === 0) throw new PduError('P-DATA-TF without a PDV');
+  while (remaining > 0) {
+    if (remaining < 6) throw new PduError('PDV header cut short');
+    const h6 = slices(6);
+    const h = h6.length === 1 ? h6[0] : Buffer.concat(h6);
+    const len = h.readUInt32BE(0);
+    if (len < 2 || len - 2 > remaining - 6) throw new PduError(`PDV length ${len} does not fit its PDU`);
+    const mch = h[5];
+    out.push({ contextId: h[4], command: (mch & 1) === 1, last: (mch & 2) === 2, data: slices(len - 2) });
+    remaining -= 4 + len;
   }
   return out;
 }
@@ -366,7 +395,50 @@ export class PduReader {
     return out;
   }
 
-  next(): { type: number; body: Buffer } | null {
+  /** The bytes of the next n, as slices of the chunks (no copy), taken out. */
+  private takeParts(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let need = n;
+    while (need > 0) {
+      const head = this.chunks[0];
+      if (head.length <= need) {
+        out.push(head);
+        this.chunks.shift();
+        need -= head.length;
+      } else {
+        out.push(head.subarray(0, need));
+        this.chunks[0] = head.subarray(need);
+        need = 0;
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  /**
+   * As next(), but a P-DATA-TF's body comes as the slices of the chunks it spans, not copied into one buffer
+   * (the receiver writes a data set's fragments to its file as they are); other PDUs as one buffer.
+   */
+  nextParts(): { type: number; parts: Buffer[] } | null {
+    const length = this.whole();
+    if (length === null) return null;
+    const type = this.chunks[0][0];
+    if (type !== PDU.pData) return { type, parts: [this.take(6 + length).subarray(6)] };
+    const parts = this.takeParts(6 + length);
+    // the 6-byte PDU header goes
+    let skip = 6;
+    while (skip > 0) {
+      if (parts[0].length <= skip) skip -= parts.shift()!.length;
+      else {
+        parts[0] = parts[0].subarray(skip);
+        skip = 0;
+      }
+    }
+    return { type, parts };
+  }
+
+  /** The length of the next PDU's body once the whole PDU is there, else null; checks its type and length. */
+  private whole(): number | null {
     if (this.buffered < 6) return null;
     const head = this.peek(6);
     const type = head[0];
@@ -378,8 +450,13 @@ export class PduReader {
         `PDU of ${length} bytes (at most ${this.maxLength})`,
         ABORT_REASON.invalidPduParameterValue,
       );
-    if (this.buffered < 6 + length) return null;
-    const whole = this.take(6 + length);
-    return { type, body: whole.subarray(6) };
+    return this.buffered < 6 + length ? null : length;
+  }
+
+  next(): { type: number; body: Buffer } | null {
+    const length = this.whole();
+    if (length === null) return null;
+    const type = this.chunks[0][0];
+    return { type, body: this.take(6 + length).subarray(6) };
   }
 }
