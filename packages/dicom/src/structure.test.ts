@@ -101,6 +101,20 @@ describe('checkPart10Structure', () => {
     expect(reason(zeros)).toMatch(/group 0000 element/);
   });
 
+  it('refuses file meta elements that disagree with the group length (dcmjs would read another data set)', () => {
+    // found by scripts/fuzz-dicom.js: one flipped bit made a meta element 2048 bytes longer; the walk took the
+    // data set's first elements for meta, dcmjs (which goes by the group length) read them as the data set
+    const b = Buffer.from(base());
+    const meta = listElements(b).filter((e) => e.depth === -1);
+    const last = meta[meta.length - 1];
+    expect(last.lengthBytes).toBe(2);
+    b.writeUInt16LE(last.length + 2048, last.lengthOffset);
+    expect(reason(b)).toMatch(/runs past the group length/);
+    const c = Buffer.from(base());
+    c.writeUInt32LE(c.readUInt32LE(meta[0].valueOffset) + 8, meta[0].valueOffset); // group length 8 too long
+    expect(reason(c)).toMatch(/its group length says/);
+  });
+
   it('a file cut at an element boundary parses, and pixelDataProblem says what is missing', () => {
     const b = base();
     const cut = b.subarray(0, pixel(b).offset);

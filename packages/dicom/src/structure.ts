@@ -183,6 +183,7 @@ class Walker {
     this.pos = 132;
     let ts: string | null = null;
     let elements = 0;
+    let metaEnd: number | null = null;
     while (this.pos + 4 <= this.size && this.bytes(this.pos, 2).readUInt16LE(this.pos) === 0x0002) {
       const start = this.pos;
       const tag = this.tag(s);
@@ -190,6 +191,16 @@ class Walker {
       this.report(s, tag, vr, start, -1);
       if (length === UNDEFINED) this.fail(`file meta element ${tagName(tag)} has an undefined length`, start);
       this.need(length, this.size, `the value of file meta element ${tagName(tag)} (${vr})`);
+      if (tag === 0x00020000 && elements === 0 && length === 4) {
+        // File Meta Information Group Length: where the data set starts for dcmjs (and DCMTK)
+        metaEnd = this.pos + 4 + this.u32(s, this.pos);
+      }
+      if (metaEnd !== null && this.pos + length > metaEnd) {
+        this.fail(
+          `file meta element ${tagName(tag)} runs past the group length (${metaEnd - 144} bytes)`,
+          start,
+        );
+      }
       if (tag === 0x00020010) {
         ts = this.bytes(this.pos, length)
           .toString('latin1', this.pos, this.pos + length)
@@ -200,6 +211,9 @@ class Walker {
       elements++;
     }
     if (elements === 0) this.fail('no file meta information (group 0002) after DICM');
+    // Elements and group length must agree: a reader that trusts either would find another data set.
+    if (metaEnd !== null && this.pos !== metaEnd)
+      this.fail(`the file meta information ends at byte ${this.pos}, its group length says ${metaEnd}`, 132);
     if (!ts) this.fail('the file meta information has no Transfer Syntax UID', 132);
     if (!/^[0-9]+(\.[0-9]+)*$/.test(ts) || ts.length > 64)
       this.fail(`Transfer Syntax UID "${ts.slice(0, 70)}" is not a UID`, 132);
