@@ -45,10 +45,9 @@ async function child() {
       }
     }
     // What the receiver would do with the input by either read: store a row with these fields, or refuse it
-    // (0xC000) for this reason.
+    // (0xC000) for this reason (indexUids: its UIDs, then whole Pixel Data).
     const verdict = (read) => {
       const fields = read();
-      if (fields.pixelDataProblem) return { refused: fields.pixelDataProblem };
       try {
         dicom.indexUids(fields);
       } catch (err) {

@@ -39,7 +39,7 @@ const dcmjsRead = (buf: Buffer): Outcome =>
 
 /** What the receiver does with an outcome: the instance's row fields, or a refusal (0xC000). */
 const verdict = (o: Outcome) => {
-  if ('refused' in o || o.fields.pixelDataProblem !== null) return 'refused';
+  if ('refused' in o) return 'refused';
   try {
     indexUids(o.fields);
   } catch {

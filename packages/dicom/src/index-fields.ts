@@ -1,6 +1,7 @@
 import { InputError } from '@lumbar/core';
-import { pixelDataProblem, readPart10 } from './read';
+import { checkPreamble, parseError, pixelDataProblem, readPart10 } from './read';
 import { checkPart10Structure, NeedMoreBytes, type ElementInfo, type Part10Structure } from './structure';
+import { isUid } from './uid';
 import type { Dataset } from './write';
 
 /**
@@ -27,21 +28,31 @@ export interface IndexFields {
 
 type TextKey = Exclude<keyof IndexFields, 'pixelDataProblem'>;
 
-/** The top-level attributes read, with the VR the standard gives each (another VR: the full read decides). */
-const TEXT_TAGS = new Map<number, { key: TextKey; vr: string }>([
-  [0x00080016, { key: 'sopClassUid', vr: 'UI' }],
-  [0x00080018, { key: 'sopInstanceUid', vr: 'UI' }],
-  [0x0020000d, { key: 'studyInstanceUid', vr: 'UI' }],
-  [0x0020000e, { key: 'seriesInstanceUid', vr: 'UI' }],
-  [0x00100020, { key: 'patientId', vr: 'LO' }],
-  [0x00100010, { key: 'patientName', vr: 'PN' }],
-  [0x00080050, { key: 'accessionNumber', vr: 'SH' }],
-  [0x00080020, { key: 'studyDate', vr: 'DA' }],
-  [0x00081030, { key: 'studyDescription', vr: 'LO' }],
-  [0x00080060, { key: 'modality', vr: 'CS' }],
-  [0x00200011, { key: 'seriesNumber', vr: 'IS' }],
-  [0x0008103e, { key: 'seriesDescription', vr: 'LO' }],
+/**
+ * The top-level attributes read, with the VR the standard gives each (another VR: the full read decides) and
+ * their dcmjs keyword (the same field of a dcmjs data set).
+ */
+const TEXT_TAGS = new Map<number, { key: TextKey; vr: string; keyword: string }>([
+  [0x00080016, { key: 'sopClassUid', vr: 'UI', keyword: 'SOPClassUID' }],
+  [0x00080018, { key: 'sopInstanceUid', vr: 'UI', keyword: 'SOPInstanceUID' }],
+  [0x0020000d, { key: 'studyInstanceUid', vr: 'UI', keyword: 'StudyInstanceUID' }],
+  [0x0020000e, { key: 'seriesInstanceUid', vr: 'UI', keyword: 'SeriesInstanceUID' }],
+  [0x00100020, { key: 'patientId', vr: 'LO', keyword: 'PatientID' }],
+  [0x00100010, { key: 'patientName', vr: 'PN', keyword: 'PatientName' }],
+  [0x00080050, { key: 'accessionNumber', vr: 'SH', keyword: 'AccessionNumber' }],
+  [0x00080020, { key: 'studyDate', vr: 'DA', keyword: 'StudyDate' }],
+  [0x00081030, { key: 'studyDescription', vr: 'LO', keyword: 'StudyDescription' }],
+  [0x00080060, { key: 'modality', vr: 'CS', keyword: 'Modality' }],
+  [0x00200011, { key: 'seriesNumber', vr: 'IS', keyword: 'SeriesNumber' }],
+  [0x0008103e, { key: 'seriesDescription', vr: 'LO', keyword: 'SeriesDescription' }],
 ]);
+
+/** IndexFields from a value per text field (absent: null) and the Pixel Data verdict. */
+function fieldsFrom(value: (t: { key: TextKey; keyword: string }) => string | null | undefined, ds: Dataset) {
+  const fields = { pixelDataProblem: pixelDataProblem(ds) } as IndexFields;
+  for (const t of TEXT_TAGS.values()) fields[t.key] = value(t) ?? null;
+  return fields;
+}
 type ImageKey = 'rows' | 'columns' | 'bitsAllocated' | 'samplesPerPixel' | 'numberOfFrames';
 const IMAGE_TAGS = new Map<number, { key: ImageKey; vr: string }>([
   [0x00280010, { key: 'rows', vr: 'US' }],
@@ -101,9 +112,7 @@ function integerString(v: string): number {
  */
 export function leanIndexFields(buf: Buffer, name = 'buffer', totalLength?: number): IndexFields {
   const size = totalLength ?? buf.length;
-  if (buf.length < 132 || buf.toString('latin1', 128, 132) !== 'DICM') {
-    throw new InputError(`${name}: not a DICOM Part 10 file (no DICM preamble)`, { file: name });
-  }
+  checkPreamble(buf, name);
   const text: Partial<Record<TextKey, string | null>> = {};
   const image: Partial<Record<ImageKey, number | null>> = {};
   const seen = new Set<number>();
@@ -136,8 +145,7 @@ export function leanIndexFields(buf: Buffer, name = 'buffer', totalLength?: numb
     structure = checkPart10Structure(buf, visit, size);
   } catch (err) {
     if (err instanceof NeedsFullRead || err instanceof NeedMoreBytes) throw err;
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new InputError(`${name}: cannot parse DICOM: ${reason}`, { file: name });
+    throw parseError(name, err);
   }
   if (structure.deflated) throw new NeedsFullRead('deflated');
   const ds: Dataset = {
@@ -148,21 +156,7 @@ export function leanIndexFields(buf: Buffer, name = 'buffer', totalLength?: numb
     BitsAllocated: image.bitsAllocated ?? undefined,
     SamplesPerPixel: image.samplesPerPixel === null ? NaN : image.samplesPerPixel,
   };
-  return {
-    sopClassUid: text.sopClassUid ?? null,
-    sopInstanceUid: text.sopInstanceUid ?? null,
-    studyInstanceUid: text.studyInstanceUid ?? null,
-    seriesInstanceUid: text.seriesInstanceUid ?? null,
-    patientId: text.patientId ?? null,
-    patientName: text.patientName ?? null,
-    accessionNumber: text.accessionNumber ?? null,
-    studyDate: text.studyDate ?? null,
-    studyDescription: text.studyDescription ?? null,
-    modality: text.modality ?? null,
-    seriesNumber: text.seriesNumber ?? null,
-    seriesDescription: text.seriesDescription ?? null,
-    pixelDataProblem: pixelDataProblem(ds),
-  };
+  return fieldsFrom((t) => text[t.key], ds);
 }
 
 const textOf = (v: unknown): string | null => {
@@ -174,21 +168,7 @@ const textOf = (v: unknown): string | null => {
 
 /** The same fields from a data set read by readPart10 (headerOnly is enough). */
 export function indexFieldsOf(ds: Dataset): IndexFields {
-  return {
-    sopClassUid: textOf(ds.SOPClassUID),
-    sopInstanceUid: textOf(ds.SOPInstanceUID),
-    studyInstanceUid: textOf(ds.StudyInstanceUID),
-    seriesInstanceUid: textOf(ds.SeriesInstanceUID),
-    patientId: textOf(ds.PatientID),
-    patientName: textOf(ds.PatientName),
-    accessionNumber: textOf(ds.AccessionNumber),
-    studyDate: textOf(ds.StudyDate),
-    studyDescription: textOf(ds.StudyDescription),
-    modality: textOf(ds.Modality),
-    seriesNumber: textOf(ds.SeriesNumber),
-    seriesDescription: textOf(ds.SeriesDescription),
-    pixelDataProblem: pixelDataProblem(ds),
-  };
+  return fieldsFrom((t) => textOf(ds[t.keyword]), ds);
 }
 
 /** How much of an instance the lean read tries first: the attributes before Pixel Data fit, in MR images. */
@@ -235,9 +215,10 @@ export function readIndexFields(source: Buffer | Buffer[], name = 'buffer'): Ind
   }
 }
 
-const UID = /^[0-9]+(\.[0-9]+)*$/;
-
-/** The four UIDs an instance is filed by; an InputError when one is missing or is not a UID. */
+/**
+ * What the receiver files an instance by, or an InputError saying why it refuses it (0xC000): a UID missing or
+ * not a UID, then Pixel Data that cannot be whole (every SOP class it accepts is an image).
+ */
 export function indexUids(fields: IndexFields): {
   study: string;
   series: string;
@@ -246,16 +227,17 @@ export function indexUids(fields: IndexFields): {
 } {
   const uid = (v: string | null, keyword: string): string => {
     if (!v) throw new InputError(`${keyword} is missing`);
-    if (!UID.test(v) || v.length > 64)
-      throw new InputError(`${keyword} "${v.slice(0, 70)}" is not a valid UID`);
+    if (!isUid(v)) throw new InputError(`${keyword} "${v.slice(0, 70)}" is not a valid UID`);
     return v;
   };
-  return {
+  const uids = {
     study: uid(fields.studyInstanceUid, 'StudyInstanceUID'),
     series: uid(fields.seriesInstanceUid, 'SeriesInstanceUID'),
     sop: uid(fields.sopInstanceUid, 'SOPInstanceUID'),
     sopClass: uid(fields.sopClassUid, 'SOPClassUID'),
   };
+  if (fields.pixelDataProblem) throw new InputError(fields.pixelDataProblem);
+  return uids;
 }
 
 /** Whether the lean read would hand this file to readPart10 (for the tests). */

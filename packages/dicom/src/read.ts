@@ -20,14 +20,24 @@ export interface ReadOptions {
   headerOnly?: boolean;
 }
 
-/** Parses a DICOM Part 10 buffer into a naturalized dataset; a clear error when it is not DICOM. */
-export function readPart10(buf: Buffer, name = 'buffer', opts: ReadOptions = {}): Dataset {
+/** An InputError unless `buf` starts with the 128-byte preamble and "DICM" (PS3.10 7.1). */
+export function checkPreamble(buf: Buffer, name: string): void {
   if (buf.length < 132 || buf.toString('latin1', 128, 132) !== 'DICM') {
     throw new InputError(`${name}: not a DICOM Part 10 file (no DICM preamble)`, { file: name });
   }
+}
+
+/** The InputError for a file that cannot be parsed, naming it and the reason. */
+export function parseError(name: string, err: unknown): InputError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new InputError(`${name}: cannot parse DICOM: ${reason}`, { file: name });
+}
+
+/** Parses a DICOM Part 10 buffer into a naturalized dataset; a clear error when it is not DICOM. */
+export function readPart10(buf: Buffer, name = 'buffer', opts: ReadOptions = {}): Dataset {
+  checkPreamble(buf, name);
   const fail = (err: unknown): never => {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new InputError(`${name}: cannot parse DICOM: ${reason}`, { file: name });
+    throw parseError(name, err);
   };
   let structure: Part10Structure | undefined;
   try {

@@ -1,4 +1,5 @@
 import * as dcmjs from 'dcmjs';
+import { isUid } from './uid';
 
 /**
  * A structural check of a Part 10 file before dcmjs parses it: every element header, length and sequence
@@ -215,8 +216,7 @@ class Walker {
     if (metaEnd !== null && this.pos !== metaEnd)
       this.fail(`the file meta information ends at byte ${this.pos}, its group length says ${metaEnd}`, 132);
     if (!ts) this.fail('the file meta information has no Transfer Syntax UID', 132);
-    if (!/^[0-9]+(\.[0-9]+)*$/.test(ts) || ts.length > 64)
-      this.fail(`Transfer Syntax UID "${ts.slice(0, 70)}" is not a UID`, 132);
+    if (!isUid(ts)) this.fail(`Transfer Syntax UID "${ts.slice(0, 70)}" is not a UID`, 132);
     return { transferSyntaxUid: ts, dataSetOffset: this.pos };
   }
 

@@ -12,3 +12,8 @@ export function deterministicUid(...parts: Array<string | number>): string {
   bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
   return `2.25.${BigInt('0x' + bytes.toString('hex')).toString(10)}`;
 }
+
+/** Whether `v` is a UID as PS3.5 9.1 writes one: dot-separated digit runs, at most 64 characters. */
+export function isUid(v: string): boolean {
+  return v.length <= 64 && /^[0-9]+(\.[0-9]+)*$/.test(v);
+}

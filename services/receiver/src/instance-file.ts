@@ -191,9 +191,9 @@ export class InstanceFile extends Writable {
     }
   }
 
-  /** SHA-256 (hex) of the data set as received, without the meta header. */
-  async sha256(): Promise<string> {
-    await this.received();
+  /** SHA-256 (hex) of the data set as received, without the meta header (once it has all arrived). */
+  sha256(): string {
+    if (!this.writableFinished) throw new Error('sha256() before the data set has arrived');
     return (this.digest ??= this.hash.digest('hex'));
   }
 

@@ -1,6 +1,6 @@
 import { link, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError, type Logger } from '@lumbar/core';
+import type { Logger } from '@lumbar/core';
 import { indexUids, readIndexFields, type IndexFields } from '@lumbar/dicom';
 import { audit, findInstance, type PrismaClient, type SqlRunner } from '@lumbar/db';
 import type { Queues } from '@lumbar/jobs';
@@ -109,9 +109,6 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
   // The file is written (one writev) and fsynced while the data set is checked in memory and linked in
   // place; it never rejects (a failure is in file.failure, checked before the row).
   const synced = file.persist();
-  // the data set's SHA-256, on the thread pool meanwhile (instance-file.ts)
-  const digest = file.sha256();
-  digest.catch(() => undefined); // awaited in place(); a refused instance never asks
   lap('receive');
 
   let ds: IndexFields;
@@ -120,10 +117,8 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
     // The structure walk of every element length to the end of the file, keeping the values the row needs
     // (dcmjs only where the lean read might read a value differently: index-fields.ts).
     ds = readIndexFields(await file.parts(), command.sopInstanceUid);
+    // its UIDs, and whole Pixel Data (every SOP class we accept is an image: one cut short is refused here)
     uids = indexUids(ds);
-    // Every SOP class we accept is an image: a data set cut short before or inside its Pixel Data is
-    // refused here.
-    if (ds.pixelDataProblem) throw new InputError(ds.pixelDataProblem);
   } catch (err) {
     ctx.log.warn(
       { err: message(err), sopInstanceUid: command.sopInstanceUid },
@@ -141,9 +136,7 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
     await synced;
     return fail(STATUS.dataSetDoesNotMatchSopClass, 'SOP Class/Instance UID differ from the command');
   }
-  const result = await withSopLock(ctx.sopLocks, uids.sop, () =>
-    place(ctx, file, ds, uids, { synced, digest }, lap),
-  );
+  const result = await withSopLock(ctx.sopLocks, uids.sop, () => place(ctx, file, ds, uids, synced, lap));
   if (result.status === STATUS.success)
     ctx.log.debug({ sopInstanceUid: uids.sop, timingsMs: t }, 'instance stored');
   return result;
@@ -169,13 +162,13 @@ async function place(
   file: InstanceFile,
   ds: IndexFields,
   uids: Uids,
-  /** The file's fsync (never rejects: a failure is in file.failure) and the data set's SHA-256. */
-  { synced, digest }: { synced: Promise<void>; digest: Promise<string> },
+  synced: Promise<void>,
   lap: Lap,
 ): Promise<StoreResult> {
   const { command } = file;
   const dir = join(ctx.dataDir, 'instances', uids.study, uids.series);
   const final = join(dir, `${uids.sop}.dcm`);
+  const sha256 = file.sha256();
   const fail = async (status: number, comment: string, placed: boolean): Promise<StoreResult> => {
     if (placed) await rm(final, { force: true }).catch(() => undefined);
     await synced;
@@ -185,7 +178,7 @@ async function place(
   };
   const duplicate = async (existing: { id: number; sha256: string; studyId: number }) => {
     // Already stored: answered as a success, not stored twice.
-    if (existing.sha256 !== (await digest)) {
+    if (existing.sha256 !== sha256) {
       ctx.log.warn({ sopInstanceUid: uids.sop }, 'instance re-sent with different content: first copy kept');
       await audit(ctx.db, {
         actor: `dicom:${command.callingAeTitle}`,
@@ -234,12 +227,6 @@ async function place(
   const syncFailure = file.failure as Error | null; // set by persist()
   if (syncFailure) return fail(STATUS.outOfResources, `cannot write to disk: ${syncFailure.message}`, true);
   const closed = file.close(); // while the row is recorded
-  let sha256: string;
-  try {
-    sha256 = await digest;
-  } catch (err) {
-    return fail(STATUS.outOfResources, `cannot read the instance back: ${message(err)}`, true);
-  }
   lap('fsync');
   // 1b. LUMBAR_STORAGE=s3: the bucket's copy too, before the row (no row without its object) and the answer.
   const replica: Replica = ctx.objects ? await replicateInstance(ctx.objects, final, uids) : { path: final };
