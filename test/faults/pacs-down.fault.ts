@@ -88,7 +88,16 @@ describe('PACS down during export', () => {
       expect(failed.attempts).toBe(ATTEMPTS);
       expect(failed.lastError).toMatch(/ECONNREFUSED|network error|refused/i);
       // exponential backoff between the attempts: 2 s, 4 s, 8 s (BullMQ's delay is a lower bound)
-      const tries = node.records().filter((r) => r.msg === 'export failed' && r.exportId === failed.id);
+      // (the last attempt's log line is written just after its row: read the log once it is there)
+      const failedTries = () =>
+        node.records().filter((r) => r.msg === 'export failed' && r.exportId === failed.id);
+      await waitFor(
+        'the last attempt in the log',
+        async () => failedTries().length >= ATTEMPTS || undefined,
+        5000,
+        50,
+      );
+      const tries = failedTries();
       expect(tries).toHaveLength(ATTEMPTS);
       const gaps = tries.slice(1).map((r, i) => r.time! - tries[i].time!);
       gaps.forEach((g, i) => expect(g).toBeGreaterThanOrEqual(BACKOFF_MS * 2 ** i - 50));

@@ -155,6 +155,7 @@ beforeAll(async () => {
     `${SHARED_METRICS.processMemory.name}\t${JSON.stringify(['receiver', 'gone:1'])}`,
     JSON.stringify([1, Date.now() - 120_000]),
   );
+  await rec.flush(); // the counts (sent together every COUNTS_EVERY_MS)
   await redis.ping(); // the recorder's MULTIs went out before this answer
 
   api = await startApi({

@@ -1,4 +1,5 @@
-import { recordInstance, type InstanceRecord } from './repos/instances';
+import { Client } from 'pg';
+import { RECORD_SQL, recordInstance, type InstanceRecord } from './repos/instances';
 import { useTestDatabase } from '../../../test/helpers/db';
 
 const t = useTestDatabase();
@@ -63,6 +64,65 @@ describe('recordInstance', () => {
       const study = await t.db.study.findUniqueOrThrow({ where: { studyInstanceUid: uid } });
       expect(study.instanceCount).toBe(n);
       expect(await t.db.series.count({ where: { studyId: study.id } })).toBe(6);
+    }
+  });
+});
+
+describe('RECORD_SQL', () => {
+  it("reads studies, series and instances through their unique indexes in the receiver's generic plan", async () => {
+    // tables of some size, analysed: a plan that joins a whole table shows it as a sequential scan
+    await t.db.$executeRawUnsafe(`
+      INSERT INTO studies (study_instance_uid, instance_count, updated_at)
+        SELECT '1.7.' || g, 2, now() FROM generate_series(1, 3000) g`);
+    await t.db.$executeRawUnsafe(`
+      INSERT INTO series (study_id, series_instance_uid)
+        SELECT s.id, s.study_instance_uid || '.' || k FROM studies s, generate_series(1, 2) k
+        WHERE s.study_instance_uid LIKE '1.7.%'`);
+    await t.db.$executeRawUnsafe(`
+      INSERT INTO instances (series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, path, size_bytes,
+                             sha256, calling_ae_title)
+        SELECT se.id, se.series_instance_uid || '.' || k, '1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.1.2.1',
+               '/data/x.dcm', 1000, 'sha', 'TEST'
+        FROM series se, generate_series(1, 2) k WHERE se.series_instance_uid LIKE '1.7.%'`);
+    await t.db.$executeRawUnsafe('ANALYZE studies, series, instances');
+    const client = new Client({ connectionString: t.url });
+    await client.connect();
+    try {
+      await client.query('SET plan_cache_mode = force_generic_plan'); // as openSqlRunner's connections
+      const types =
+        'text[],text[],text[],text[],text[],text[],text[],text[],int[],text[],text[],text[],text[],text[],int[],text[],text[]';
+      await client.query(`PREPARE rec(${types}) AS ${RECORD_SQL}`);
+      const args = [
+        "'{1.7.5}'",
+        "'{P}'",
+        "'{N}'",
+        "'{A}'",
+        "'{20200101}'",
+        "'{d}'",
+        "'{1.7.5.1}'",
+        "'{MR}'",
+        "'{1}'",
+        "'{s}'",
+        "'{1.7.5.1.9}'",
+        "'{1.2.840.10008.5.1.4.1.1.4}'",
+        "'{1.2.840.10008.1.2.1}'",
+        "'{/x}'",
+        "'{1}'",
+        "'{h}'",
+        "'{T}'",
+      ];
+      const plan = (await client.query(`EXPLAIN EXECUTE rec(${args.join(', ')})`)).rows
+        .map((r: Record<string, string>) => r['QUERY PLAN'])
+        .join('\n');
+      for (const cond of [
+        'study_instance_uid = ANY ($1)',
+        'series_instance_uid = ANY ($7)',
+        'sop_instance_uid = ANY ($11)',
+      ])
+        expect(plan).toContain(`Index Cond: (${cond})`);
+      expect(plan.match(/Seq Scan on (studies|series|instances)\b.*/g) ?? []).toEqual([]);
+    } finally {
+      await client.end();
     }
   });
 });

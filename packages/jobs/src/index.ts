@@ -1,5 +1,6 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import { metricsRecorder } from './metrics';
 
 export { UnrecoverableError, Worker, Queue, type Job } from 'bullmq';
 // Metrics the receiver, worker and exporter record in Redis for the API's /metrics (see metrics.ts).
@@ -73,14 +74,16 @@ export function openQueues(connection: ConnectionOptions, prefix: string): Queue
   const studies = new Queue(QUEUES.studies, { connection, prefix });
   // (not named `exports`: in CommonJS output that name is the module's own exports object)
   const exportQueue = new Queue(QUEUES.exports, { connection, prefix });
-  return {
+  const queues: Queues = {
     prefix,
     studies,
     exports: exportQueue,
     close: async () => {
+      await metricsRecorder(queues).flush(); // the counts of the last moments, while Redis is still open
       await Promise.all([studies.close(), exportQueue.close()]);
     },
   };
+  return queues;
 }
 
 const KEEP = { removeOnComplete: { count: 1000 }, removeOnFail: { count: 5000 } } satisfies JobsOptions;

@@ -118,12 +118,22 @@ export const metricsKey = (prefix: string) => `${prefix}:metrics`;
 export const gaugesKey = (prefix: string) => `${prefix}:metrics:gauges`;
 
 export interface MetricsRecorder {
+  /** Adds to a counter; counts are sent together every COUNTS_EVERY_MS (the receiver counts every instance). */
   inc<K extends SharedMetricKey>(metric: K, labels: LabelsOf<K>, by?: number): void;
   observe<K extends SharedMetricKey>(metric: K, labels: LabelsOf<K>, value: number): void;
   set<K extends SharedMetricKey>(metric: K, labels: LabelsOf<K>, value: number): void;
+  /** Sends the counts not sent yet; resolves once Redis has them (or at once when it is not ready). */
+  flush(): Promise<void>;
 }
 
-const NOOP: MetricsRecorder = { inc() {}, observe() {}, set() {} };
+/**
+ * Counter increments wait this long in the process and go to Redis together, one command per series: one
+ * Redis call per received instance was 6% of the receiver's busy time with four associations. A crash loses
+ * at most this much of the counts (metrics only; every instance and event is in Postgres).
+ */
+export const COUNTS_EVERY_MS = 200;
+
+const NOOP: MetricsRecorder = { inc() {}, observe() {}, set() {}, flush: () => Promise.resolve() };
 const recorders = new WeakMap<Queues, MetricsRecorder>();
 
 /** The ioredis client the queues were opened with (`openQueues(connection, ...)`), if they were given one. */
@@ -166,11 +176,35 @@ export function redisRecorder(redis: Redis, prefix: string): MetricsRecorder {
     });
   const values = (metric: SharedMetricKey, labels: Record<string, string>) =>
     SHARED_METRICS[metric].labels.map((l: string) => cleanLabel(labels[l] ?? ''));
+  // counts not sent yet, by hash field; one timer sends them all
+  let counts = new Map<string, number>();
+  let timer: NodeJS.Timeout | null = null;
+  const flush = async () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (counts.size === 0) return;
+    const batch = counts;
+    counts = new Map();
+    // each HINCRBYFLOAT is atomic on its own: a pipeline, not a MULTI/EXEC
+    let sent: Promise<unknown> = Promise.resolve();
+    fire(() => {
+      const p = redis.pipeline();
+      for (const [f, by] of batch) p.hincrbyfloat(key, f, by);
+      sent = p.exec();
+      return sent;
+    });
+    await sent.catch(() => undefined);
+  };
   return {
     inc(metric, labels, by = 1) {
-      // one command is atomic on its own: no MULTI/EXEC around it (the receiver counts every instance)
-      fire(() => redis.hincrbyfloat(key, field(SHARED_METRICS[metric].name, values(metric, labels)), by));
+      const f = field(SHARED_METRICS[metric].name, values(metric, labels));
+      counts.set(f, (counts.get(f) ?? 0) + by);
+      if (!timer) {
+        timer = setTimeout(() => void flush(), COUNTS_EVERY_MS);
+        timer.unref();
+      }
     },
+    flush,
     observe(metric, labels, value) {
       const def: SharedMetricDef = SHARED_METRICS[metric];
       if (!Number.isFinite(value)) return;

@@ -1,13 +1,20 @@
-import { mkdir, open } from 'node:fs/promises';
+import { closeSync, fsync, openSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 
-/** fsyncs a directory: its entries (a file linked or renamed into it, a directory made in it) survive a power cut. */
+const fsyncFd = promisify(fsync);
+
+/**
+ * fsyncs a directory: its entries (a file linked or renamed into it, a directory made in it) survive a power
+ * cut. Only the fsync goes to the thread pool; open and close are short synchronous calls (instance-file.ts).
+ */
 export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+  const fd = openSync(dir, 'r');
   try {
-    await fh.sync();
+    await fsyncFd(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { closeSync, fsync, mkdirSync, open, read, writev } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '@lumbar/dicom';
 
@@ -65,16 +66,45 @@ export function metaHeader(m: {
   return Buffer.concat([preamble, metaElement(0x0000, 'UL', groupLength), body]);
 }
 
+const openFile = promisify(open);
+const writevAt = promisify(writev);
+const readAt = promisify(read);
+const fsyncFd = promisify(fsync);
+
+/** Incoming folders known to exist in this process (made once; made again if a create finds it gone). */
+const madeIncoming = new Set<string>();
+
+/**
+ * Creates `incoming/<uuid>.part` (exclusive), making the folder when this process has not yet or it has gone.
+ * The create goes to libuv's thread pool: with fsyncs running it can wait for the file system's journal
+ * (0.36 ms a call on the main thread, measured), longer than the trip. The link, unlink and close in store.ts
+ * and close() here are synchronous: short calls that cost less than the thread pool's wake-ups
+ * (docs/BENCHMARKS.md). The data write and the fsyncs go to the pool.
+ */
+async function createIncoming(incomingDir: string, path: string): Promise<number> {
+  if (!madeIncoming.has(incomingDir)) {
+    mkdirSync(incomingDir, { recursive: true });
+    madeIncoming.add(incomingDir);
+  }
+  try {
+    return await openFile(path, 'wx+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(incomingDir, { recursive: true }); // removed behind our back: once more
+    return await openFile(path, 'wx+');
+  }
+}
+
 /**
  * Writes every byte of `buffers` at `position`. A write may store fewer bytes than asked without an error (a
  * nearly full disk: 8 KB of 16 KB, found by test/faults/disk-full.fault.ts); the rest is written again, and a
  * write that stores nothing is ENOSPC. Without this a file cut short was acknowledged.
  */
-async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+async function writeAll(fd: number, buffers: Buffer[], position: number): Promise<void> {
   let rest = buffers.filter((b) => b.length > 0);
   let at = position;
   while (rest.length > 0) {
-    const { bytesWritten } = await fh.writev(rest, at);
+    const { bytesWritten } = await writevAt(fd, rest, at);
     if (bytesWritten === 0) {
       throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     }
@@ -87,7 +117,7 @@ async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Pr
 
 /**
  * One incoming C-STORE data set, streamed to `incoming/<uuid>.part` as a Part 10 file (meta header from
- * the command, then the data set bytes as they arrive, written through one file handle that store.ts then
+ * the command, then the data set bytes as they arrive, written through one file descriptor that store.ts then
  * fsyncs). Up to KEEP_IN_MEMORY_BYTES are also kept for the header check; a larger instance is never held
  * whole in memory. Errors are recorded, never thrown: dcmjs-dimse would drop the association without a response.
  */
@@ -101,10 +131,13 @@ export class InstanceFile extends Writable {
   size = 0;
   failure: Error | null = null;
   private readonly header: Buffer;
-  private readonly handle: Promise<FileHandle | null>;
+  /** The incoming file's descriptor once created; null when it could not be (the reason is in `failure`). */
+  private readonly opened: Promise<number | null>;
   private kept: Buffer[] | null;
   private keptBytes = 0;
   private handleClosed = false;
+  /** A streamed write in progress (a large instance): close() waits for it, the descriptor must outlive it. */
+  private writing: Promise<void> = Promise.resolve();
   private persisted: Promise<void> | undefined;
   /** SHA-256 of the data set, updated as it arrives. */
   private readonly hash = createHash('sha256');
@@ -119,18 +152,14 @@ export class InstanceFile extends Writable {
     readonly command: StoreCommand,
   ) {
     super({ highWaterMark: HIGH_WATER_MARK });
-    mkdirSync(incomingDir, { recursive: true });
     this.path = join(incomingDir, `${randomUUID()}.part`);
     this.header = metaHeader({ ...command, sourceAeTitle: command.callingAeTitle });
     this.kept = [this.header];
     this.keptBytes = this.header.length;
-    this.handle = open(this.path, 'wx+').then(
-      (fh) => fh,
-      (err: unknown) => {
-        this.fail(err);
-        return null;
-      },
-    );
+    this.opened = createIncoming(incomingDir, this.path).catch((err: unknown) => {
+      this.fail(err);
+      return null;
+    });
   }
 
   private fail(err: unknown): void {
@@ -154,15 +183,15 @@ export class InstanceFile extends Writable {
     const at = this.header.length + this.size - pending.reduce((n, b) => n + b.length, 0);
     this.kept = null;
     if (this.failure) return cb();
-    this.handle
-      .then((fh) => (fh ? writeAll(fh, pending, at) : undefined))
+    this.writing = this.opened
+      .then((fd) => (fd === null ? undefined : writeAll(fd, pending, at)))
       .catch((err: unknown) => this.fail(err))
       .finally(() => cb());
   }
 
-  /** Waits until the incoming file exists (it is opened while the data arrive); rejects if it could not be. */
+  /** Waits until the incoming file exists (it is created while the data arrive); rejects if it could not be. */
   async created(): Promise<void> {
-    if (!(await this.handle)) throw this.failure ?? new Error('no file');
+    if ((await this.opened) === null) throw this.failure ?? new Error('no file');
   }
 
   /** Waits until every byte has arrived (kept in memory, or written for a large instance). */
@@ -171,7 +200,7 @@ export class InstanceFile extends Writable {
   }
 
   /**
-   * Writes what is kept in memory (one writev) and fsyncs the file through the handle that wrote it: after
+   * Writes what is kept in memory (one writev) and fsyncs the file through the descriptor that wrote it: after
    * this it survives a power cut. Never rejects: a failure is in `failure`.
    */
   persist(): Promise<void> {
@@ -181,11 +210,12 @@ export class InstanceFile extends Writable {
 
   private async writeAndSync(): Promise<void> {
     await this.received();
-    const fh = await this.handle;
-    if (this.failure || !fh) return;
+    const fd = await this.opened;
+    if (this.handleClosed) this.fail(new Error('the incoming file was closed before it was written'));
+    if (this.failure || fd === null) return;
     try {
-      if (this.kept) await writeAll(fh, this.kept, 0); // header and data set in one call
-      await fh.sync();
+      if (this.kept) await writeAll(fd, this.kept, 0); // header and data set in one call
+      await fsyncFd(fd);
     } catch (err) {
       this.fail(err);
     }
@@ -210,23 +240,29 @@ export class InstanceFile extends Writable {
   async bytes(): Promise<Buffer> {
     await this.received();
     if (this.kept) return Buffer.concat(this.kept, this.keptBytes);
-    const fh = await this.handle;
-    if (!fh) throw this.failure ?? new Error('no file');
+    const fd = await this.opened;
+    if (fd === null || this.handleClosed) throw this.failure ?? new Error('no file');
     const buf = Buffer.allocUnsafe(this.header.length + this.size);
     let at = 0;
     for (let n = -1; n !== 0 && at < buf.length; at += n)
-      n = (await fh.read(buf, at, buf.length - at, at)).bytesRead;
+      n = (await readAt(fd, buf, at, buf.length - at, at)).bytesRead;
     return buf.subarray(0, at);
   }
 
-  /** Closes the file handle (once, after persist() if it runs) and lets the kept bytes go. */
+  /** Closes the file (once, after persist() if it runs) and lets the kept bytes go. */
   async close(): Promise<void> {
     await this.persisted;
+    await this.writing; // a descriptor closed under a queued write could be another file's by then
     this.kept = null;
     if (this.handleClosed) return;
     this.handleClosed = true;
-    const fh = await this.handle;
-    await fh?.close().catch(() => undefined);
+    const fd = await this.opened;
+    if (fd === null) return;
+    try {
+      closeSync(fd);
+    } catch {
+      /* closing a descriptor that wrote and fsynced: nothing left to lose */
+    }
   }
 
   /** Closes and removes the incoming file (a refused or failed instance, or once it is linked in place). */

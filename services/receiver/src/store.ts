@@ -1,4 +1,5 @@
-import { link, rename, rm, unlink } from 'node:fs/promises';
+import { linkSync, renameSync, unlinkSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@lumbar/core';
 import { indexUids, readIndexFields, type IndexFields } from '@lumbar/dicom';
@@ -142,12 +143,15 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
   return result;
 }
 
-/** Links the incoming file to `final` unless a file is there; ENOENT: the folder went, made again once. */
+/**
+ * Links the incoming file to `final` unless a file is there; ENOENT: the folder went, made again once.
+ * The link, the rename and the unlink are short synchronous calls (see createIncoming in instance-file.ts).
+ */
 async function linkInPlace(ctx: StoreContext, from: string, dir: string, final: string): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     await ctx.dirs.ensure(dir);
     try {
-      await link(from, final);
+      linkSync(from, final);
       return true;
     } catch (err) {
       if (errno(err) === 'EEXIST') return false;
@@ -206,7 +210,7 @@ async function place(
         const studyId = await duplicate({ ...existing, studyId: existing.series.studyId });
         return await armed(ctx, studyId, false, lap);
       }
-      await rename(file.path, final); // the orphan goes
+      renameSync(file.path, final); // the orphan goes
     }
   } catch (err) {
     const why = message(err);
@@ -220,7 +224,8 @@ async function place(
   // One fsync of the folder (shared with the other instances linked into it meanwhile) while the file's
   // own fsync finishes; the incoming name goes (it need not be durable: incoming/ is scratch).
   try {
-    await Promise.all([ctx.dirs.sync(dir), synced, linked ? unlink(file.path) : undefined]);
+    if (linked) unlinkSync(file.path);
+    await Promise.all([ctx.dirs.sync(dir), synced]);
   } catch (err) {
     return fail(STATUS.outOfResources, `cannot write to disk: ${message(err)}`, true);
   }
