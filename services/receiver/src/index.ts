@@ -129,6 +129,8 @@ export async function startReceiver(deps: {
       port,
       tls: config.dicom.tls ? (config.dicom.tls.caFile ? 'mutual' : 'server') : 'off',
       scp: config.dicom.scp,
+      // link/unlink/rename in the data folder: synchronous on a local file system, else the thread pool
+      dataFolder: ctx.calls.synchronous ? 'local' : 'network or unknown file system',
     },
     'DICOM receiver listening',
   );

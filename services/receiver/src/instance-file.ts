@@ -77,9 +77,9 @@ const madeIncoming = new Set<string>();
 /**
  * Creates `incoming/<uuid>.part` (exclusive), making the folder when this process has not yet or it has gone.
  * The create goes to libuv's thread pool: with fsyncs running it can wait for the file system's journal
- * (0.36 ms a call on the main thread, measured), longer than the trip. The link, unlink and close in store.ts
- * and close() here are synchronous: short calls that cost less than the thread pool's wake-ups
- * (docs/BENCHMARKS.md). The data write and the fsyncs go to the pool.
+ * (0.36 ms a call on the main thread, measured), longer than the trip. close() is synchronous: after the
+ * fsync it is a short call on any file system, cheaper than the pool's wake-ups (MetadataCalls in durable.ts
+ * says which other calls are).
  */
 async function createIncoming(incomingDir: string, path: string): Promise<number> {
   if (!madeIncoming.has(incomingDir)) {

@@ -1,4 +1,3 @@
-import { linkSync, renameSync, unlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@lumbar/core';
@@ -7,7 +6,7 @@ import { audit, findInstance, type PrismaClient, type SqlRunner } from '@lumbar/
 import type { Queues } from '@lumbar/jobs';
 import type { ObjectStore } from '@lumbar/storage';
 import { StudyArmer } from './arm';
-import { DurableDirs } from './durable';
+import { DurableDirs, metadataCalls, type MetadataCalls } from './durable';
 import type { InstanceFile } from './instance-file';
 import { GroupRecorder } from './recorder';
 import { replicateInstance, type Replica } from './replicate';
@@ -37,6 +36,8 @@ export interface StoreContext {
   recorder: GroupRecorder;
   armer: StudyArmer;
   dirs: DurableDirs;
+  /** link, rename, unlink and a folder's fsync: synchronous on a local data folder (durable.ts). */
+  calls: MetadataCalls;
   /** Stores in progress by SOP Instance UID: a second copy waits for the first (then it is a duplicate). */
   sopLocks: Map<string, Promise<unknown>>;
   /** LUMBAR_STORAGE=s3: the bucket every instance is also put into before its row; absent or null for fs. */
@@ -48,11 +49,13 @@ export function storeContext(
   base: Pick<StoreContext, 'db' | 'queues' | 'log' | 'dataDir' | 'stableMs' | 'objects'> & { sql: SqlRunner },
 ): StoreContext {
   const { sql, ...rest } = base;
+  const calls = metadataCalls(base.dataDir);
   return {
     ...rest,
     recorder: new GroupRecorder(sql),
     armer: new StudyArmer(base.queues, base.stableMs),
-    dirs: new DurableDirs(),
+    dirs: new DurableDirs(calls),
+    calls,
     sopLocks: new Map(),
   };
 }
@@ -143,15 +146,12 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
   return result;
 }
 
-/**
- * Links the incoming file to `final` unless a file is there; ENOENT: the folder went, made again once.
- * The link, the rename and the unlink are short synchronous calls (see createIncoming in instance-file.ts).
- */
+/** Links the incoming file to `final` unless a file is there; ENOENT: the folder went, made again once. */
 async function linkInPlace(ctx: StoreContext, from: string, dir: string, final: string): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     await ctx.dirs.ensure(dir);
     try {
-      linkSync(from, final);
+      await ctx.calls.link(from, final);
       return true;
     } catch (err) {
       if (errno(err) === 'EEXIST') return false;
@@ -210,7 +210,7 @@ async function place(
         const studyId = await duplicate({ ...existing, studyId: existing.series.studyId });
         return await armed(ctx, studyId, false, lap);
       }
-      renameSync(file.path, final); // the orphan goes
+      await ctx.calls.rename(file.path, final); // the orphan goes
     }
   } catch (err) {
     const why = message(err);
@@ -224,8 +224,7 @@ async function place(
   // One fsync of the folder (shared with the other instances linked into it meanwhile) while the file's
   // own fsync finishes; the incoming name goes (it need not be durable: incoming/ is scratch).
   try {
-    if (linked) unlinkSync(file.path);
-    await Promise.all([ctx.dirs.sync(dir), synced]);
+    await Promise.all([ctx.dirs.sync(dir), synced, linked ? ctx.calls.unlink(file.path) : undefined]);
   } catch (err) {
     return fail(STATUS.outOfResources, `cannot write to disk: ${message(err)}`, true);
   }
