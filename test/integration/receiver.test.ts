@@ -100,6 +100,22 @@ describe('receiver (C-STORE SCP) with storescu as the sender', () => {
     expect(await queues.studies.getDelayedCount()).toBe(1);
   });
 
+  it('replaces a stored file that is not whole when its instance is sent again (a power cut can leave one)', async () => {
+    // The row is recorded while its file is fsynced: after a power cut a row can point to a file the disk never
+    // got whole. The re-send is answered 0x0000 only once the stored copy is whole again.
+    const row = await t.db.instance.findFirstOrThrow({ orderBy: { id: 'asc' } });
+    const whole = readFileSync(row.path);
+    writeFileSync(row.path, whole.subarray(0, whole.length - 4096)); // cut short
+    const uids = await Promise.all(files.map((f) => readTag(f, '0008,0018')));
+    const source = files[uids.indexOf(row.sopInstanceUid)];
+    const run = await send([source]);
+    expect(run.results.map((r) => r.status)).toEqual([0]);
+    expect(readFileSync(row.path).equals(whole)).toBe(true);
+    const after = await t.db.instance.findUniqueOrThrow({ where: { id: row.id } });
+    expect(after).toEqual(row); // the same row, not a second one
+    expect(await t.db.instance.count()).toBe(files.length);
+  });
+
   it('rejects callers not in the allow-list and a wrong called AE title at association', async () => {
     const stranger = await send([files[0]], 'STRANGER');
     expect(stranger.associationError).toMatch(/Rejected/i);

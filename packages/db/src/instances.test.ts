@@ -1,5 +1,11 @@
 import { Client } from 'pg';
-import { RECORD_SQL, recordInstance, type InstanceRecord } from './repos/instances';
+import {
+  forgetInstance,
+  prismaSqlRunner,
+  RECORD_SQL,
+  recordInstance,
+  type InstanceRecord,
+} from './repos/instances';
 import { useTestDatabase } from '../../../test/helpers/db';
 
 const t = useTestDatabase();
@@ -65,6 +71,31 @@ describe('recordInstance', () => {
       expect(study.instanceCount).toBe(n);
       expect(await t.db.series.count({ where: { studyId: study.id } })).toBe(6);
     }
+  });
+});
+
+describe('forgetInstance', () => {
+  it('takes the row out, one off its study, with an audit event; a second time finds nothing', async () => {
+    const kept = await recordInstance(t.db, rec('1.9.5', '1.9.5.1', '1.9.5.1.1'));
+    const gone = await recordInstance(t.db, rec('1.9.5', '1.9.5.1', '1.9.5.1.2'));
+    if (!gone.stored || !kept.stored) throw new Error('not stored');
+    const sql = prismaSqlRunner(t.db);
+    expect(await forgetInstance(sql, gone.instanceId, 'dicom:TEST', 'cannot write to disk: EIO')).toBe(true);
+    expect(await forgetInstance(sql, gone.instanceId, 'dicom:TEST', 'again')).toBe(false);
+    expect(await t.db.instance.findUnique({ where: { id: gone.instanceId } })).toBeNull();
+    expect(await t.db.instance.findUnique({ where: { id: kept.instanceId } })).not.toBeNull();
+    expect((await t.db.study.findUniqueOrThrow({ where: { studyInstanceUid: '1.9.5' } })).instanceCount).toBe(
+      1,
+    );
+    const events = await t.db.auditEvent.findMany({ where: { action: 'instance.discarded' } });
+    expect(events).toMatchObject([
+      {
+        actor: 'dicom:TEST',
+        subjectType: 'instance',
+        subjectId: String(gone.instanceId),
+        details: { sopInstanceUid: '1.9.5.1.2', why: 'cannot write to disk: EIO' },
+      },
+    ]);
   });
 });
 

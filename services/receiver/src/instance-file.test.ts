@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { part10Header } from '@lumbar/dicom';
-import { InstanceFile, KEEP_IN_MEMORY_BYTES, metaHeader } from './instance-file';
+import { InstanceFile, KEEP_IN_MEMORY_BYTES, metaHeader, storedIntact } from './instance-file';
 
 describe('metaHeader', () => {
   it('writes the same bytes as part10Header (dcmjs)', () => {
@@ -89,5 +89,32 @@ describe('InstanceFile', () => {
     const file = readFileSync(streamed.path);
     expect(sha([file.subarray(file.length - streamed.size)])).toBe(sha(chunks));
     await streamed.discard();
+  });
+});
+
+describe('storedIntact', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'lumbar-intact-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is true only for the whole file whose data set has the recorded SHA-256', async () => {
+    const header = metaHeader({
+      sopClassUid: '1.2.840.10008.5.1.4.1.1.4',
+      sopInstanceUid: '1.2.3.4',
+      transferSyntaxUid: '1.2.840.10008.1.2.1',
+      sourceAeTitle: 'TEST',
+    });
+    const dataSet = Buffer.alloc(50_000, 3);
+    const sha = createHash('sha256').update(dataSet).digest('hex');
+    const path = join(dir, 'a.dcm');
+    writeFileSync(path, Buffer.concat([header, dataSet]));
+    expect(await storedIntact(path, sha)).toBe(true);
+    writeFileSync(path, Buffer.concat([header, dataSet.subarray(0, 40_000)])); // cut short
+    expect(await storedIntact(path, sha)).toBe(false);
+    writeFileSync(path, Buffer.concat([header, Buffer.alloc(50_000, 0)])); // zeros where the data were
+    expect(await storedIntact(path, sha)).toBe(false);
+    writeFileSync(path, Buffer.alloc(0)); // empty
+    expect(await storedIntact(path, sha)).toBe(false);
+    expect(await storedIntact(join(dir, 'missing.dcm'), sha)).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fsync, mkdirSync, open, read, writev } from 'node:fs';
+import { closeSync, fstatSync, fsync, mkdirSync, open, read, writev } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -96,6 +96,35 @@ async function createIncoming(incomingDir: string, path: string): Promise<number
 }
 
 /**
+ * Whether the Part 10 file at `path` holds a data set whose SHA-256 (without the meta header) is `sha256`, and
+ * if so fsyncs it: a row's file is trusted only after this when a copy of the same instance arrives again. A
+ * row is recorded while its file is fsynced (store.ts), so after a power cut a row can point to a file the
+ * disk never got whole; its re-send, checked here, replaces it. False for a missing, short or other file.
+ */
+export async function storedIntact(path: string, sha256: string): Promise<boolean> {
+  let fd: number | null = null;
+  try {
+    fd = await openFile(path, 'r');
+    const { size } = fstatSync(fd);
+    const buf = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let n = -1; n !== 0 && at < size; at += n) n = (await readAt(fd, buf, at, size - at, at)).bytesRead;
+    // preamble, "DICM", then (0002,0000) UL: the length of the rest of the meta group
+    if (at < 144 || buf.toString('latin1', 128, 132) !== 'DICM' || buf.readUInt32LE(132) !== 0x00000002)
+      return false;
+    const dataSetAt = 144 + buf.readUInt32LE(140);
+    if (dataSetAt > at || createHash('sha256').update(buf.subarray(dataSetAt, at)).digest('hex') !== sha256)
+      return false;
+    await fsyncFd(fd);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+/**
  * Writes every byte of `buffers` at `position`. A write may store fewer bytes than asked without an error (a
  * nearly full disk: 8 KB of 16 KB, found by test/faults/disk-full.fault.ts); the rest is written again, and a
  * write that stores nothing is ENOSPC. Without this a file cut short was acknowledged.
@@ -139,6 +168,9 @@ export class InstanceFile extends Writable {
   /** A streamed write in progress (a large instance): close() waits for it, the descriptor must outlive it. */
   private writing: Promise<void> = Promise.resolve();
   private persisted: Promise<void> | undefined;
+  private markWritten!: () => void;
+  /** Resolves once persist() has written the data set into the file (not yet fsynced) or failed to. */
+  private readonly writtenP = new Promise<void>((resolve) => (this.markWritten = resolve));
   /** SHA-256 of the data set, updated as it arrives. */
   private readonly hash = createHash('sha256');
   private digest: string | undefined;
@@ -209,16 +241,32 @@ export class InstanceFile extends Writable {
   }
 
   private async writeAndSync(): Promise<void> {
-    await this.received();
-    const fd = await this.opened;
-    if (this.handleClosed) this.fail(new Error('the incoming file was closed before it was written'));
-    if (this.failure || fd === null) return;
+    let fd: number | null = null;
     try {
+      await this.received();
+      fd = await this.opened;
+      if (this.handleClosed) this.fail(new Error('the incoming file was closed before it was written'));
+      if (this.failure || fd === null) return;
       if (this.kept) await writeAll(fd, this.kept, 0); // header and data set in one call
+    } catch (err) {
+      this.fail(err);
+      return;
+    } finally {
+      this.markWritten();
+    }
+    try {
       await fsyncFd(fd);
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /**
+   * Resolves once persist() has written the whole data set into the file, before its fsync ends, or failed to
+   * (then `failure` says why). Never rejects.
+   */
+  written(): Promise<void> {
+    return this.writtenP;
   }
 
   /** SHA-256 (hex) of the data set as received, without the meta header (once it has all arrived). */

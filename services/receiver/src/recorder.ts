@@ -1,4 +1,10 @@
-import { recordInstances, type InstanceRecord, type RecordResult, type SqlRunner } from '@lumbar/db';
+import {
+  forgetInstance,
+  recordInstances,
+  type InstanceRecord,
+  type RecordResult,
+  type SqlRunner,
+} from '@lumbar/db';
 
 interface Waiting {
   record: InstanceRecord;
@@ -24,6 +30,11 @@ export class GroupRecorder {
     private readonly maxInFlight = 2,
     private readonly maxBatch = 64,
   ) {}
+
+  /** Takes a recorded row out again (its file could not be made durable): forgetInstance. */
+  forget(instanceId: number, actor: string, why: string): Promise<boolean> {
+    return forgetInstance(this.sql, instanceId, actor, why);
+  }
 
   record(record: InstanceRecord): Promise<RecordResult> {
     return new Promise((resolve, reject) => {

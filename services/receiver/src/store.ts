@@ -7,7 +7,7 @@ import type { Queues } from '@lumbar/jobs';
 import type { ObjectStore } from '@lumbar/storage';
 import { StudyArmer } from './arm';
 import { DurableDirs, metadataCalls, type MetadataCalls } from './durable';
-import type { InstanceFile } from './instance-file';
+import { storedIntact, type InstanceFile } from './instance-file';
 import { GroupRecorder } from './recorder';
 import { replicateInstance, type Replica } from './replicate';
 
@@ -92,8 +92,9 @@ type Lap = (name: string) => void;
 
 /**
  * Finishes one C-STORE: checks the streamed data set, links the file to `instances/<study>/<series>/<sop>.dcm`,
- * fsyncs the file and that directory (with LUMBAR_STORAGE=s3 also puts it into the bucket: replicate.ts), inserts
- * its row (group commit), re-arms the study's debounce, and only then answers success. Every failure becomes a status; nothing answered 0x0000 can be lost.
+ * fsyncs the file and that directory while it inserts the row (group commit; with LUMBAR_STORAGE=s3 the bucket's
+ * copy comes first: replicate.ts), re-arms the study's debounce, and answers success only once the fsyncs and the
+ * commit are both done. Every failure becomes a status; nothing answered 0x0000 can be lost (docs/RELIABILITY.md).
  */
 export async function storeInstance(ctx: StoreContext, file: InstanceFile): Promise<StoreResult> {
   const { command } = file;
@@ -204,13 +205,17 @@ async function place(
       const existing = await findInstance(ctx.db, uids.sop).catch((err: unknown) => {
         throw new Error(`database unavailable: ${message(err)}`);
       });
-      if (existing) {
+      // Stored: answered as a duplicate once its file is checked whole (a power cut can leave a row whose
+      // file the disk never got: storedIntact); a file that is not whole is replaced by this copy.
+      if (existing && (existing.path !== final || (await storedIntact(final, existing.sha256)))) {
         await synced;
         await file.discard();
         const studyId = await duplicate({ ...existing, studyId: existing.series.studyId });
         return await armed(ctx, studyId, false, lap);
       }
-      await ctx.calls.rename(file.path, final); // the orphan goes
+      if (existing)
+        ctx.log.warn({ sopInstanceUid: uids.sop }, 'stored file not whole: replaced by the re-sent copy');
+      await ctx.calls.rename(file.path, final); // the orphan, or the broken copy, goes
     }
   } catch (err) {
     const why = message(err);
@@ -221,27 +226,34 @@ async function place(
     );
   }
   lap('place');
-  // One fsync of the folder (shared with the other instances linked into it meanwhile) while the file's
-  // own fsync finishes; the incoming name goes (it need not be durable: incoming/ is scratch).
-  try {
-    await Promise.all([ctx.dirs.sync(dir), synced, linked ? ctx.calls.unlink(file.path) : undefined]);
-  } catch (err) {
-    return fail(STATUS.outOfResources, `cannot write to disk: ${message(err)}`, true);
+  // 2. Durable: one fsync of the folder (shared with the other instances linked into it meanwhile) while the
+  // file's own fsync finishes; the incoming name goes (it need not be durable: incoming/ is scratch).
+  const durable: Promise<Error | null> = Promise.all([
+    ctx.dirs.sync(dir),
+    synced,
+    linked ? ctx.calls.unlink(file.path) : undefined,
+  ]).then(
+    () => file.failure, // set by persist()
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  );
+  // The row waits for the data set to be in the file (a write that fails, ENOSPC, never has a row), not for
+  // the fsyncs: its commit and the fsyncs overlap, and the answer waits for both (docs/RELIABILITY.md).
+  await file.written();
+  if (file.failure) {
+    await durable;
+    return fail(STATUS.outOfResources, `cannot write to disk: ${file.failure.message}`, true);
   }
-  const syncFailure = file.failure as Error | null; // set by persist()
-  if (syncFailure) return fail(STATUS.outOfResources, `cannot write to disk: ${syncFailure.message}`, true);
-  const closed = file.close(); // while the row is recorded
-  lap('fsync');
-  // 1b. LUMBAR_STORAGE=s3: the bucket's copy too, before the row (no row without its object) and the answer.
+  // 2b. LUMBAR_STORAGE=s3: the bucket's copy too, before the row (no row without its object) and the answer.
   const replica: Replica = ctx.objects ? await replicateInstance(ctx.objects, final, uids) : { path: final };
-  if ('error' in replica) return fail(STATUS.outOfResources, `object store: ${replica.error}`, true);
+  if ('error' in replica) {
+    await durable;
+    return fail(STATUS.outOfResources, `object store: ${replica.error}`, true);
+  }
   if (ctx.objects) lap('replicate');
 
-  // 2. The row (group commit with the instances of the other associations).
-  let studyId: number;
-  let skippable = false;
-  try {
-    const result = await ctx.recorder.record({
+  // 3. The row (group commit with the instances of the other associations), while the fsyncs run.
+  const recorded = ctx.recorder
+    .record({
       studyInstanceUid: uids.study,
       seriesInstanceUid: uids.series,
       sopInstanceUid: uids.sop,
@@ -260,7 +272,35 @@ async function place(
       seriesNumber:
         ds.seriesNumber !== null && Number.isFinite(Number(ds.seriesNumber)) ? Number(ds.seriesNumber) : null,
       seriesDescription: ds.seriesDescription,
-    });
+    })
+    .then(
+      (result) => ({ result }),
+      (err: unknown) => ({ err }),
+    );
+  const [syncFailure, row] = await Promise.all([durable, recorded]);
+  lap('durable');
+  if (syncFailure) {
+    // Not durable: the row recorded meanwhile goes again (if that fails too, the re-send finds the row and
+    // checks the file before it answers: storedIntact).
+    if ('result' in row && row.result.stored) {
+      const why = `cannot write to disk: ${syncFailure.message}`;
+      await ctx.recorder
+        .forget(row.result.instanceId, `dicom:${command.callingAeTitle}`, why)
+        .catch((err: unknown) =>
+          ctx.log.error(
+            { err: message(err), sopInstanceUid: uids.sop },
+            'C-STORE: the row of a failed instance stays',
+          ),
+        );
+    }
+    return fail(STATUS.outOfResources, `cannot write to disk: ${syncFailure.message}`, true);
+  }
+  if ('err' in row) return fail(STATUS.outOfResources, `database unavailable: ${message(row.err)}`, true);
+  const closed = file.close();
+  let studyId: number;
+  let skippable = false;
+  const { result } = row;
+  try {
     if (result.stored) {
       studyId = result.studyId;
       skippable = result.studyStatus.before === 'receiving' && result.studyStatus.after === 'receiving';
@@ -273,11 +313,10 @@ async function place(
     return fail(STATUS.outOfResources, `database unavailable: ${message(err)}`, true);
   }
   await closed;
-  lap('insert');
   return armed(ctx, studyId, skippable, lap);
 }
 
-/** 3. The study's debounced job, then the answer. */
+/** 4. The study's debounced job, then the answer. */
 async function armed(ctx: StoreContext, studyId: number, skippable: boolean, lap: Lap): Promise<StoreResult> {
   try {
     await withTimeout(ctx.armer.arm(studyId, { skippable }), QUEUE_TIMEOUT_MS, 'queue');

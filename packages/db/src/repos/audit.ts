@@ -9,6 +9,11 @@ export const AUDIT_ACTIONS = {
   instanceReceived: 'instance.received',
   /** An instance re-sent with other content than the stored copy (which is kept). */
   instanceResentDifferent: 'instance.resent-different',
+  /**
+   * A row recorded while its file was being fsynced, taken out again because the fsync failed (the sender was
+   * answered A700, never 0x0000); actor `dicom:<calling AE>`.
+   */
+  instanceDiscarded: 'instance.discarded',
   /** DICOM Instances Transferred: the exporter sent an analysis' objects to a destination. */
   exportSent: 'export.sent',
   /** The exporter gave up on an export. */

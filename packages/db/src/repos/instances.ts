@@ -243,6 +243,35 @@ export async function recordInstances(sql: SqlRunner, records: InstanceRecord[])
   return results as RecordResult[];
 }
 
+const FORGET_SQL = `
+  WITH gone AS (
+    DELETE FROM instances WHERE id = $1 RETURNING id, series_id, sop_instance_uid
+  ), bump AS (
+    UPDATE studies s SET instance_count = s.instance_count - 1, updated_at = now()
+    FROM series se, gone
+    WHERE se.id = gone.series_id AND s.id = se.study_id
+    RETURNING s.id
+  )
+  INSERT INTO audit_events (at, actor, action, subject_type, subject_id, details)
+  SELECT now() AT TIME ZONE 'UTC', $2, 'instance.discarded', 'instance', gone.id::text,
+         jsonb_build_object('sopInstanceUid', gone.sop_instance_uid, 'why', $3::text)
+  FROM gone
+  RETURNING id`;
+
+/**
+ * Takes out the row of an instance whose file could not be made durable after the row was recorded (the
+ * receiver records the row while the file is fsynced): the row, one off its study's count, and an audit event
+ * `instance.discarded`. Returns whether there was such a row.
+ */
+export async function forgetInstance(
+  sql: SqlRunner,
+  instanceId: number,
+  actor: string,
+  why: string,
+): Promise<boolean> {
+  return (await sql.query(FORGET_SQL, [instanceId, actor, why.slice(0, 200)])).length > 0;
+}
+
 /**
  * Records one received instance (recordInstances with one record): one SQL statement, one round trip, one
  * commit.
