@@ -116,5 +116,11 @@ describe('storedIntact', () => {
     writeFileSync(path, Buffer.alloc(0)); // empty
     expect(await storedIntact(path, sha)).toBe(false);
     expect(await storedIntact(join(dir, 'missing.dcm'), sha)).toBe(false);
+    // larger than one read: hashed a chunk at a time
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+    writeFileSync(path, Buffer.concat([header, big]));
+    expect(await storedIntact(path, createHash('sha256').update(big).digest('hex'))).toBe(true);
+    expect(await storedIntact(path, sha)).toBe(false);
   });
 });

@@ -106,15 +106,22 @@ export async function storedIntact(path: string, sha256: string): Promise<boolea
   try {
     fd = await openFile(path, 'r');
     const { size } = fstatSync(fd);
-    const buf = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (let n = -1; n !== 0 && at < size; at += n) n = (await readAt(fd, buf, at, size - at, at)).bytesRead;
     // preamble, "DICM", then (0002,0000) UL: the length of the rest of the meta group
-    if (at < 144 || buf.toString('latin1', 128, 132) !== 'DICM' || buf.readUInt32LE(132) !== 0x00000002)
-      return false;
-    const dataSetAt = 144 + buf.readUInt32LE(140);
-    if (dataSetAt > at || createHash('sha256').update(buf.subarray(dataSetAt, at)).digest('hex') !== sha256)
-      return false;
+    const head = Buffer.alloc(144);
+    if ((await readAt(fd, head, 0, 144, 0)).bytesRead < 144) return false;
+    if (head.toString('latin1', 128, 132) !== 'DICM' || head.readUInt32LE(132) !== 0x00000002) return false;
+    const dataSetAt = 144 + head.readUInt32LE(140);
+    if (dataSetAt > size) return false;
+    // the data set, hashed a chunk at a time (an instance may be far larger than what we keep in memory)
+    const hash = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(size - dataSetAt, 1)));
+    for (let at = dataSetAt; at < size;) {
+      const n = (await readAt(fd, chunk, 0, Math.min(chunk.length, size - at), at)).bytesRead;
+      if (n === 0) return false;
+      hash.update(chunk.subarray(0, n));
+      at += n;
+    }
+    if (hash.digest('hex') !== sha256) return false;
     await fsyncFd(fd);
     return true;
   } catch {
