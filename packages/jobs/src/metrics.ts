@@ -158,13 +158,16 @@ export function metricsRecorder(queues: Queues): MetricsRecorder {
 
 export function redisRecorder(redis: Redis, prefix: string): MetricsRecorder {
   const key = metricsKey(prefix);
-  /** Runs one Redis call without waiting for it: down or closing, the metric is lost, the caller not delayed. */
-  const fire = (call: () => Promise<unknown>) => {
+  /**
+   * Runs one Redis call; callers need not wait for it: down or closing, the metric is lost, the caller not
+   * delayed. The promise it returns never rejects (flush() waits on it).
+   */
+  const fire = (call: () => Promise<unknown>): Promise<unknown> => {
     try {
-      if (redis.status !== 'ready') return;
-      call().catch(() => undefined);
+      if (redis.status !== 'ready') return Promise.resolve();
+      return call().catch(() => undefined);
     } catch {
-      /* never in the caller's way */
+      return Promise.resolve(); /* never in the caller's way */
     }
   };
   /** Several commands in one MULTI/EXEC, so that a histogram's bucket, sum and count move together. */
@@ -186,14 +189,11 @@ export function redisRecorder(redis: Redis, prefix: string): MetricsRecorder {
     const batch = counts;
     counts = new Map();
     // each HINCRBYFLOAT is atomic on its own: a pipeline, not a MULTI/EXEC
-    let sent: Promise<unknown> = Promise.resolve();
-    fire(() => {
+    await fire(() => {
       const p = redis.pipeline();
       for (const [f, by] of batch) p.hincrbyfloat(key, f, by);
-      sent = p.exec();
-      return sent;
+      return p.exec();
     });
-    await sent.catch(() => undefined);
   };
   return {
     inc(metric, labels, by = 1) {
