@@ -132,8 +132,7 @@ export const RECORD_SQL = `
     UPDATE studies s SET instance_count = s.instance_count + added.n, last_received_at = now(), updated_at = now(),
       status = CASE WHEN s.status IN ('analyzed', 'failed') THEN 'receiving'::"StudyStatus" ELSE s.status END
     FROM added
-    -- the = ANY keeps the generic plan on the primary key (a join alone reads studies whole while it is small)
-    WHERE s.id = added.id AND s.id = ANY (ARRAY(SELECT id FROM added))
+    WHERE s.id = added.id
     RETURNING s.id, s.status
   ), logged AS (
     INSERT INTO audit_events (at, actor, action, subject_type, subject_id, details)
