@@ -2,10 +2,11 @@
 # Receiver throughput: DCMTK storescu (TCP_NODELAY=1) sends the same kind of fresh phantom studies to our C-STORE
 # SCP (`lumbar serve receiver`: stream to disk, fsync file and folder, Postgres row, debounce job, then the
 # answer), to Orthanc (default config) and to DCMTK storescp (writes each file, no fsync, no index: the ceiling
-# of storescu on this machine, not durable), alternating, ROUNDS rounds of N studies each; prints instances/s
-# per run, the medians and the ratios. Needs Postgres and Redis on loopback (a database lumbar_bench is created
-# and dropped). With PARALLEL > 1, each run sends PARALLEL sets of N studies at once, one storescu (association)
-# per set. Set PROFILE=1 to print the receiver's per-phase profile (bench/profile-receiver.sh does one run).
+# of storescu on this machine, not durable), alternating (each round starts with the next of the three), ROUNDS
+# rounds of N studies each; prints instances/s per run, the medians and the ratios. Needs Postgres and Redis on
+# loopback (a database lumbar_bench is created and dropped). With PARALLEL > 1, each run sends PARALLEL sets of
+# N studies at once, one storescu (association) per set. Set PROFILE=1 to print the receiver's per-phase profile
+# (bench/profile-receiver.sh does one run).
 # Also prints the server side's CPU per instance: ours (receiver, Postgres, Redis) against Orthanc's process.
 # Usage: bench/bench-receiver.sh [N_STUDIES=5] [ROUNDS=3] [PARALLEL=1]
 set -euo pipefail
@@ -85,14 +86,27 @@ ours=(); orth=(); scp=()
 ticks() { for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }'; }
 ours_ticks() { ticks "$ours_pid" $(pgrep -x postgres) $(pgrep -x redis-server); }
 ours_cpu=0; orth_cpu=0
-for r in $(seq 1 "$rounds"); do
+run_ours() {
+  local c0
   c0=$(ours_ticks)
-  ours+=("$(rate LUMBAR "$ours_port" "$work/in-ours-$r")")
+  ours+=("$(rate LUMBAR "$ours_port" "$work/in-ours-$1")")
   ours_cpu=$((ours_cpu + $(ours_ticks) - c0))
+}
+run_orthanc() {
+  local c0
   c0=$(ticks "$orthanc_pid")
-  orth+=("$(rate ORTHANC "$orthanc_port" "$work/in-orthanc-$r")")
+  orth+=("$(rate ORTHANC "$orthanc_port" "$work/in-orthanc-$1")")
   orth_cpu=$((orth_cpu + $(ticks "$orthanc_pid") - c0))
-  scp+=("$(rate STORESCP "$storescp_port" "$work/in-storescp-$r")")
+}
+run_storescp() { scp+=("$(rate STORESCP "$storescp_port" "$work/in-storescp-$1")"); }
+# The inputs just written are flushed first: the kernel's writeback of them would otherwise compete with the first
+# runs' fsyncs. Each round starts with the next target (ours, Orthanc, storescp; then Orthanc, storescp, ours; ...):
+# whatever still changes during the run (the file system settling, another process) falls on each alike.
+sync
+for r in $(seq 1 "$rounds"); do
+  for k in 0 1 2; do
+    "run_${targets[$(((r - 1 + k) % 3))]}" "$r"
+  done
   echo "round $r: lumbar receiver ${ours[-1]} instances/s, Orthanc ${orth[-1]} instances/s, storescp ${scp[-1]} instances/s"
 done
 stored=$(psql -tA -h 127.0.0.1 -U postgres -d lumbar_bench -c 'SELECT count(*) FROM instances')
