@@ -34,18 +34,17 @@ class WithActivation(nn.Module):
         return torch.sigmoid(y) if self.task == "segmentation" else torch.softmax(y, dim=1)
 
 
-def export_onnx(
-    model: nn.Module, task: str, input_shape: tuple[int, ...], path: str, dynamic_batch: bool = True
-) -> str:
-    wrapped = WithActivation(model, task).eval()
-    x = torch.zeros(*input_shape)
+def write_onnx(wrapped: nn.Module, input_shape: tuple[int, ...], path: str, dynamic_batch: bool = True) -> str:
+    """Writes ``wrapped`` (a module in eval mode that already ends in its probabilities) as ONNX: opset OPSET,
+    the legacy exporter, one ``input`` and one ``output``, the batch axis dynamic unless told otherwise. Every
+    model the project ships is written by this one call (export_onnx, finetune.export_grading, grading)."""
     kwargs = {}
     if dynamic_batch:
         kwargs["dynamic_axes"] = {"input": {0: "batch"}, "output": {0: "batch"}}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.onnx.export(
         wrapped,
-        (x,),
+        (torch.zeros(*input_shape),),
         path,
         opset_version=OPSET,
         input_names=["input"],
@@ -55,6 +54,12 @@ def export_onnx(
         **kwargs,
     )
     return path
+
+
+def export_onnx(
+    model: nn.Module, task: str, input_shape: tuple[int, ...], path: str, dynamic_batch: bool = True
+) -> str:
+    return write_onnx(WithActivation(model, task).eval(), input_shape, path, dynamic_batch)
 
 
 def sha256(path: str) -> str:

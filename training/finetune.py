@@ -605,7 +605,7 @@ def export_grading(
     import onnxruntime as ort
 
     from training import report as R
-    from training.export import OPSET
+    from training.export import write_onnx
     from training.grading import WithProbabilities
 
     base = read_card(base_dir)
@@ -613,17 +613,7 @@ def export_grading(
     path = os.path.join(out_dir, "model.onnx")
     shape = (1, *[int(v) for v in base["input"]["shape"][1:]])
     wrapped = WithProbabilities(net).eval()
-    torch.onnx.export(
-        wrapped,
-        (torch.zeros(*shape),),
-        path,
-        opset_version=OPSET,
-        input_names=["input"],
-        output_names=["output"],
-        dynamo=False,
-        do_constant_folding=True,
-        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-    )
+    write_onnx(wrapped, shape, path)
     probe = np.random.default_rng(0).random((4, *shape[1:]), dtype=np.float32)
     with torch.no_grad():
         ref = wrapped(torch.from_numpy(probe)).numpy()

@@ -786,7 +786,7 @@ def ship(
 ) -> dict:
     """Train on every patient but a validation tenth (which picks the epoch and the thresholds), export ONNX + card."""
     from training.datasets.spider import CITATION
-    from training.export import OPSET, sha256
+    from training.export import OPSET, sha256, write_onnx
 
     x, y, groups, levels, _, imgs = build_samples(data, seg_model, cache, log)
     strata = patient_strata(groups, y)
@@ -809,17 +809,7 @@ def ship(
     os.makedirs(out_dir, exist_ok=True)
     onnx_path = os.path.join(out_dir, "model.onnx")
     wrapped = WithProbabilities(net).eval()
-    torch.onnx.export(
-        wrapped,
-        (torch.zeros(1, CHANNELS, CROP, CROP),),
-        onnx_path,
-        opset_version=OPSET,
-        input_names=["input"],
-        output_names=["output"],
-        dynamo=False,
-        do_constant_folding=True,
-        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-    )
+    write_onnx(wrapped, (1, CHANNELS, CROP, CROP), onnx_path)
     import onnxruntime as ort
 
     probe = np.random.default_rng(0).random((4, CHANNELS, CROP, CROP), dtype=np.float32)

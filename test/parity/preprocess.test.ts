@@ -1,5 +1,5 @@
 /**
- * Acceptance: preprocessing gives the same pixels as the Python training code (training/preprocess.py),
+ * Acceptance: preprocessing gives the same pixels as the Python training code (training/preprocess/),
  * within one grey level, on real (SPIDER, MR volume), phantom and synthetic fixtures. Python runs once
  * on every fixture (preprocess_parity.py); TypeScript runs here; every stage is compared.
  */

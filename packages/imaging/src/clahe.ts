@@ -102,7 +102,7 @@ function padToGrid(img: GrayImage, tilesX: number, tilesY: number): GrayImage {
 
 /**
  * CLAHE as OpenCV computes it (cv2.createCLAHE(clipLimit, tileGridSize).apply), in plain TypeScript:
- * a port of training/preprocess.py `clahe_reference`, float32 rounding reproduced with Math.fround.
+ * a port of training/preprocess/clahe.py `clahe_reference`, float32 rounding reproduced with Math.fround.
  * Like OpenCV, an image whose size does not divide by the grid is padded (reflect 101) for the tile
  * histograms; numpy's reference refuses those sizes. Tested equal to OpenCV on 64x64 crops and other sizes.
  */

@@ -30,7 +30,8 @@ export interface DiscCrop {
 
 /**
  * 8-bit image + disc mask of the same size -> the box around the view's disc(s) (+10 %), resized to
- * 64x64 and enhanced with CLAHE; null when the mask holds no disc (training/preprocess.py crop_disc).
+ * 64x64 and enhanced with CLAHE; null when the mask holds no disc
+ * (training/preprocess/classifier_input.py crop_disc).
  */
 export function cropDisc(
   image: GrayImage,

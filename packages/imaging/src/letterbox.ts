@@ -19,7 +19,8 @@ export interface LetterboxGeometry {
 
 /**
  * m = max(rows, cols); newRows = max(1, (rows*size + m//2) // m), newCols likewise;
- * top = (size - newRows) // 2; left = (size - newCols) // 2 (training/preprocess.py letterbox_geometry).
+ * top = (size - newRows) // 2; left = (size - newCols) // 2
+ * (training/preprocess/letterbox.py letterbox_geometry).
  */
 export function letterboxGeometry(width: number, height: number, size = SEG_SIZE): LetterboxGeometry {
   if (width < 1 || height < 1) throw new InputError(`cannot letterbox an empty ${width}x${height} image`);
@@ -70,7 +71,8 @@ export function unletterboxMask(mask: GrayImage, g: LetterboxGeometry): GrayImag
 
 /**
  * Inverse of `letterbox` for a U-Net's probabilities (size x size): cut the image area out and resize it
- * bilinearly (resizeBilinearFloat) to the image's own size (training/preprocess.py unletterbox_prob).
+ * bilinearly (resizeBilinearFloat) to the image's own size
+ * (training/preprocess/letterbox.py unletterbox_prob).
  */
 export function unletterboxProb(prob: ArrayLike<number>, g: LetterboxGeometry): Float64Array {
   if (prob.length !== g.size * g.size) {
@@ -90,7 +92,7 @@ export type SegUpsample = 'nearest-mask' | 'bilinear-probability';
 /**
  * A U-Net's probabilities on the letterbox canvas -> a 0/1 mask of the image's size, as the card says:
  * 'nearest-mask' (threshold, then nearest-resize the mask; cards without the key) or 'bilinear-probability'
- * (resize the probabilities bilinearly, then threshold): training/preprocess.py prob_to_mask.
+ * (resize the probabilities bilinearly, then threshold): training/preprocess/letterbox.py prob_to_mask.
  */
 export function probToMask(
   prob: ArrayLike<number>,

@@ -23,7 +23,7 @@ describe('resizeBilinear', () => {
       }
   });
 
-  it('uses half-pixel centres with integer weights (training/preprocess.py _bilinear_axis)', () => {
+  it('uses half-pixel centres with integer weights (training/preprocess/resize.py _bilinear_axis)', () => {
     // src 2 -> dst 4: n = (2d+1)*2 - 4 = -2, 2, 6, 10 on the scale 8
     expect(bilinearAxis(2, 4)).toEqual({
       i0: Int32Array.from([0, 0, 0, 1]),

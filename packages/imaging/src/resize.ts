@@ -2,7 +2,7 @@ import { InputError } from '@lumbar/core';
 import type { GrayImage } from './image';
 
 /**
- * Resizing with integer arithmetic only, so TypeScript and Python (training/preprocess.py
+ * Resizing with integer arithmetic only, so TypeScript and Python (training/preprocess/resize.py
  * `resize_bilinear_u8`, `resize_nearest`) give the same bytes. Both use half-pixel centres.
  */
 
@@ -105,7 +105,8 @@ export function resizeNearest(img: GrayImage, width: number, height: number): Gr
 
 /**
  * Bilinear resize of a float map (a U-Net's probabilities), half-pixel centres, in float64
- * (training/preprocess.py resize_bilinear_float: the same operations in the same order, so the same values).
+ * (training/preprocess/resize.py resize_bilinear_float: the same operations in the same order, so the same
+ * values).
  * Per axis: s = ((d + 0.5) * src) / dst - 0.5 clamped to [0, src - 1]; i0 = floor(s), i1 = min(i0 + 1, src - 1),
  * f = s - i0. Along x first: r = a[y][x0] * (1 - fx) + a[y][x1] * fx; then along y: r[y0] * (1 - fy) + r[y1] * fy.
  */

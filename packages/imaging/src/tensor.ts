@@ -8,7 +8,7 @@ export interface TensorData {
 
 /**
  * uint8 image -> float32 (1, channels, H, W) = value / 255, grey replicated to every channel
- * (training/preprocess.py crop_to_input with a batch axis; float32 division, as numpy does it).
+ * (training/preprocess/tensor.py crop_to_input with a batch axis; float32 division, as numpy does it).
  */
 export function toTensor(img: GrayImage, channels = 1): TensorData {
   const plane = img.width * img.height;

@@ -4,7 +4,7 @@
  * values, mapped linearly to 0..255 with rounding half up, clamped.
  *
  * Percentiles come from a histogram of integer values (DICOM stored values are integers), so
- * the result is exact and identical in TypeScript and Python (training/preprocess.py mirrors it):
+ * the result is exact and identical in TypeScript and Python (training/preprocess/window.py mirrors it):
  * lo = smallest v with count(values <= v) >= ceil(low/100 * n), hi likewise with `high`.
  */
 export function percentileWindow(
