@@ -2,7 +2,9 @@
 # Per-instance phase profile of the receiver: sends N fresh phantom studies with DCMTK storescu (TCP_NODELAY=1,
 # PARALLEL associations at once, one storescu each) to `lumbar serve receiver` at LUMBAR_LOG_LEVEL=debug, then
 # prints, per phase of store.ts (its debug line "instance stored" carries `timingsMs`), the median, p95 and mean
-# in ms over every instance, the time between successive answers on one association, and the rate.
+# in ms over every instance, the two legs of the `durable` phase (the fsyncs and the row's commit, each timed
+# from the moment the row is sent: `durableMs`), the time between successive answers on one association, and
+# the rate.
 # Needs Postgres and Redis on loopback (a database lumbar_profile is created and dropped).
 # Usage: bench/profile-receiver.sh [N_STUDIES=5] [PARALLEL=1]     (KEEP=1 keeps the work folder and log;
 # CPU_PROF=DIR writes the receiver's V8 CPU profile there, for chrome://inspect or speedscope)
@@ -81,6 +83,7 @@ node - "$work/lumbar.log" "$files" "$start" "$end" "$parallel" "$cpu_ms" <<'JS'
 const fs = require('fs');
 const [log, files, start, end, parallel, cpuMs] = process.argv.slice(2);
 const phases = {};
+const legs = { fsyncs: [], row: [] };
 const ends = [];
 let n = 0;
 for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
@@ -88,6 +91,11 @@ for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
   const rec = JSON.parse(line);
   n++;
   for (const [k, v] of Object.entries(rec.timingsMs)) (phases[k] ??= []).push(v);
+  const d = rec.durableMs ?? {};
+  if (d.fsyncs !== undefined && d.row !== undefined) {
+    legs.fsyncs.push(d.fsyncs);
+    legs.row.push(d.row);
+  }
 }
 const q = (a, p) => {
   const s = [...a].sort((x, y) => x - y);
@@ -113,4 +121,14 @@ for (const [k, a] of Object.entries(phases)) {
 }
 if (total.length) row('total (data->answer)', total);
 if (phases.sender) row('sender (answer->data)', phases.sender);
+if (legs.row.length) {
+  // the durable phase's two legs, each timed from the moment the row is sent: the answer waits for the later one
+  row('  durable: fsyncs leg', legs.fsyncs);
+  row('  durable: row leg', legs.row);
+  const later = legs.row.map((r, i) => r - legs.fsyncs[i]);
+  console.log(
+    `  the row is the later leg for ${((100 * later.filter((x) => x > 0).length) / later.length).toFixed(0)}% ` +
+      `of instances (row minus fsyncs: median ${q(later, 0.5).toFixed(2)} ms)`,
+  );
+}
 JS

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import dimse from 'dcmjs-dimse';
+import pino from 'pino';
 import { createLogger } from '@lumbar/core';
 import { cStore } from '@lumbar/exporter';
 import { readPart10, writePart10 } from '@lumbar/dicom';
@@ -145,6 +147,47 @@ describe('receiver (C-STORE SCP) with storescu as the sender', () => {
       expect(echo.code).toBe(0);
     } finally {
       await rx.close();
+    }
+  });
+
+  it('logs the phases of each stored instance, and the two legs of its durable phase, at debug level', async () => {
+    // what bench/profile-receiver.sh reads: `timingsMs` per phase, `durableMs` the fsyncs' and the row's legs
+    let text = '';
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        text += String(chunk);
+        cb();
+      },
+    });
+    const config = testConfig(t.url, {
+      LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
+      LUMBAR_STABLE_SECONDS: '60',
+    });
+    const out = makeTmpDir('lumbar-rx-timings-');
+    await generatePhantom(out, 5252, 1);
+    const sent = findFiles(studyDirs(out)[0], '.dcm').slice(0, 6);
+    const rx = await startReceiver({ config, db: t.db, queues, log: pino({ level: 'debug' }, sink) });
+    try {
+      const res = await storescu({ port: rx.port, aec: 'LUMBAR', aet: 'STORESCU', paths: sent });
+      expect(res.results.map((r) => r.status)).toEqual(sent.map(() => 0));
+    } finally {
+      await rx.close();
+    }
+    const stored = text
+      .split('\n')
+      .filter((l) => l.includes('"instance stored"'))
+      .map((l) => JSON.parse(l) as { timingsMs: Record<string, number>; durableMs: Record<string, number> });
+    expect(stored).toHaveLength(sent.length);
+    for (const { timingsMs, durableMs } of stored) {
+      expect(Object.keys(timingsMs)).toEqual(
+        expect.arrayContaining(['receive', 'parse', 'place', 'durable', 'queue']),
+      );
+      expect(Object.keys(durableMs).sort()).toEqual(['fsyncs', 'row']);
+      // both legs start once the row is sent, after the place phase: neither is longer than the durable phase
+      for (const leg of [durableMs.fsyncs, durableMs.row]) {
+        expect(leg).toBeGreaterThanOrEqual(0);
+        expect(leg).toBeLessThanOrEqual(timingsMs.durable + 0.1); // each rounded to 0.1 ms
+      }
     }
   });
 

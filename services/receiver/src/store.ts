@@ -89,6 +89,8 @@ async function withSopLock<T>(locks: Map<string, Promise<unknown>>, sop: string,
 
 type Uids = { study: string; series: string; sop: string; sopClass: string };
 type Lap = (name: string) => void;
+/** The two legs of the `durable` phase, each from the moment the row is sent: its fsyncs, and its row's commit. */
+type Legs = { fsyncs?: number; row?: number };
 
 /**
  * Finishes one C-STORE: checks the streamed data set, links the file to `instances/<study>/<series>/<sop>.dcm`,
@@ -141,9 +143,12 @@ export async function storeInstance(ctx: StoreContext, file: InstanceFile): Prom
     await synced;
     return fail(STATUS.dataSetDoesNotMatchSopClass, 'SOP Class/Instance UID differ from the command');
   }
-  const result = await withSopLock(ctx.sopLocks, uids.sop, () => place(ctx, file, ds, uids, synced, lap));
+  const legs: Legs = {};
+  const result = await withSopLock(ctx.sopLocks, uids.sop, () =>
+    place(ctx, file, ds, uids, synced, lap, legs),
+  );
   if (result.status === STATUS.success)
-    ctx.log.debug({ sopInstanceUid: uids.sop, timingsMs: t }, 'instance stored');
+    ctx.log.debug({ sopInstanceUid: uids.sop, timingsMs: t, durableMs: legs }, 'instance stored');
   return result;
 }
 
@@ -169,6 +174,7 @@ async function place(
   uids: Uids,
   synced: Promise<void>,
   lap: Lap,
+  legs: Legs,
 ): Promise<StoreResult> {
   const { command } = file;
   const dir = join(ctx.dataDir, 'instances', uids.study, uids.series);
@@ -252,6 +258,9 @@ async function place(
   if (ctx.objects) lap('replicate');
 
   // 3. The row (group commit with the instances of the other associations), while the fsyncs run.
+  const sent = performance.now();
+  const leg = (name: keyof Legs) => () => (legs[name] = Math.round((performance.now() - sent) * 10) / 10);
+  void durable.then(leg('fsyncs'));
   const recorded = ctx.recorder
     .record({
       studyInstanceUid: uids.study,
@@ -276,7 +285,8 @@ async function place(
     .then(
       (result) => ({ result }),
       (err: unknown) => ({ err }),
-    );
+    )
+    .finally(leg('row'));
   const [syncFailure, row] = await Promise.all([durable, recorded]);
   lap('durable');
   if (syncFailure) {
