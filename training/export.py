@@ -190,13 +190,18 @@ def export(
     return card
 
 
-def compare_onnx(model: nn.Module, task: str, onnx_path: str, shape, seed: int = 0) -> dict:
-    """Max |PyTorch - onnxruntime| on a random input in [0, 1]."""
+def check_onnx(wrapped: nn.Module, onnx_path: str, shape, seed: int = 0) -> dict:
+    """Max |PyTorch - onnxruntime| on a random input in [0, 1], for a module as write_onnx wrote it."""
     import onnxruntime as ort
 
     x = np.random.default_rng(seed).random(shape, dtype=np.float32)
     with torch.no_grad():
-        ref = WithActivation(model, task).eval()(torch.from_numpy(x)).numpy()
+        ref = wrapped(torch.from_numpy(x)).numpy()
     sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
     got = sess.run(None, {"input": x})[0]
     return {"max_abs_diff": float(np.max(np.abs(ref - got))), "onnxruntime": ort.__version__}
+
+
+def compare_onnx(model: nn.Module, task: str, onnx_path: str, shape, seed: int = 0) -> dict:
+    """Max |PyTorch - onnxruntime| on a random input in [0, 1], for a model export_onnx wrote."""
+    return check_onnx(WithActivation(model, task).eval(), onnx_path, shape, seed)

@@ -1,8 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import pino from 'pino';
 import { ALGORITHM, type Config, type Logger } from '@lumbar/core';
 import {
   createApiKey,
@@ -17,6 +15,7 @@ import { openQueues, redisConnection, type Queues } from '@lumbar/jobs';
 import { buildApi } from '@lumbar/api';
 import { useTestDatabase } from './db';
 import { makeTmpDir, removeDir } from './files';
+import { capturingLogger } from './log';
 import { testConfig } from './services';
 import { mrInstance } from './seed';
 
@@ -86,15 +85,7 @@ export function useApiTest(): ApiTest {
     admin: '',
     reader: '',
     /** A logger that keeps every line, so that the test can check what was logged. */
-    capturingLogger(): Logger {
-      const sink = new Writable({
-        write(chunk, _enc, cb) {
-          api.logText += String(chunk);
-          cb();
-        },
-      });
-      return pino({ level: 'debug' }, sink);
-    },
+    capturingLogger: (): Logger => capturingLogger((text) => (api.logText += text)),
     get: (url: string, key: string | null = api.reader) =>
       api.app.inject({ method: 'GET', url, headers: key ? auth(key) : {} }),
     post: (url: string, key: string | null = api.admin) =>

@@ -1,8 +1,6 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import dimse from 'dcmjs-dimse';
-import pino from 'pino';
 import { createLogger } from '@lumbar/core';
 import { cStore } from '@lumbar/exporter';
 import { readPart10, writePart10 } from '@lumbar/dicom';
@@ -13,6 +11,7 @@ import { readTag, storescu } from '../helpers/dcmtk';
 import { findFiles, makeTmpDir } from '../helpers/files';
 import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { useTestDatabase } from '../helpers/db';
+import { capturingLogger } from '../helpers/log';
 import { testConfig } from '../helpers/services';
 import { runTool } from '../helpers/run';
 import { startOrthanc } from '../helpers/orthanc';
@@ -153,12 +152,6 @@ describe('receiver (C-STORE SCP) with storescu as the sender', () => {
   it('logs the phases of each stored instance, and the two legs of its durable phase, at debug level', async () => {
     // what bench/profile-receiver.sh reads: `timingsMs` per phase, `durableMs` the fsyncs' and the row's legs
     let text = '';
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        text += String(chunk);
-        cb();
-      },
-    });
     const config = testConfig(t.url, {
       LUMBAR_ALLOWED_CALLERS: 'STORESCU@127.0.0.1',
       LUMBAR_STABLE_SECONDS: '60',
@@ -166,7 +159,12 @@ describe('receiver (C-STORE SCP) with storescu as the sender', () => {
     const out = makeTmpDir('lumbar-rx-timings-');
     await generatePhantom(out, 5252, 1);
     const sent = findFiles(studyDirs(out)[0], '.dcm').slice(0, 6);
-    const rx = await startReceiver({ config, db: t.db, queues, log: pino({ level: 'debug' }, sink) });
+    const rx = await startReceiver({
+      config,
+      db: t.db,
+      queues,
+      log: capturingLogger((line) => (text += line)),
+    });
     try {
       const res = await storescu({ port: rx.port, aec: 'LUMBAR', aet: 'STORESCU', paths: sent });
       expect(res.results.map((r) => r.status)).toEqual(sent.map(() => 0));

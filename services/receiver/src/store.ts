@@ -89,6 +89,8 @@ async function withSopLock<T>(locks: Map<string, Promise<unknown>>, sop: string,
 
 type Uids = { study: string; series: string; sop: string; sopClass: string };
 type Lap = (name: string) => void;
+/** A duration as the debug line gives it: milliseconds to 0.1. */
+const tenths = (ms: number) => Math.round(ms * 10) / 10;
 /** The two legs of the `durable` phase, each from the moment the row is sent: its fsyncs, and its row's commit. */
 type Legs = { fsyncs?: number; row?: number };
 
@@ -101,11 +103,11 @@ type Legs = { fsyncs?: number; row?: number };
 export async function storeInstance(ctx: StoreContext, file: InstanceFile): Promise<StoreResult> {
   const { command } = file;
   const t: Record<string, number> = {};
-  if (file.senderMs !== undefined) t.sender = Math.round(file.senderMs * 10) / 10;
+  if (file.senderMs !== undefined) t.sender = tenths(file.senderMs);
   let mark = file.startedAt;
   const lap: Lap = (name) => {
     const now = performance.now();
-    t[name] = Math.round((now - mark) * 10) / 10;
+    t[name] = tenths(now - mark);
     mark = now;
   };
   const fail = async (status: number, comment: string): Promise<StoreResult> => {
@@ -259,7 +261,7 @@ async function place(
 
   // 3. The row (group commit with the instances of the other associations), while the fsyncs run.
   const sent = performance.now();
-  const leg = (name: keyof Legs) => () => (legs[name] = Math.round((performance.now() - sent) * 10) / 10);
+  const leg = (name: keyof Legs) => () => (legs[name] = tenths(performance.now() - sent));
   void durable.then(leg('fsyncs'));
   const recorded = ctx.recorder
     .record({
