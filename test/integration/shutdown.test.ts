@@ -20,23 +20,32 @@ beforeAll(async () => {
   studies = studyDirs(phantom).map((d) => findFiles(d, '.dcm'));
 });
 
-/** `lumbar serve` (every service) and the pids of the analysis processes it started. */
+/** The pids of the analysis processes a node started. */
+const poolPids = (node: ReturnType<typeof serve>) =>
+  node.records().flatMap((l) => (l.msg === 'analysis process ready' && l.pid ? [l.pid] : []));
+
+/** `lumbar serve` (every service), logging at debug so that the pool says which process took the study. */
 function serve(env: Record<string, string>) {
-  const node = spawnServe([], env);
-  const poolPids = () =>
-    node.records().flatMap((l) => (l.msg === 'analysis process ready' && l.pid ? [l.pid] : []));
-  return { ...node, poolPids };
+  return spawnServe([], { ...env, LUMBAR_LOG_LEVEL: 'debug' });
 }
 
-async function sendAndWaitRunning(port: number, files: string[]) {
+/**
+ * Sends a study and waits until its analysis is in an analysis process; returns its row and that process's
+ * pid. The row's status is not enough: it says `running` a moment before the handler gives the study to the
+ * pool, and a node stopped in that moment releases the study without analysing it (correctly, but then the
+ * grace period has nothing to wait for).
+ */
+async function sendAndWaitRunning(node: ReturnType<typeof serve>, port: number, files: string[]) {
   const sent = await storescu({ port, aec: 'LUMBAR', aet: 'STORESCU', paths: files });
   expect(sent.results.every((r) => r.status === 0)).toBe(true);
-  return waitFor(
-    'the analysis to run',
-    async () => (await t.db.analysis.findFirst({ where: { status: 'running' } })) ?? undefined,
+  const handed = await waitFor(
+    'the analysis to be handed to a process',
+    async () => node.records().find((l) => l.msg === 'analysis handed to a process'),
     60_000,
     20,
   );
+  const running = await t.db.analysis.findFirstOrThrow({ where: { status: 'running' } });
+  return { running, pid: handed.pid! };
 }
 
 describe('lumbar serve stops cleanly while a study is analysed', () => {
@@ -48,11 +57,11 @@ describe('lumbar serve stops cleanly while a study is analysed', () => {
     });
     const first = serve({ ...env, LUMBAR_SHUTDOWN_GRACE_MS: '0' });
     const started = await first.started();
-    const running = await sendAndWaitRunning(started.ports!.dicom, studies[0]);
-    const pids = first.poolPids();
-    expect(pids.length).toBe(1);
+    const { running, pid } = await sendAndWaitRunning(first, started.ports!.dicom, studies[0]);
+    const pids = poolPids(first);
+    expect(pids).toEqual([pid]);
     // the analysis process is paused, so that it cannot finish before the node stops: no race
-    process.kill(pids[0], 'SIGSTOP');
+    process.kill(pid, 'SIGSTOP');
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(/"msg":"analysis released: the node is stopping"/);
@@ -88,15 +97,16 @@ describe('lumbar serve stops cleanly while a study is analysed', () => {
       }),
     );
     const started = await node.started();
-    const running = await sendAndWaitRunning(started.ports!.dicom, studies[1]);
-    const pids = node.poolPids();
+    const { running, pid } = await sendAndWaitRunning(node, started.ports!.dicom, studies[1]);
+    const pids = poolPids(node);
+    expect(pids).toEqual([pid]);
     // paused while the node begins to stop, then let go: it finishes within the grace period
-    process.kill(pids[0], 'SIGSTOP');
+    process.kill(pid, 'SIGSTOP');
     node.child.kill('SIGTERM');
     await waitFor('the node to begin stopping', async () => node.records().some((l) => l.msg === 'stopping'));
     await new Promise((r) => setTimeout(r, 1000));
     expect(node.records().some((l) => l.msg === 'stopped')).toBe(false);
-    process.kill(pids[0], 'SIGCONT');
+    process.kill(pid, 'SIGCONT');
     expect(await node.exited).toBe(0);
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
     const finished = await t.db.analysis.findUniqueOrThrow({ where: { id: running.id } });

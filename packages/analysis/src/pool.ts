@@ -18,6 +18,7 @@ const MEMORY_POLL_MS = 200;
 const EXIT_GRACE_MS = 5_000;
 
 export interface PoolLogger {
+  debug(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }
@@ -354,6 +355,10 @@ export class AnalysisPool {
       const child = slot.child;
       slot.job = { ...job, startedAt: performance.now() };
       this.post(child, { type: 'analyze', id: job.id, request: job.request });
+      this.opts.log?.debug(
+        { pid: child.pid, process: slot.index, attempt: job.attempt },
+        'analysis handed to a process',
+      );
       slot.timers.push(
         setTimeout(
           () =>
