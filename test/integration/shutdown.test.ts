@@ -2,7 +2,7 @@ import { storescu } from '../helpers/dcmtk';
 import { findFiles, makeTmpDir } from '../helpers/files';
 import { generatePhantom, studyDirs } from '../helpers/phantom';
 import { useTestDatabase } from '../helpers/db';
-import { spawnServe } from '../helpers/services';
+import { spawnServe, type ServeProcess } from '../helpers/services';
 import { serveEnv } from '../helpers/serve-env';
 import { waitFor } from '../helpers/wait';
 import { isAlive } from '../helpers/run';
@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 
 /** The pids of the analysis processes a node started. */
-const poolPids = (node: ReturnType<typeof serve>) =>
+const poolPids = (node: ServeProcess) =>
   node.records().flatMap((l) => (l.msg === 'analysis process ready' && l.pid ? [l.pid] : []));
 
 /** `lumbar serve` (every service), logging at debug so that the pool says which process took the study. */
@@ -35,7 +35,7 @@ function serve(env: Record<string, string>) {
  * pool, and a node stopped in that moment releases the study without analysing it (correctly, but then the
  * grace period has nothing to wait for).
  */
-async function sendAndWaitRunning(node: ReturnType<typeof serve>, port: number, files: string[]) {
+async function sendAndWaitRunning(node: ServeProcess, port: number, files: string[]) {
   const sent = await storescu({ port, aec: 'LUMBAR', aet: 'STORESCU', paths: files });
   expect(sent.results.every((r) => r.status === 0)).toBe(true);
   const handed = await waitFor(
@@ -65,7 +65,7 @@ describe('lumbar serve stops cleanly while a study is analysed', () => {
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(/"msg":"analysis released: the node is stopping"/);
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    for (const p of pids) expect(isAlive(p)).toBe(false);
     const released = await t.db.analysis.findUniqueOrThrow({ where: { id: running.id } });
     expect(released).toMatchObject({ status: 'queued', startedAt: null });
     expect(released.lastError).toMatch(/^SHUTDOWN: /);
@@ -108,7 +108,7 @@ describe('lumbar serve stops cleanly while a study is analysed', () => {
     expect(node.records().some((l) => l.msg === 'stopped')).toBe(false);
     process.kill(pid, 'SIGCONT');
     expect(await node.exited).toBe(0);
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    for (const p of pids) expect(isAlive(p)).toBe(false);
     const finished = await t.db.analysis.findUniqueOrThrow({ where: { id: running.id } });
     expect(finished.status).toBe('succeeded');
     expect(node.records().some((l) => l.msg === 'study analysed')).toBe(true);
